@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/citysandbox/citysandbox/sandbox"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8844", "address to listen on")
+	data := fs.String("data", "citysandbox.db", `buntdb file for the state; ":memory:" keeps nothing`)
+	seed := fs.Uint64("seed", 1, "seed of every random value")
+	fixturesDir := fs.String("fixtures", "", "directory that replaces the built-in fixtures")
+	adminToken := fs.String("admin-token", "", "bearer token required on /_sandbox/ routes (but health)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := envDefaults(fs, args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	opts := []sandbox.Option{
+		sandbox.WithSeed(*seed), sandbox.WithStorePath(*data), sandbox.WithAdminToken(*adminToken),
+		sandbox.WithLogger(logger), sandbox.WithVersion(version),
+	}
+	if *fixturesDir != "" {
+		opts = append(opts, sandbox.WithFixtures(os.DirFS(*fixturesDir)))
+	}
+	sb, err := sandbox.New(opts...)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := sb.Close(); err != nil {
+			logger.Error("close", "err", err)
+		}
+	}()
+	return sb.ListenAndServe(ctx, *addr, func(a net.Addr) {
+		banner(stdout, sb, a, *data, *adminToken)
+		if *adminToken == "" && !isLoopback(a) {
+			logger.Warn("the control plane is open to the network: set --admin-token when listening on a non-loopback address", "addr", a.String())
+		}
+	})
+}
+
+func isLoopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// banner prints the address, the fixture credentials and the control plane's URL.
+func banner(w io.Writer, sb *sandbox.Server, a net.Addr, data, adminToken string) {
+	base := "http://" + a.String()
+	fmt.Fprintf(w, "citysandbox %s listening on %s (state: %s)\n", version, base, data)
+	fmt.Fprintf(w, "control plane: %s/_sandbox/  (health: %s/_sandbox/health)\n", base, base)
+	if adminToken != "" {
+		fmt.Fprintln(w, "control plane requires: Authorization: Bearer <admin token>")
+	}
+	apps, err := sb.WeChat().FixtureApps()
+	if err != nil {
+		fmt.Fprintf(w, "fixture apps: %v\n", err)
+		return
+	}
+	fmt.Fprintln(w, "WeChat fixture apps (point api.weixin.qq.com and mp.weixin.qq.com here):")
+	for _, app := range apps {
+		kind := app.Type
+		if app.ServiceType != "" {
+			kind += "/" + app.ServiceType
+		}
+		fmt.Fprintf(w, "  %-28s appid=%s secret=%s  %s\n", kind, app.AppID, app.Secret, strings.TrimSpace(app.Name))
+	}
+}

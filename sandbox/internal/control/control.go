@@ -1,0 +1,310 @@
+// Package control serves the sandbox's own control plane under /_sandbox/: health, reset, the
+// clock, the request journal, fault injection, state snapshots and the OpenAPI documents. Its
+// envelope is plain JSON; errors are {"error":{"code","message"}} with a matching HTTP status.
+// When an admin token is configured every route but health requires it as a bearer token.
+package control
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
+	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
+	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
+	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
+	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+)
+
+// Deps are what the control plane acts on.
+type Deps struct {
+	Store   *store.Store
+	Journal *journal.Journal
+	Clock   *clock.Controllable
+	Faults  *endpoint.Faults
+	Spec    *spec.Spec
+	Version string
+	// AdminToken, when not empty, is required as "Authorization: Bearer <token>".
+	AdminToken string
+	// Reset restores the fixtures; platform names one platform ("wechat", "jincheng") or all.
+	Reset func(platform string) error
+	// Restore replaces the state with a snapshot.
+	Restore func(snapshot []byte) error
+}
+
+// Plane is the control plane.
+type Plane struct {
+	deps Deps
+}
+
+// New returns the control plane.
+func New(d Deps) *Plane { return &Plane{deps: d} }
+
+// Name implements endpoint.Platform.
+func (p *Plane) Name() string { return "control" }
+
+// RequestID implements endpoint.Platform; control-plane requests are numbered by the journal.
+func (p *Plane) RequestID(time.Time) string { return "" }
+
+// Authenticate implements endpoint.Platform: the admin bearer token.
+func (p *Plane) Authenticate(c *endpoint.Call, scheme string) error {
+	if p.deps.AdminToken == "" {
+		return nil
+	}
+	got, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(p.deps.AdminToken)) != 1 {
+		return &apierr.Error{Kind: apierr.Unauthenticated, Name: "unauthorized", Status: http.StatusUnauthorized, Reason: "this sandbox requires Authorization: Bearer <admin token> on /_sandbox/ routes"}
+	}
+	return nil
+}
+
+// Admit implements endpoint.Platform; the control plane has no quotas.
+func (p *Plane) Admit(*endpoint.Call) error { return nil }
+
+// Render implements endpoint.Platform.
+func (p *Plane) Render(c *endpoint.Call, value any, err *apierr.Error) endpoint.Response {
+	resp := endpoint.Response{Status: http.StatusOK, ContentType: "application/json; charset=utf-8"}
+	if err != nil {
+		resp.Status = statusFor(err)
+		resp.ErrorName = err.Name
+		if resp.ErrorName == "" {
+			resp.ErrorName = err.Kind.String()
+		}
+		resp.Body = encode(map[string]any{"error": map[string]any{"code": resp.ErrorName, "message": err.Reason}})
+		return resp
+	}
+	if cv, ok := value.(endpoint.CreatedValue); ok {
+		resp.Status = http.StatusCreated
+		value = cv.Value
+	}
+	if value == nil {
+		value = map[string]any{"ok": true}
+	}
+	resp.Body = encode(value)
+	return resp
+}
+
+func statusFor(err *apierr.Error) int {
+	if err.Status != 0 {
+		return err.Status
+	}
+	switch err.Kind {
+	case apierr.Invalid:
+		if err.Cause == apierr.CauseBodyTooLarge {
+			return http.StatusRequestEntityTooLarge
+		}
+		if err.Cause == apierr.CauseWrongMethod {
+			return http.StatusMethodNotAllowed
+		}
+		return http.StatusBadRequest
+	case apierr.Unauthenticated:
+		return http.StatusUnauthorized
+	case apierr.Forbidden:
+		return http.StatusForbidden
+	case apierr.NotFound:
+		return http.StatusNotFound
+	case apierr.Conflict, apierr.Expired:
+		return http.StatusConflict
+	case apierr.QuotaExceeded:
+		return http.StatusTooManyRequests
+	case apierr.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func encode(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return []byte(`{"error":{"code":"internal","message":"encode response"}}`)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// Routes registers the control-plane handlers.
+func (p *Plane) Routes(r endpoint.Routes) {
+	r.Handle("health", p.handleHealth)           // GET /_sandbox/health
+	r.Handle("reset", p.handleReset)             // POST /_sandbox/reset
+	r.Handle("getClock", p.handleGetClock)       // GET /_sandbox/clock
+	r.Handle("moveClock", p.handleMoveClock)     // POST /_sandbox/clock
+	r.Handle("listRequests", p.handleRequests)   // GET /_sandbox/requests
+	r.Handle("listFaults", p.handleListFaults)   // GET /_sandbox/faults
+	r.Handle("addFault", p.handleAddFault)       // POST /_sandbox/faults
+	r.Handle("deleteFaults", p.handleDelFaults)  // DELETE /_sandbox/faults
+	r.Handle("getState", p.handleGetState)       // GET /_sandbox/state
+	r.Handle("putState", p.handlePutState)       // PUT /_sandbox/state
+	r.Handle("getOpenAPI", p.handleOpenAPI)      // GET /_sandbox/openapi/{name}
+	r.Handle("listOpenAPI", p.handleListOpenAPI) // GET /_sandbox/openapi/
+}
+
+func (p *Plane) handleHealth(c *endpoint.Call) (any, error) {
+	return map[string]any{"status": "ok", "version": p.deps.Version}, nil
+}
+
+func (p *Plane) handleReset(c *endpoint.Call) (any, error) {
+	var req struct {
+		Platform string `json:"platform"`
+	}
+	if err := c.Bind(&req); err != nil {
+		return nil, err
+	}
+	if err := p.deps.Reset(req.Platform); err != nil {
+		return nil, err
+	}
+	return map[string]any{"ok": true, "platform": req.Platform}, nil
+}
+
+type clockView struct {
+	Now    time.Time `json:"now"`
+	Unix   int64     `json:"unix"`
+	Frozen bool      `json:"frozen"`
+}
+
+func (p *Plane) clockView() clockView {
+	now := p.deps.Clock.Now()
+	return clockView{Now: now, Unix: now.Unix(), Frozen: p.deps.Clock.Frozen()}
+}
+
+func (p *Plane) handleGetClock(*endpoint.Call) (any, error) { return p.clockView(), nil }
+
+func (p *Plane) handleMoveClock(c *endpoint.Call) (any, error) {
+	var req struct {
+		Advance string `json:"advance"`
+		Set     string `json:"set"`
+	}
+	if err := c.Bind(&req); err != nil {
+		return nil, err
+	}
+	invalid := func(format string, args ...any) error {
+		return &apierr.Error{Kind: apierr.Invalid, Name: "invalid_clock", Reason: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case req.Advance != "" && req.Set != "":
+		return nil, invalid("give either advance or set, not both")
+	case req.Advance != "":
+		d, err := time.ParseDuration(req.Advance)
+		if err != nil {
+			return nil, invalid("advance %q is not a duration such as 90s or 2h", req.Advance)
+		}
+		if d < 0 {
+			return nil, invalid("advance must not be negative; use set to go back")
+		}
+		p.deps.Clock.Advance(d)
+	case req.Set != "":
+		t, err := time.Parse(time.RFC3339, req.Set)
+		if err != nil {
+			return nil, invalid("set %q is not an RFC 3339 time", req.Set)
+		}
+		p.deps.Clock.Set(t)
+	default:
+		return nil, invalid("give advance or set")
+	}
+	return p.clockView(), nil
+}
+
+func (p *Plane) handleRequests(c *endpoint.Call) (any, error) {
+	f := journal.Filter{Path: c.Query("path"), AppID: c.Query("appid"), Operation: c.Query("operation"), Event: c.Query("event")}
+	if v := c.Query("errcode"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_filter", Reason: "errcode must be an integer"}
+		}
+		f.Errcode = &n
+	}
+	if v := c.Query("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return nil, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_filter", Reason: "since must be an RFC 3339 time"}
+		}
+		f.Since = t
+	}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_filter", Reason: "limit must be a non-negative integer"}
+		}
+		f.Limit = n
+	}
+	entries := p.deps.Journal.List(f)
+	return map[string]any{"requests": entries, "count": len(entries)}, nil
+}
+
+func (p *Plane) handleListFaults(*endpoint.Call) (any, error) {
+	return map[string]any{"faults": p.deps.Faults.List()}, nil
+}
+
+func (p *Plane) handleAddFault(c *endpoint.Call) (any, error) {
+	var f endpoint.Fault
+	if err := c.Bind(&f); err != nil {
+		return nil, err
+	}
+	if f.Path == "" && f.AppID == "" {
+		return nil, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_fault", Reason: "a fault needs a path, an appid or both"}
+	}
+	if f.Errcode == 0 && f.ErrorName == "" && f.LatencyMillis == 0 && !f.Drop {
+		return nil, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_fault", Reason: "a fault needs an errcode, error_name, latency_ms or drop"}
+	}
+	return endpoint.Created(p.deps.Faults.Add(f)), nil
+}
+
+func (p *Plane) handleDelFaults(c *endpoint.Call) (any, error) {
+	id := c.Query("id")
+	if !p.deps.Faults.Remove(id) && id != "" {
+		return nil, &apierr.Error{Kind: apierr.NotFound, Name: "fault_not_found", Reason: "no fault " + id}
+	}
+	return nil, nil
+}
+
+func (p *Plane) handleGetState(*endpoint.Call) (any, error) {
+	snap, err := p.deps.Store.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	hash, err := p.deps.Store.Hash()
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"hash": hash, "clock": p.clockView(), "entries": json.RawMessage(snap)}, nil
+}
+
+func (p *Plane) handlePutState(c *endpoint.Call) (any, error) {
+	var req struct {
+		Entries json.RawMessage `json:"entries"`
+	}
+	if err := c.Bind(&req); err != nil {
+		return nil, err
+	}
+	if err := p.deps.Restore(req.Entries); err != nil {
+		return nil, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_snapshot", Reason: err.Error()}
+	}
+	hash, err := p.deps.Store.Hash()
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"ok": true, "hash": hash}, nil
+}
+
+func (p *Plane) handleListOpenAPI(*endpoint.Call) (any, error) {
+	names := []string{}
+	for _, d := range p.deps.Spec.Documents {
+		names = append(names, d.Name+".yaml")
+	}
+	return map[string]any{"documents": names}, nil
+}
+
+func (p *Plane) handleOpenAPI(c *endpoint.Call) (any, error) {
+	name := strings.TrimSuffix(c.Param("name"), ".yaml")
+	d := p.deps.Spec.Document(name)
+	if d == nil {
+		return nil, &apierr.Error{Kind: apierr.NotFound, Name: "document_not_found", Reason: "no OpenAPI document " + c.Param("name")}
+	}
+	return endpoint.Raw{ContentType: "application/yaml", Body: d.Raw}, nil
+}

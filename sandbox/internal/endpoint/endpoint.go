@@ -1,0 +1,387 @@
+// Package endpoint is the request pipeline every platform shares. Each request goes straight
+// through it, top to bottom:
+//
+//  1. a journal entry is opened (its id is the platform's request id: WeChat's rid);
+//  2. the body is read (at most MaxBody bytes) and the request is validated against its OpenAPI
+//     operation, with the platform's authentication as the security check;
+//  3. fault-injection rules are consulted (after authentication, so a fault can name the app
+//     behind an access token);
+//  4. the platform admits the call (account type, permission set, quota);
+//  5. the handler runs its business rules against the store;
+//  6. the platform renders the result or error in its envelope; with response validation on
+//     (always in tests) the answer is checked against the spec;
+//  7. the journal entry is closed.
+//
+// A handler returns a value or an *apierr.Error; any other error, and any panic, becomes the
+// platform's internal error and is logged with the operation.
+package endpoint
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
+	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
+	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
+	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
+)
+
+// MaxBody is the largest request body accepted (1 MiB); a larger one is refused with the
+// platform's "content too large" code.
+const MaxBody = 1 << 20
+
+// HandlerFunc serves one operation. It returns the success value the platform renders (or a Raw
+// or Redirect response), or an error.
+type HandlerFunc func(c *Call) (any, error)
+
+// Raw is a response a handler writes as is: an image, a page, a plain-text echo.
+type Raw struct {
+	Status      int
+	ContentType string
+	Header      http.Header
+	Body        []byte
+}
+
+// Redirect answers with a 302 to URL.
+type Redirect struct {
+	URL string
+}
+
+// Response is a rendered answer.
+type Response struct {
+	Status      int
+	ContentType string
+	Header      http.Header
+	Body        []byte
+	// Errcode and ErrorName are what the journal records (0 and "" for success).
+	Errcode   int
+	ErrorName string
+}
+
+// Platform is what differs between WeChat, Jincheng and the control plane: ids, credentials,
+// admission and the envelope.
+type Platform interface {
+	// Name is the value of the documents' x-sandbox-platform.
+	Name() string
+	// RequestID returns the id of a request that arrived at now.
+	RequestID(now time.Time) string
+	// Authenticate checks one security scheme of c.Op, setting c.AppID and c.Principal.
+	Authenticate(c *Call, scheme string) error
+	// Admit runs after validation: authorisation beyond credentials, and quotas.
+	Admit(c *Call) error
+	// Render turns a handler's value, or an error, into bytes.
+	Render(c *Call, value any, err *apierr.Error) Response
+}
+
+// Call is one request on its way through the pipeline.
+type Call struct {
+	Gin *gin.Context
+	// Op is the operation; nil for an unknown path.
+	Op *spec.Operation
+	// Platform serves this call.
+	Platform Platform
+	// Body is the request body, read in full.
+	Body []byte
+	// ID is the request id (WeChat's rid).
+	ID string
+	// Now is the sandbox time at which the request arrived; a request sees one instant.
+	Now time.Time
+	// AppID is the calling app, once known (journal and quotas use it).
+	AppID string
+	// Principal is whatever the platform's Authenticate established.
+	Principal any
+	// Reason, if set by a handler, is recorded in the journal next to a successful answer.
+	Reason string
+
+	entry journal.Entry
+}
+
+// Request returns the HTTP request.
+func (c *Call) Request() *http.Request { return c.Gin.Request }
+
+// Query returns a query parameter, trimmed of surrounding blanks (one SDK sends "page=%200").
+func (c *Call) Query(name string) string { return strings.TrimSpace(c.Gin.Query(name)) }
+
+// Param returns a path parameter.
+func (c *Call) Param(name string) string { return c.Gin.Param(name) }
+
+// Bind decodes the JSON body into v. The spec has already validated it, so a failure here is a
+// mismatch between spec and code, reported as invalid input.
+func (c *Call) Bind(v any) error {
+	if len(c.Body) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(c.Body, v); err != nil {
+		return &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseWrongType, Reason: "decode body: " + err.Error()}
+	}
+	return nil
+}
+
+// ClientIP returns the caller's IP address.
+func (c *Call) ClientIP() string { return c.Gin.ClientIP() }
+
+// Routes maps operation ids to handlers. Each API family registers its handlers here.
+type Routes map[string]HandlerFunc
+
+// Handle registers fn for the operation id.
+func (r Routes) Handle(operationID string, fn HandlerFunc) {
+	if _, dup := r[operationID]; dup {
+		panic("endpoint: operation " + operationID + " registered twice")
+	}
+	r[operationID] = fn
+}
+
+// Deps are what the pipeline needs.
+type Deps struct {
+	Spec      *spec.Spec
+	Routes    Routes
+	Platforms []Platform
+	Journal   *journal.Journal
+	Clock     clock.Clock
+	Faults    *Faults
+	Logger    *slog.Logger
+	// ResponseCheck, when set, receives every response's validation result against the spec
+	// (nil error for a valid one). Tests set it; servers leave it nil to save the time.
+	ResponseCheck func(op *spec.Operation, err error)
+	// Fallback picks the platform that answers unknown paths and wrong methods.
+	Fallback func(path string) Platform
+}
+
+// Pipeline serves every operation of the spec.
+type Pipeline struct {
+	deps      Deps
+	platforms map[string]Platform
+}
+
+// Mount registers a gin route for every operation in the spec and checks that every operation
+// has a handler and every handler an operation.
+func Mount(engine *gin.Engine, deps Deps) (*Pipeline, error) {
+	p := &Pipeline{deps: deps, platforms: map[string]Platform{}}
+	for _, pl := range deps.Platforms {
+		p.platforms[pl.Name()] = pl
+	}
+	if err := Parity(deps.Spec, deps.Routes); err != nil {
+		return nil, err
+	}
+	for _, op := range deps.Spec.Operations {
+		pl, ok := p.platforms[op.Document.Platform]
+		if !ok {
+			return nil, fmt.Errorf("endpoint: %s: no platform %q", op.ID, op.Document.Platform)
+		}
+		op, h := op, deps.Routes[op.ID]
+		engine.Handle(op.Method, spec.GinPath(op.Path), func(g *gin.Context) { p.serve(g, op, pl, h) })
+	}
+	engine.HandleMethodNotAllowed = true
+	engine.NoMethod(func(g *gin.Context) { p.serveUnrouted(g, true) })
+	engine.NoRoute(func(g *gin.Context) { p.serveUnrouted(g, false) })
+	return p, nil
+}
+
+// Parity reports operations without handlers and handlers without operations.
+func Parity(s *spec.Spec, routes Routes) error {
+	var problems []string
+	known := map[string]bool{}
+	for _, op := range s.Operations {
+		known[op.ID] = true
+		if routes[op.ID] == nil {
+			problems = append(problems, fmt.Sprintf("operation %s (%s %s) has no handler", op.ID, op.Method, op.Path))
+		}
+	}
+	for id := range routes {
+		if !known[id] {
+			problems = append(problems, fmt.Sprintf("handler %s has no operation in the spec", id))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("endpoint: spec and routes differ:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+type callKey struct{}
+
+// CallFrom returns the Call a context belongs to (inside AuthFunc).
+func CallFrom(ctx context.Context) *Call {
+	c, _ := ctx.Value(callKey{}).(*Call)
+	return c
+}
+
+func (p *Pipeline) open(g *gin.Context, op *spec.Operation, pl Platform) *Call {
+	now := p.deps.Clock.Now()
+	c := &Call{Gin: g, Op: op, Platform: pl, Now: now, ID: pl.RequestID(now)}
+	c.entry = journal.Entry{
+		ID: c.ID, Time: now, Platform: pl.Name(), Method: g.Request.Method,
+		Path: g.Request.URL.Path, Query: g.Request.URL.RawQuery, ClientIP: g.ClientIP(),
+	}
+	if op != nil {
+		c.entry.Operation = op.ID
+	}
+	return c
+}
+
+func (p *Pipeline) serve(g *gin.Context, op *spec.Operation, pl Platform, h HandlerFunc) {
+	c := p.open(g, op, pl)
+	value, err := p.run(c, h)
+	if err == errDropped {
+		p.close(c, Response{Status: 0}, nil)
+		return
+	}
+	p.finish(c, value, err)
+}
+
+var errDropped = errors.New("connection dropped by fault")
+
+// run is steps 2 to 5. Panics in any of them become internal errors.
+func (p *Pipeline) run(c *Call, h HandlerFunc) (value any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.deps.Logger.Error("handler panic", "op", c.entry.Operation, "panic", r, "stack", string(debug.Stack()))
+			value, err = nil, &apierr.Error{Kind: apierr.Internal, Reason: fmt.Sprintf("panic: %v", r)}
+		}
+	}()
+	body, err := io.ReadAll(http.MaxBytesReader(c.Gin.Writer, c.Gin.Request.Body, MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseBodyTooLarge, Reason: fmt.Sprintf("request body over %d bytes", MaxBody)}
+		}
+		return nil, &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseBodyMalformed, Reason: "read body: " + err.Error()}
+	}
+	c.Body = body
+	c.entry.RequestBody = journal.Trim(body)
+	ctx := context.WithValue(c.Gin.Request.Context(), callKey{}, c)
+	params := map[string]string{}
+	for _, prm := range c.Gin.Params {
+		params[prm.Key] = prm.Value
+	}
+	err = c.Op.ValidateRequest(ctx, spec.Request{
+		HTTP: c.Gin.Request, Body: body, PathParams: params,
+		Auth: func(ctx context.Context, scheme string) error { return c.Platform.Authenticate(c, scheme) },
+	})
+	if err != nil {
+		if e := apierr.As(err); e != nil && e.Kind == apierr.Invalid {
+			c.entry.Validation = e.Reason
+		}
+		return nil, err
+	}
+	if p.deps.Faults != nil {
+		if f := p.deps.Faults.match(c); f != nil {
+			c.entry.Fault = f.ID
+			if f.LatencyMillis > 0 {
+				time.Sleep(time.Duration(f.LatencyMillis) * time.Millisecond)
+			}
+			if f.Drop {
+				if hj, ok := c.Gin.Writer.(http.Hijacker); ok {
+					if conn, _, herr := hj.Hijack(); herr == nil {
+						_ = conn.Close()
+						return nil, errDropped
+					}
+				}
+				c.Gin.Abort()
+				return nil, errDropped
+			}
+			if f.Errcode != 0 || f.ErrorName != "" {
+				return nil, &apierr.Error{Kind: apierr.Unavailable, Code: f.Errcode, Name: f.ErrorName, Status: f.Status, Reason: "injected by fault " + f.ID}
+			}
+		}
+	}
+	if err := c.Platform.Admit(c); err != nil {
+		return nil, err
+	}
+	return h(c)
+}
+
+// finish is steps 6 and 7.
+func (p *Pipeline) finish(c *Call, value any, err error) {
+	var aerr *apierr.Error
+	if err != nil {
+		aerr = apierr.From(err)
+		if aerr.Kind == apierr.Internal {
+			p.deps.Logger.Error("request failed", "op", c.entry.Operation, "path", c.entry.Path, "err", err)
+		}
+	}
+	var resp Response
+	switch v := value.(type) {
+	case Raw:
+		if aerr == nil {
+			resp = Response{Status: v.Status, ContentType: v.ContentType, Header: v.Header, Body: v.Body}
+			if resp.Status == 0 {
+				resp.Status = http.StatusOK
+			}
+			break
+		}
+		resp = c.Platform.Render(c, nil, aerr)
+	case Redirect:
+		if aerr == nil {
+			resp = Response{Status: http.StatusFound, Header: http.Header{"Location": {v.URL}}}
+			break
+		}
+		resp = c.Platform.Render(c, nil, aerr)
+	default:
+		resp = c.Platform.Render(c, value, aerr)
+	}
+	h := c.Gin.Writer.Header()
+	for k, vs := range resp.Header {
+		h[k] = vs
+	}
+	if resp.ContentType != "" {
+		h.Set("Content-Type", resp.ContentType)
+	}
+	c.Gin.Writer.WriteHeader(resp.Status)
+	_, _ = c.Gin.Writer.Write(resp.Body)
+	if p.deps.ResponseCheck != nil && c.Op != nil {
+		p.deps.ResponseCheck(c.Op, c.Op.ValidateResponse(c.Gin.Request.Context(), spec.Request{HTTP: c.Gin.Request, Body: c.Body}, resp.Status, h, resp.Body))
+	}
+	p.close(c, resp, aerr)
+}
+
+func (p *Pipeline) close(c *Call, resp Response, aerr *apierr.Error) {
+	e := &c.entry
+	e.AppID = c.AppID
+	e.Status = resp.Status
+	e.Errcode = resp.Errcode
+	e.ErrorName = resp.ErrorName
+	if aerr != nil {
+		e.Reason = aerr.Reason
+	} else if c.Reason != "" {
+		e.Reason = c.Reason
+	}
+	if strings.HasPrefix(resp.ContentType, "application/json") || strings.HasPrefix(resp.ContentType, "text/") {
+		e.Response = journal.Trim(resp.Body)
+	}
+	e.CostMillis = p.deps.Clock.Now().Sub(c.Now).Milliseconds()
+	p.deps.Journal.Add(*e)
+}
+
+// serveUnrouted answers a path with no operation, or a known path with the wrong method.
+func (p *Pipeline) serveUnrouted(g *gin.Context, wrongMethod bool) {
+	pl := p.deps.Fallback(g.Request.URL.Path)
+	c := p.open(g, nil, pl)
+	err := &apierr.Error{Kind: apierr.NotFound, Reason: "no API at " + g.Request.Method + " " + g.Request.URL.Path}
+	if wrongMethod {
+		err = &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseWrongMethod, Reason: g.Request.Method + " is not accepted on " + g.Request.URL.Path}
+		for _, op := range p.deps.Spec.Operations {
+			if op.Document.Platform == pl.Name() && spec.Matches(op.Path, g.Request.URL.Path) {
+				err.Field = op.Method // the method the API takes
+				break
+			}
+		}
+	}
+	p.finish(c, nil, err)
+}
+
+// CreatedValue marks a success value that the control plane answers with 201 Created.
+type CreatedValue struct{ Value any }
+
+// Created wraps v so that the control plane answers 201.
+func Created(v any) CreatedValue { return CreatedValue{Value: v} }

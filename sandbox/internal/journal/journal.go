@@ -1,0 +1,200 @@
+// Package journal keeps a capped, in-memory log of the requests a sandbox has answered: the
+// control plane lists it (GET /_sandbox/requests), WeChat's openapi/rid/get looks rids up in it,
+// and contract reports summarise it. The oldest entry is dropped when the cap is reached.
+package journal
+
+import (
+	"sync"
+	"time"
+)
+
+// DefaultCapacity is the number of entries kept when no capacity is configured.
+const DefaultCapacity = 10000
+
+// bodyCap bounds the request and response bodies kept per entry.
+const bodyCap = 16 << 10
+
+// Entry is one request and its answer. Times are sandbox-clock times.
+type Entry struct {
+	ID          string    `json:"id"`
+	Seq         uint64    `json:"seq"`
+	Time        time.Time `json:"time"`
+	Platform    string    `json:"platform"`
+	Operation   string    `json:"operation,omitempty"`
+	Method      string    `json:"method"`
+	Path        string    `json:"path"`
+	Query       string    `json:"query,omitempty"`
+	AppID       string    `json:"appid,omitempty"`
+	ClientIP    string    `json:"client_ip"`
+	Status      int       `json:"status"`
+	Errcode     int       `json:"errcode"`
+	ErrorName   string    `json:"error_name,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	Validation  string    `json:"validation_error,omitempty"`
+	Fault       string    `json:"fault,omitempty"`
+	CostMillis  int64     `json:"cost_in_ms"`
+	RequestBody string    `json:"request_body,omitempty"`
+	Response    string    `json:"response_body,omitempty"`
+	// Event marks entries that record a simulated happening (a scan, a push) rather than a request.
+	Event string `json:"event,omitempty"`
+}
+
+// Trim caps a body for storage in an entry.
+func Trim(b []byte) string {
+	if len(b) > bodyCap {
+		return string(b[:bodyCap]) + "…(truncated)"
+	}
+	return string(b)
+}
+
+// Journal is the capped log. It is safe for concurrent use.
+type Journal struct {
+	mu      sync.RWMutex
+	entries []Entry // ring buffer
+	next    int     // where the next entry goes
+	full    bool
+	seq     uint64
+	byID    map[string]uint64 // id -> seq
+}
+
+// New returns a journal that keeps at most capacity entries (DefaultCapacity when <= 0).
+func New(capacity int) *Journal {
+	if capacity <= 0 {
+		capacity = DefaultCapacity
+	}
+	return &Journal{entries: make([]Entry, capacity), byID: map[string]uint64{}}
+}
+
+// Add appends e, assigning its sequence number, and returns it.
+func (j *Journal) Add(e Entry) Entry {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.seq++
+	e.Seq = j.seq
+	if j.full {
+		delete(j.byID, j.entries[j.next].ID)
+	}
+	j.entries[j.next] = e
+	if e.ID != "" {
+		j.byID[e.ID] = e.Seq
+	}
+	j.next++
+	if j.next == len(j.entries) {
+		j.next, j.full = 0, true
+	}
+	return e
+}
+
+// Get returns the entry with the given id, if it is still kept.
+func (j *Journal) Get(id string) (Entry, bool) {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	seq, ok := j.byID[id]
+	if !ok {
+		return Entry{}, false
+	}
+	return j.atSeq(seq)
+}
+
+func (j *Journal) atSeq(seq uint64) (Entry, bool) {
+	n := j.len()
+	oldest := j.seq - uint64(n) + 1
+	if seq < oldest || seq > j.seq {
+		return Entry{}, false
+	}
+	idx := (j.next - int(j.seq-seq) - 1 + len(j.entries)) % len(j.entries)
+	return j.entries[idx], true
+}
+
+func (j *Journal) len() int {
+	if j.full {
+		return len(j.entries)
+	}
+	return j.next
+}
+
+// Filter selects entries; zero fields match everything.
+type Filter struct {
+	Path      string // exact path, or a prefix when it ends in "*"
+	AppID     string
+	Errcode   *int
+	Since     time.Time // entries at or after this sandbox time
+	Operation string
+	Event     string
+	Limit     int // newest N after filtering; 0 = all
+}
+
+func (f Filter) match(e *Entry) bool {
+	if f.Path != "" {
+		if n := len(f.Path); f.Path[n-1] == '*' {
+			if len(e.Path) < n-1 || e.Path[:n-1] != f.Path[:n-1] {
+				return false
+			}
+		} else if e.Path != f.Path {
+			return false
+		}
+	}
+	if f.AppID != "" && e.AppID != f.AppID {
+		return false
+	}
+	if f.Errcode != nil && e.Errcode != *f.Errcode {
+		return false
+	}
+	if !f.Since.IsZero() && e.Time.Before(f.Since) {
+		return false
+	}
+	if f.Operation != "" && e.Operation != f.Operation {
+		return false
+	}
+	if f.Event != "" && e.Event != f.Event {
+		return false
+	}
+	return true
+}
+
+// List returns the matching entries, oldest first.
+func (j *Journal) List(f Filter) []Entry {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	out := []Entry{}
+	n := j.len()
+	start := 0
+	if j.full {
+		start = j.next
+	}
+	for i := range n {
+		e := &j.entries[(start+i)%len(j.entries)]
+		if f.match(e) {
+			out = append(out, *e)
+		}
+	}
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[len(out)-f.Limit:]
+	}
+	return out
+}
+
+// Each calls fn for every kept entry, oldest first, until fn returns false.
+func (j *Journal) Each(fn func(e *Entry) bool) {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	n := j.len()
+	start := 0
+	if j.full {
+		start = j.next
+	}
+	for i := range n {
+		if !fn(&j.entries[(start+i)%len(j.entries)]) {
+			return
+		}
+	}
+}
+
+// Clear forgets every entry.
+func (j *Journal) Clear() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	clear(j.entries)
+	j.next, j.full = 0, false
+	clear(j.byID)
+}

@@ -1,0 +1,402 @@
+// Package spec loads the OpenAPI documents in openapi/ and is the only package that imports
+// kin-openapi. The documents drive the sandbox: every operation becomes a route, its parameters
+// and body are validated before the handler runs, its x-sandbox extensions declare quotas,
+// account types, permission sets and documented errcodes, and in tests every response is checked
+// against it.
+//
+// Extensions read here (all optional):
+//
+//	x-sandbox-platform (document)       wechat | jincheng | control: which envelope and auth apply
+//	x-sandbox-quota (operation)          {per_second, per_minute, per_day, per_month, lifetime}
+//	x-wechat-account-types (operation)   account types allowed to call it (48001 otherwise)
+//	x-wechat-permission-sets (operation) third-party permission sets that grant it (61007 otherwise)
+//	x-errcode-invalid (operation)        the code for a schema violation (default: the platform's)
+//	x-errcodes (operation)               the errcodes the operation is documented to return
+//	x-errcode / x-errcode-missing        on a parameter or body property: the code when it is
+//	                                     wrong / absent
+package spec
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
+	"github.com/citysandbox/citysandbox/sandbox/internal/quota"
+)
+
+// Document is one loaded OpenAPI file.
+type Document struct {
+	Name     string // file name without extension: "wechat", "sandbox", "jincheng"
+	Platform string // x-sandbox-platform
+	Raw      []byte // the file as loaded, served at /_sandbox/openapi/
+	doc      *openapi3.T
+}
+
+// Operation is one method on one path, with the sandbox's extensions decoded.
+type Operation struct {
+	ID       string
+	Method   string
+	Path     string // OpenAPI form: /a/{b}
+	Document *Document
+	Summary  string
+	// Security lists the names of the security schemes of which one must pass (empty: none).
+	Security       []string
+	Quota          quota.Limits
+	AccountTypes   []string
+	PermissionSets []int
+	InvalidCode    int
+	Errcodes       []int
+	// BodyRequired reports whether the operation declares a required request body.
+	BodyRequired bool
+
+	route *routers.Route
+}
+
+// Spec is the set of loaded documents.
+type Spec struct {
+	Documents  []*Document
+	Operations []*Operation
+}
+
+// Load reads every *.yaml file at the root of fsys.
+func Load(fsys fs.FS) (*Spec, error) {
+	names, err := fs.Glob(fsys, "*.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("spec: list documents: %w", err)
+	}
+	sort.Strings(names)
+	s := &Spec{}
+	for _, name := range names {
+		raw, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("spec: read %s: %w", name, err)
+		}
+		loader := openapi3.NewLoader()
+		doc, err := loader.LoadFromData(raw)
+		if err != nil {
+			return nil, fmt.Errorf("spec: parse %s: %w", name, err)
+		}
+		if err := doc.Validate(context.Background()); err != nil {
+			return nil, fmt.Errorf("spec: validate %s: %w", name, err)
+		}
+		d := &Document{Name: strings.TrimSuffix(name, path.Ext(name)), Raw: raw, doc: doc}
+		if err := decodeExt(doc.Extensions, "x-sandbox-platform", &d.Platform); err != nil {
+			return nil, fmt.Errorf("spec: %s: %w", name, err)
+		}
+		if d.Platform == "" {
+			return nil, fmt.Errorf("spec: %s: no x-sandbox-platform", name)
+		}
+		s.Documents = append(s.Documents, d)
+		ops, err := operations(d)
+		if err != nil {
+			return nil, fmt.Errorf("spec: %s: %w", name, err)
+		}
+		s.Operations = append(s.Operations, ops...)
+	}
+	seen := map[string]bool{}
+	for _, op := range s.Operations {
+		if op.ID == "" {
+			return nil, fmt.Errorf("spec: %s %s has no operationId", op.Method, op.Path)
+		}
+		if seen[op.ID] {
+			return nil, fmt.Errorf("spec: operationId %s is used twice", op.ID)
+		}
+		seen[op.ID] = true
+	}
+	return s, nil
+}
+
+func operations(d *Document) ([]*Operation, error) {
+	var out []*Operation
+	for _, p := range d.doc.Paths.InMatchingOrder() {
+		item := d.doc.Paths.Value(p)
+		methods := make([]string, 0, 4)
+		for m := range item.Operations() {
+			methods = append(methods, m)
+		}
+		sort.Strings(methods)
+		for _, m := range methods {
+			o := item.GetOperation(m)
+			op := &Operation{ID: o.OperationID, Method: m, Path: p, Document: d, Summary: o.Summary}
+			sec := o.Security
+			if sec == nil {
+				sec = &d.doc.Security
+			}
+			for _, req := range *sec {
+				for name := range req {
+					op.Security = append(op.Security, name)
+				}
+			}
+			sort.Strings(op.Security)
+			for key, dst := range map[string]any{
+				"x-sandbox-quota":          &op.Quota,
+				"x-wechat-account-types":   &op.AccountTypes,
+				"x-wechat-permission-sets": &op.PermissionSets,
+				"x-errcode-invalid":        &op.InvalidCode,
+				"x-errcodes":               &op.Errcodes,
+			} {
+				if err := decodeExt(o.Extensions, key, dst); err != nil {
+					return nil, fmt.Errorf("%s %s: %w", m, p, err)
+				}
+			}
+			op.BodyRequired = o.RequestBody != nil && o.RequestBody.Value != nil && o.RequestBody.Value.Required
+			op.route = &routers.Route{Spec: d.doc, Path: p, PathItem: item, Method: m, Operation: o}
+			out = append(out, op)
+		}
+	}
+	return out, nil
+}
+
+func decodeExt(ext map[string]any, key string, dst any) error {
+	v, ok := ext[key]
+	if !ok {
+		return nil
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("extension %s: %w", key, err)
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return fmt.Errorf("extension %s: %w", key, err)
+	}
+	return nil
+}
+
+// GinPath turns an OpenAPI path (/a/{b}) into a gin route (/a/:b).
+func GinPath(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '{':
+			b.WriteByte(':')
+		case '}':
+		default:
+			b.WriteByte(p[i])
+		}
+	}
+	return b.String()
+}
+
+// AuthFunc checks one security scheme of an operation; a nil error means it passed.
+type AuthFunc func(ctx context.Context, scheme string) error
+
+// Request is what ValidateRequest checks.
+type Request struct {
+	HTTP       *http.Request
+	Body       []byte
+	PathParams map[string]string
+	Auth       AuthFunc
+}
+
+// ValidateRequest checks a request against its operation: security first (through Auth), then
+// parameters, then the body. A failure is an *apierr.Error of kind Invalid (or whatever Auth
+// returned) whose Cause, Field and Code say what failed, with the precise reason in Reason.
+func (op *Operation) ValidateRequest(ctx context.Context, r Request) error {
+	if op.BodyRequired && len(bytes.TrimSpace(r.Body)) == 0 {
+		return &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseBodyEmpty, Reason: "request body is empty"}
+	}
+	if len(bytes.TrimSpace(r.Body)) > 0 && op.route.Operation.RequestBody != nil && !json.Valid(r.Body) {
+		return &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseBodyMalformed, Reason: "request body is not valid JSON"}
+	}
+	req := r.HTTP.Clone(ctx)
+	req.Body = io.NopCloser(bytes.NewReader(r.Body))
+	req.ContentLength = int64(len(r.Body))
+	// Platforms here read JSON whatever Content-Type the client sent (WeChat does).
+	if op.route.Operation.RequestBody != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if len(bytes.TrimSpace(r.Body)) == 0 {
+		req.Body = http.NoBody
+		req.ContentLength = 0
+	}
+	in := &openapi3filter.RequestValidationInput{
+		Request:    req,
+		PathParams: r.PathParams,
+		Route:      op.route,
+		Options: &openapi3filter.Options{
+			// The sandbox never sends a schema's text back; keep kin-openapi's errors short.
+			SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.DisableSchemaErrorDetails()},
+			AuthenticationFunc: func(ctx context.Context, ai *openapi3filter.AuthenticationInput) error {
+				if r.Auth == nil {
+					return nil
+				}
+				return r.Auth(ctx, ai.SecuritySchemeName)
+			},
+		},
+	}
+	err := openapi3filter.ValidateRequest(ctx, in)
+	if err == nil {
+		return nil
+	}
+	return op.explain(err)
+}
+
+// explain turns a kin-openapi validation error into an *apierr.Error.
+func (op *Operation) explain(err error) error {
+	if e := apierr.As(err); e != nil {
+		return e // from the platform's AuthFunc
+	}
+	var secErr *openapi3filter.SecurityRequirementsError
+	if errors.As(err, &secErr) {
+		return &apierr.Error{Kind: apierr.Unauthenticated, Reason: err.Error()}
+	}
+	out := &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseOutOfRange, Code: op.InvalidCode, Reason: err.Error()}
+	var reqErr *openapi3filter.RequestError
+	if !errors.As(err, &reqErr) {
+		return out
+	}
+	if p := reqErr.Parameter; p != nil {
+		out.Field = p.Name
+		out.Reason = fmt.Sprintf("parameter %q in %s: %s", p.Name, p.In, strings.TrimPrefix(reqErr.Error(), "parameter \""+p.Name+"\" in "+p.In+" has an error: "))
+		var sch *openapi3.SchemaError
+		missing := errors.Is(reqErr.Err, openapi3filter.ErrInvalidRequired)
+		switch {
+		case missing:
+			out.Cause = apierr.CauseMissing
+		case errors.As(err, &sch) && sch.SchemaField == "type":
+			out.Cause = apierr.CauseWrongType
+		}
+		var parseErr *openapi3filter.ParseError
+		if errors.As(err, &parseErr) {
+			out.Cause = apierr.CauseWrongType
+		}
+		if code := extCode(p.Extensions, missing); code != 0 {
+			out.Code = code
+		}
+		return out
+	}
+	var sch *openapi3.SchemaError
+	if errors.As(err, &sch) {
+		ptr := sch.JSONPointer()
+		out.Field = strings.Join(ptr, ".")
+		switch sch.SchemaField {
+		case "required":
+			out.Cause = apierr.CauseMissing
+		case "type":
+			out.Cause = apierr.CauseWrongType
+		}
+		where := "body"
+		if out.Field != "" {
+			where = "body field " + out.Field
+		}
+		out.Reason = fmt.Sprintf("%s: %s", where, sch.Reason)
+		if prop := op.bodyProperty(ptr); prop != nil {
+			if code := extCode(prop.Extensions, out.Cause == apierr.CauseMissing); code != 0 {
+				out.Code = code
+			}
+		}
+	}
+	return out
+}
+
+func extCode(ext map[string]any, missing bool) int {
+	var code int
+	if missing {
+		_ = decodeExt(ext, "x-errcode-missing", &code)
+	}
+	if code == 0 {
+		_ = decodeExt(ext, "x-errcode", &code)
+	}
+	return code
+}
+
+// bodyProperty walks the JSON request-body schema along ptr.
+func (op *Operation) bodyProperty(ptr []string) *openapi3.Schema {
+	rb := op.route.Operation.RequestBody
+	if rb == nil || rb.Value == nil {
+		return nil
+	}
+	mt := rb.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil {
+		return nil
+	}
+	s := mt.Schema.Value
+	for _, p := range ptr {
+		if s == nil {
+			return nil
+		}
+		if s.Type.Is("array") && s.Items != nil {
+			s = s.Items.Value
+			continue
+		}
+		ref, ok := s.Properties[p]
+		if !ok {
+			return nil
+		}
+		s = ref.Value
+	}
+	return s
+}
+
+// ValidateResponse checks a response against the operation's documented responses.
+func (op *Operation) ValidateResponse(ctx context.Context, r Request, status int, header http.Header, body []byte) error {
+	req := r.HTTP.Clone(ctx)
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request: req, PathParams: r.PathParams, Route: op.route,
+		},
+		Status: status,
+		Header: header,
+		Body:   io.NopCloser(bytes.NewReader(body)),
+		Options: &openapi3filter.Options{
+			IncludeResponseStatus: true,
+			// Images and redirects are checked for status and content type only.
+			ExcludeResponseBody: !strings.HasPrefix(header.Get("Content-Type"), "application/json"),
+		},
+	}
+	if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
+		return fmt.Errorf("spec: response of %s (%s %s, status %d) does not match: %w", op.ID, op.Method, op.Path, status, err)
+	}
+	return nil
+}
+
+// Find returns the operation with the given id.
+func (s *Spec) Find(id string) *Operation {
+	for _, op := range s.Operations {
+		if op.ID == id {
+			return op
+		}
+	}
+	return nil
+}
+
+// Document returns the named document.
+func (s *Spec) Document(name string) *Document {
+	for _, d := range s.Documents {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// Matches reports whether a request path fits an OpenAPI path template.
+func Matches(template, p string) bool {
+	ts := strings.Split(strings.Trim(template, "/"), "/")
+	ps := strings.Split(strings.Trim(p, "/"), "/")
+	if len(ts) != len(ps) {
+		return false
+	}
+	for i := range ts {
+		if strings.HasPrefix(ts[i], "{") && strings.HasSuffix(ts[i], "}") {
+			continue
+		}
+		if ts[i] != ps[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,314 @@
+package wechat
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
+	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
+	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
+	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+)
+
+// registerTokenRoutes lists the access-token APIs.
+func (p *Platform) registerTokenRoutes(r endpoint.Routes) {
+	r.Handle("getAccessToken", p.handleGetAccessToken)             // GET /cgi-bin/token
+	r.Handle("getStableAccessToken", p.handleGetStableAccessToken) // POST /cgi-bin/stable_token
+}
+
+// Token lifetimes.
+const (
+	TokenLifetime = 7200 * time.Second
+	// TokenOverlap is how long a superseded token keeps working, and how early stable_token
+	// renews before expiry.
+	TokenOverlap = 5 * time.Minute
+	// ForceRefreshGap is the least time between two effective stable_token force refreshes.
+	ForceRefreshGap = 30 * time.Second
+	// ForceRefreshPerDay is how many force refreshes a day an account may make.
+	ForceRefreshPerDay = 20
+)
+
+// Token kinds.
+const (
+	TokenBasic      = "basic"      // /cgi-bin/token
+	TokenStable     = "stable"     // /cgi-bin/stable_token
+	TokenAuthorizer = "authorizer" // issued to a third-party platform for an authorizer
+	TokenComponent  = "component"  // component_access_token
+)
+
+// Token is an issued access token.
+type Token struct {
+	Token     string    `json:"token"`
+	AppID     string    `json:"appid"`
+	Kind      string    `json:"kind"`
+	IssuedAt  time.Time `json:"issued_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// SupersededAt is when a newer token of the same kind was issued; the token then works for
+	// TokenOverlap more.
+	SupersededAt *time.Time `json:"superseded_at,omitempty"`
+	// Revoked tokens answer 40001 at once (a stable force refresh, a cancelled authorisation).
+	Revoked bool `json:"revoked,omitempty"`
+	// ComponentAppID and PermissionSets describe an authorizer token: which third-party platform
+	// holds it and which permission sets the authorizer granted.
+	ComponentAppID string `json:"component_appid,omitempty"`
+	PermissionSets []int  `json:"permission_sets,omitempty"`
+}
+
+// state describes a token at time now: valid, overlap (superseded but still working), or the
+// reason it fails.
+func (t *Token) state(now time.Time) string {
+	switch {
+	case t.Revoked:
+		return "revoked"
+	case t.SupersededAt != nil && !now.Before(t.SupersededAt.Add(TokenOverlap)):
+		return "superseded"
+	case !now.Before(t.ExpiresAt):
+		return "expired"
+	case t.SupersededAt != nil:
+		return "overlap"
+	}
+	return "valid"
+}
+
+func tokenKey(tok string) string            { return "wechat:token:" + tok }
+func tokenRefKey(appid, kind string) string { return "wechat:tokenref:" + appid + ":" + kind }
+
+// tokenPattern is the shape of every token the sandbox issues; anything else is malformed (40014).
+var tokenPattern = regexp.MustCompile(`^[0-9]{2}_[A-Za-z0-9_-]{128}$`)
+
+// NewTokenString mints a token string of WeChat's shape from the seeded source.
+func (p *Platform) NewTokenString() string {
+	return fmt.Sprintf("%02d_%s", 70+p.deps.Rand.IntN(30), p.deps.Rand.Token(128, seeded.URLSafe))
+}
+
+// checkAccessToken resolves an access_token to its token and app, with WeChat's codes: 41001
+// missing, 40014 malformed, 40001 unknown/superseded/revoked, 42001 expired.
+func (p *Platform) checkAccessToken(now time.Time, tok string) (*Token, *App, error) {
+	if tok == "" {
+		return nil, nil, apierr.New(apierr.Unauthenticated, 41001, "no access_token in the query string")
+	}
+	if !tokenPattern.MatchString(tok) {
+		return nil, nil, apierr.New(apierr.Unauthenticated, 40014, "access_token is not of the form WeChat issues")
+	}
+	var t Token
+	var app *App
+	err := p.deps.Store.View(func(tx *store.Tx) error {
+		ok, err := tx.Get(tokenKey(tok), &t)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return apierr.New(apierr.Unauthenticated, 40001, "access_token was never issued by this sandbox")
+		}
+		switch t.state(now) {
+		case "revoked":
+			return apierr.New(apierr.Unauthenticated, 40001, "access_token was revoked")
+		case "superseded":
+			return apierr.Newf(apierr.Unauthenticated, 40001, "access_token was superseded at %s and its 5-minute overlap is over", t.SupersededAt.Format(time.RFC3339))
+		case "expired":
+			return apierr.Newf(apierr.Expired, 42001, "access_token expired at %s", t.ExpiresAt.Format(time.RFC3339))
+		}
+		app, err = p.GetApp(tx, t.AppID)
+		if err != nil {
+			return err
+		}
+		if app == nil {
+			return apierr.New(apierr.Unauthenticated, 40001, "the token's app no longer exists")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return &t, app, nil
+}
+
+// tokenAnswer is the success body of both token APIs: no errcode, as WeChat sends it.
+type tokenAnswer struct {
+	AccessToken string `json:"access_token"`
+	ExpiresIn   int    `json:"expires_in"`
+}
+
+// checkCredentials verifies appid and secret for the token APIs and the caller's IP against the
+// account's whitelist.
+func (p *Platform) checkCredentials(c *endpoint.Call, appid, secret string) (*App, error) {
+	if !appIDPattern.MatchString(appid) {
+		return nil, apierr.Newf(apierr.Invalid, 40013, "appid %q is not of the form wx + 16 hex digits", appid)
+	}
+	app, err := p.LoadApp(appid)
+	if err != nil {
+		return nil, err
+	}
+	if app == nil {
+		return nil, apierr.Newf(apierr.Invalid, 40013, "no app %s", appid)
+	}
+	if app.Type == TypeComponent {
+		return nil, apierr.New(apierr.Invalid, 40013, "a third-party platform gets component_access_token instead")
+	}
+	c.AppID = app.AppID
+	if secret != app.Secret {
+		return nil, apierr.New(apierr.Unauthenticated, 40125, "secret does not match the app's AppSecret")
+	}
+	if err := checkWhitelist(app, c.ClientIP()); err != nil {
+		return nil, err
+	}
+	return app, nil
+}
+
+// checkWhitelist applies an official account's API IP whitelist (mini programs are exempt).
+func checkWhitelist(app *App, ip string) error {
+	if app.Type != TypeOfficialAccount || len(app.IPWhitelist) == 0 {
+		return nil
+	}
+	caller := net.ParseIP(ip)
+	if slices.ContainsFunc(app.IPWhitelist, func(w string) bool { return net.ParseIP(w).Equal(caller) }) {
+		return nil
+	}
+	return &apierr.Error{
+		Kind: apierr.Forbidden, Code: 40164,
+		Message: fmt.Sprintf("invalid ip %s ipv6 ::ffff:%s, not in whitelist,", ip, ip),
+		Reason:  ip + " is not in the account's API IP whitelist",
+	}
+}
+
+// handleGetAccessToken emulates GET https://api.weixin.qq.com/cgi-bin/token.
+func (p *Platform) handleGetAccessToken(c *endpoint.Call) (any, error) {
+	app, err := p.checkCredentials(c, c.Query("appid"), c.Query("secret"))
+	if err != nil {
+		return nil, err
+	}
+	if err := p.admit(app, c.Op.Path, c.Op.Quota); err != nil {
+		return nil, err
+	}
+	var issued *Token
+	err = p.deps.Store.Update(func(tx *store.Tx) error {
+		var err error
+		issued, err = p.issue(tx, app.AppID, TokenBasic, c.Now, true)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return tokenAnswer{AccessToken: issued.Token, ExpiresIn: int(TokenLifetime / time.Second)}, nil
+}
+
+// issue mints a token of kind for appid. With supersede, the previous token of that kind is
+// marked superseded (it keeps working for TokenOverlap).
+func (p *Platform) issue(tx *store.Tx, appid, kind string, now time.Time, supersede bool) (*Token, error) {
+	if supersede {
+		if prev, ok, err := tx.GetRaw(tokenRefKey(appid, kind)); err != nil {
+			return nil, err
+		} else if ok {
+			var old Token
+			if found, err := tx.Get(tokenKey(prev), &old); err != nil {
+				return nil, err
+			} else if found && old.SupersededAt == nil {
+				at := now
+				old.SupersededAt = &at
+				if err := tx.Put(tokenKey(prev), &old); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	t := &Token{Token: p.NewTokenString(), AppID: appid, Kind: kind, IssuedAt: now, ExpiresAt: now.Add(TokenLifetime)}
+	if err := tx.Put(tokenKey(t.Token), t); err != nil {
+		return nil, err
+	}
+	if err := tx.PutRaw(tokenRefKey(appid, kind), t.Token); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// stableRequest is the body of POST /cgi-bin/stable_token.
+type stableRequest struct {
+	GrantType    string `json:"grant_type"`
+	AppID        string `json:"appid"`
+	Secret       string `json:"secret"`
+	ForceRefresh bool   `json:"force_refresh"`
+}
+
+// stableState remembers the last effective force refresh and counts today's.
+type stableState struct {
+	LastForceRefresh time.Time `json:"last_force_refresh"`
+	Day              string    `json:"day"` // Beijing date of Count
+	Count            int       `json:"count"`
+}
+
+func stableStateKey(appid string) string { return "wechat:stable:" + appid }
+
+// handleGetStableAccessToken emulates POST https://api.weixin.qq.com/cgi-bin/stable_token.
+func (p *Platform) handleGetStableAccessToken(c *endpoint.Call) (any, error) {
+	var req stableRequest
+	if err := c.Bind(&req); err != nil {
+		return nil, err
+	}
+	app, err := p.checkCredentials(c, req.AppID, req.Secret)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.admit(app, c.Op.Path, c.Op.Quota); err != nil {
+		return nil, err
+	}
+	now := c.Now
+	var answer tokenAnswer
+	err = p.deps.Store.Update(func(tx *store.Tx) error {
+		var cur *Token
+		if ref, ok, err := tx.GetRaw(tokenRefKey(app.AppID, TokenStable)); err != nil {
+			return err
+		} else if ok {
+			var t Token
+			if found, err := tx.Get(tokenKey(ref), &t); err != nil {
+				return err
+			} else if found && t.state(now) == "valid" {
+				cur = &t
+			}
+		}
+		if req.ForceRefresh && cur != nil {
+			var st stableState
+			if _, err := tx.Get(stableStateKey(app.AppID), &st); err != nil {
+				return err
+			}
+			if now.Sub(st.LastForceRefresh) >= ForceRefreshGap {
+				day := now.In(clock.Beijing).Format("20060102")
+				if st.Day != day {
+					st.Day, st.Count = day, 0
+				}
+				if st.Count >= ForceRefreshPerDay && app.Tier != TierUnlimited {
+					return apierr.Newf(apierr.QuotaExceeded, 45009, "%d force refreshes today already", st.Count)
+				}
+				st.Count++
+				st.LastForceRefresh = now
+				cur.Revoked = true
+				if err := tx.Put(tokenKey(cur.Token), cur); err != nil {
+					return err
+				}
+				if err := tx.Put(stableStateKey(app.AppID), st); err != nil {
+					return err
+				}
+				cur = nil
+			} else {
+				c.Reason = "force_refresh within 30 s of the previous one: the current token is returned"
+			}
+		}
+		if cur == nil || now.After(cur.ExpiresAt.Add(-TokenOverlap)) {
+			// The old token, if any, keeps working until its own expiry.
+			t, err := p.issue(tx, app.AppID, TokenStable, now, false)
+			if err != nil {
+				return err
+			}
+			cur = t
+		}
+		answer = tokenAnswer{AccessToken: cur.Token, ExpiresIn: int(cur.ExpiresAt.Sub(now) / time.Second)}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return answer, nil
+}

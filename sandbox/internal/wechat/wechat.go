@@ -1,0 +1,241 @@
+// Package wechat emulates the WeChat Open Platform APIs that city-service integrators call, on
+// WeChat's own paths: access tokens and quota tools (this file family), and — as they land —
+// parametric QR codes, QR-jump rules, the scan-to-follow component, transaction reviews, City
+// Service paths and third-party-platform authorization.
+//
+// What is emulated faithfully (see the project's reference notes for sources):
+//   - the envelope: HTTP 200, Content-Type "application/json; encoding=utf-8", errcode/errmsg
+//     where errmsg is the per-errcode template with WeChat's punctuation followed by " rid: " and
+//     a rid whose first group is the request's Unix time in hex; success bodies keep WeChat's
+//     exact shapes (token answers carry no errcode);
+//   - token semantics: /cgi-bin/token supersedes the previous token, which keeps working for
+//     5 minutes; stable_token returns the same token until its last 5 minutes; force_refresh is
+//     limited to 20 a day and 30 s apart; the two families never invalidate each other;
+//   - the refresh codes clients act on: 40014 for a malformed token, 40001 for an unknown or
+//     superseded one, 42001 for an expired one — each produced deterministically by the clock;
+//   - quotas per app and API, by tier (production: the documented limits; test: a tenth, as
+//     WeChat's test accounts; unlimited), with clear_quota's 10-a-month budget.
+//
+// What is invented (no public source; chosen as the most plausible behaviour):
+//   - the token format ("<2 digits>_" and 128 URL-safe characters) and the rule that a token not
+//     of that form is "malformed" (40014);
+//   - English messages for 40243, 43001 and the IP-whitelist code's exact spacing;
+//   - an unknown path answers 40066 "invalid url";
+//   - a request with an unexpected body field answers 40097 (WeChat ignores unknown fields; the
+//     sandbox is stricter so that integrators find typos);
+//   - openapi/quota/clear allows 50 resets a month (one source says a day), refused with 48006;
+//   - the journal that rid/get reads is in memory: rids do not survive a restart.
+package wechat
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
+	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
+	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
+	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
+	"github.com/citysandbox/citysandbox/sandbox/internal/quota"
+	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
+	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
+	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+)
+
+// ContentType is the Content-Type WeChat sends with every JSON answer.
+const ContentType = "application/json; encoding=utf-8"
+
+// Deps are what the WeChat platform needs.
+type Deps struct {
+	Store    *store.Store
+	Clock    clock.Clock
+	Quota    *quota.Engine
+	Journal  *journal.Journal
+	Rand     *seeded.Source
+	Faker    *fixture.Faker
+	Fixtures *fixture.Set
+	Spec     *spec.Spec
+	Logger   *slog.Logger
+}
+
+// Platform is the WeChat emulation.
+type Platform struct {
+	deps Deps
+}
+
+// New returns the platform and prepares its store indexes.
+func New(d Deps) (*Platform, error) {
+	return &Platform{deps: d}, nil
+}
+
+// Name implements endpoint.Platform.
+func (p *Platform) Name() string { return "wechat" }
+
+// Routes registers every WeChat handler: WeChat's own API and the control-plane verbs that act
+// on WeChat state.
+func (p *Platform) Routes(r endpoint.Routes) {
+	p.registerAppRoutes(r)
+	p.registerTokenRoutes(r)
+	p.registerQuotaRoutes(r)
+}
+
+// RequestID returns a rid: the Unix time in hex, then two seeded random groups.
+func (p *Platform) RequestID(now time.Time) string {
+	return fmt.Sprintf("%08x-%08x-%08x", uint32(now.Unix()), p.deps.Rand.Uint32(), p.deps.Rand.Uint32())
+}
+
+// Principal is who a WeChat call is made by, once its token has been checked.
+type Principal struct {
+	App   *App
+	Token *Token
+}
+
+// Security scheme names in openapi/wechat.yaml.
+const (
+	schemeAccessToken = "accessToken"
+)
+
+// Authenticate implements endpoint.Platform.
+func (p *Platform) Authenticate(c *endpoint.Call, scheme string) error {
+	switch scheme {
+	case schemeAccessToken:
+		tok, app, err := p.checkAccessToken(c.Now, c.Query("access_token"))
+		if err != nil {
+			return err
+		}
+		c.AppID = app.AppID
+		c.Principal = &Principal{App: app, Token: tok}
+		return nil
+	}
+	return apierr.Newf(apierr.Internal, -1, "unknown security scheme %q", scheme)
+}
+
+// Admit implements endpoint.Platform: the account type, then the operation's quota.
+func (p *Platform) Admit(c *endpoint.Call) error {
+	pr, _ := c.Principal.(*Principal)
+	if pr == nil {
+		return nil // token and quota-by-secret APIs check their own credentials
+	}
+	if len(c.Op.AccountTypes) > 0 && !slices.Contains(c.Op.AccountTypes, pr.App.AccountType()) {
+		return apierr.Newf(apierr.Forbidden, 48001, "%s accounts may not call %s", pr.App.AccountType(), c.Op.Path)
+	}
+	return p.admit(pr.App, c.Op.Path, c.Op.Quota)
+}
+
+// admit counts a call of app on api against limits scaled to the app's tier, and maps a refusal
+// to WeChat's code for the window.
+func (p *Platform) admit(app *App, api string, limits quota.Limits) error {
+	switch app.Tier {
+	case TierUnlimited:
+		return nil
+	case TierTest:
+		limits = limits.Scaled(10)
+	}
+	d, err := p.deps.Quota.Admit(quotaScope(app.AppID, api), limits)
+	if err != nil {
+		return err
+	}
+	if d == nil {
+		return nil
+	}
+	code := map[quota.Window]int{quota.Second: 44990, quota.Minute: 45011}[d.Window]
+	if code == 0 {
+		code = 45009
+	}
+	return apierr.Newf(apierr.QuotaExceeded, code, "%s: %d calls per %s used up", api, d.Limit, d.Window)
+}
+
+func quotaScope(appid, api string) string { return appid + "|" + api }
+
+// Render implements endpoint.Platform: WeChat's envelope.
+func (p *Platform) Render(c *endpoint.Call, value any, err *apierr.Error) endpoint.Response {
+	resp := endpoint.Response{Status: http.StatusOK, ContentType: ContentType}
+	if err == nil {
+		if value == nil {
+			value = OK()
+		}
+		resp.Body = marshal(value)
+		return resp
+	}
+	code := p.codeFor(c, err)
+	msg := err.Message
+	if msg == "" {
+		msg = Errmsg(code)
+	}
+	resp.Errcode = code
+	resp.Body = marshal(Envelope{Errcode: code, Errmsg: msg + " rid: " + c.ID})
+	return resp
+}
+
+// codeFor picks the errcode of an error that may carry none.
+func (p *Platform) codeFor(c *endpoint.Call, err *apierr.Error) int {
+	if err.Code != 0 {
+		return err.Code
+	}
+	switch err.Cause {
+	case apierr.CauseBodyEmpty:
+		return 44002
+	case apierr.CauseBodyMalformed, apierr.CauseWrongType:
+		return 47001
+	case apierr.CauseBodyTooLarge:
+		return 45002
+	case apierr.CauseWrongMethod:
+		if err.Field == http.MethodGet {
+			return 43001
+		}
+		return 43002
+	}
+	switch err.Kind {
+	case apierr.Invalid, apierr.Conflict:
+		if c.Op != nil && c.Op.InvalidCode != 0 {
+			return c.Op.InvalidCode
+		}
+		return 40097
+	case apierr.NotFound:
+		if c.Op == nil {
+			return 40066
+		}
+		return 40097
+	case apierr.Unauthenticated:
+		return 40001
+	case apierr.Expired:
+		return 42001
+	case apierr.Forbidden:
+		return 48001
+	case apierr.QuotaExceeded:
+		return 45009
+	}
+	return -1
+}
+
+// Envelope is WeChat's errcode/errmsg pair.
+type Envelope struct {
+	Errcode int    `json:"errcode"`
+	Errmsg  string `json:"errmsg"`
+}
+
+// OK is the plain success envelope.
+func OK() Envelope { return Envelope{Errcode: 0, Errmsg: "ok"} }
+
+// marshal encodes v as WeChat does: UTF-8 kept, no HTML escaping.
+func marshal(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return []byte(`{"errcode":-1,"errmsg":"system error"}`)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+func jsonUnmarshal(s string, v any) error {
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		return fmt.Errorf("wechat: decode stored value: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+package sandbox
+
+import (
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
+)
+
+// Option configures a Server.
+type Option func(*config)
+
+type config struct {
+	seed          uint64
+	storePath     string
+	start         time.Time
+	frozen        bool
+	fixtures      fs.FS
+	specs         fs.FS
+	spec          *spec.Spec
+	adminToken    string
+	logger        *slog.Logger
+	journalSize   int
+	responseCheck func(operationID string, err error)
+	version       string
+}
+
+// WithSeed seeds every random value (ids, tokens, fake data). Default 1.
+func WithSeed(seed uint64) Option { return func(c *config) { c.seed = seed } }
+
+// WithStorePath keeps state in the buntdb file at path. Default ":memory:" (nothing on disk).
+func WithStorePath(path string) Option { return func(c *config) { c.storePath = path } }
+
+// WithFrozenClock starts a clock that stands at t until moved through the control plane or
+// Server.Clock. By default the clock follows wall time.
+func WithFrozenClock(t time.Time) Option {
+	return func(c *config) { c.start, c.frozen = t, true }
+}
+
+// WithFixtures replaces the built-in fixtures with a directory of the same layout. Default: the
+// embedded fixtures/.
+func WithFixtures(fsys fs.FS) Option { return func(c *config) { c.fixtures = fsys } }
+
+// WithSpecs replaces the built-in OpenAPI documents. Default: the embedded openapi/.
+func WithSpecs(fsys fs.FS) Option { return func(c *config) { c.specs = fsys } }
+
+// WithAdminToken requires "Authorization: Bearer <token>" on every /_sandbox/ route but health.
+// Default: no token, the control plane is open.
+func WithAdminToken(token string) Option { return func(c *config) { c.adminToken = token } }
+
+// WithLogger sends the sandbox's logs to l. Default: discarded.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithJournalSize caps the request journal. Default 10,000 entries.
+func WithJournalSize(n int) Option { return func(c *config) { c.journalSize = n } }
+
+// WithResponseValidation checks every response against the OpenAPI documents and reports each
+// result to fn (err is nil for a valid response). Default: off; sandboxtest turns it on.
+func WithResponseValidation(fn func(operationID string, err error)) Option {
+	return func(c *config) { c.responseCheck = fn }
+}
+
+// WithVersion sets the version that /_sandbox/health reports. Default "dev".
+func WithVersion(v string) Option { return func(c *config) { c.version = v } }
+
+// WithLoadedSpec shares an already loaded set of documents, which saves parsing them for every
+// sandbox (sandboxtest uses it). Default: the documents are loaded from WithSpecs.
+func WithLoadedSpec(s *Spec) Option { return func(c *config) { c.spec = s.s } }

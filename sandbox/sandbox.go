@@ -1,0 +1,300 @@
+// Package sandbox is citysandbox as a library: an emulation of the WeChat and Jincheng ("晋来办")
+// platforms that city-service integrators build against, served over HTTP on the platforms' own
+// paths, with its state in buntdb and its time on a controllable clock.
+//
+//	s, err := sandbox.New(sandbox.WithSeed(1))
+//	defer s.Close()
+//	http.ListenAndServe("127.0.0.1:8844", s.Handler())
+//
+// The command citysandbox and the package sandboxtest are thin layers over this one; both run
+// exactly this code.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/citysandbox/citysandbox/fixtures"
+	"github.com/citysandbox/citysandbox/openapi"
+	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
+	"github.com/citysandbox/citysandbox/sandbox/internal/control"
+	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
+	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
+	"github.com/citysandbox/citysandbox/sandbox/internal/quota"
+	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
+	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
+	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
+)
+
+// Server is one sandbox: its store, clock, journal and HTTP handler.
+type Server struct {
+	cfg      config
+	store    *store.Store
+	clock    *clock.Controllable
+	journal  *journal.Journal
+	quota    *quota.Engine
+	faults   *endpoint.Faults
+	rand     *seeded.Source
+	faker    *fixture.Faker
+	spec     *spec.Spec
+	fixtures *fixture.Set
+	wechat   *wechat.Platform
+	control  *control.Plane
+	engine   *gin.Engine
+	logger   *slog.Logger
+}
+
+// Spec is a loaded set of OpenAPI documents that several sandboxes may share.
+type Spec struct{ s *spec.Spec }
+
+// LoadSpec loads the built-in OpenAPI documents.
+func LoadSpec() (*Spec, error) {
+	s, err := spec.Load(openapi.FS)
+	if err != nil {
+		return nil, err
+	}
+	return &Spec{s}, nil
+}
+
+// New builds a sandbox and loads its fixtures into an empty store. A store file that already
+// holds state is kept as it is, so a restarted sandbox remembers every app, token and counter.
+func New(opts ...Option) (*Server, error) {
+	cfg := config{seed: 1, storePath: store.Memory, fixtures: fixtures.FS, specs: openapi.FS, version: "dev"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s := &Server{cfg: cfg, logger: cfg.logger}
+	if s.logger == nil {
+		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.frozen {
+		s.clock = clock.NewFrozen(cfg.start)
+	} else {
+		s.clock = clock.NewRunning()
+	}
+	var err error
+	if s.spec = cfg.spec; s.spec == nil {
+		if s.spec, err = spec.Load(cfg.specs); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	if s.store, err = store.Open(cfg.storePath); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	s.journal = journal.New(cfg.journalSize)
+	s.quota = quota.New(s.store, s.clock)
+	s.rand = seeded.New(cfg.seed)
+	s.faults = endpoint.NewFaults(s.rand)
+	s.faker = fixture.NewFaker(cfg.seed)
+	s.fixtures = fixture.New(cfg.fixtures)
+	if err := s.build(); err != nil {
+		_ = s.store.Close()
+		return nil, err
+	}
+	fresh, err := s.isFresh()
+	if err == nil && fresh {
+		err = s.loadFixtures("")
+	} else if err == nil {
+		err = s.restoreClock()
+	}
+	if err != nil {
+		_ = s.store.Close()
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	return s, nil
+}
+
+// build wires the platforms and the router.
+func (s *Server) build() error {
+	var err error
+	s.wechat, err = wechat.New(wechat.Deps{
+		Store: s.store, Clock: s.clock, Quota: s.quota, Journal: s.journal, Rand: s.rand,
+		Faker: s.faker, Fixtures: s.fixtures, Spec: s.spec, Logger: s.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("sandbox: wechat: %w", err)
+	}
+	s.control = control.New(control.Deps{
+		Store: s.store, Journal: s.journal, Clock: s.clock, Faults: s.faults, Spec: s.spec,
+		Version: s.cfg.version, AdminToken: s.cfg.adminToken, Reset: s.reset, Restore: s.restore,
+	})
+	routes := endpoint.Routes{}
+	s.control.Routes(routes)
+	s.wechat.Routes(routes)
+
+	s.engine = gin.New()
+	s.engine.ContextWithFallback = true
+	var check func(*spec.Operation, error)
+	if fn := s.cfg.responseCheck; fn != nil {
+		check = func(op *spec.Operation, err error) { fn(op.ID, err) }
+	}
+	_, err = endpoint.Mount(s.engine, endpoint.Deps{
+		Spec: s.spec, Routes: routes, Platforms: []endpoint.Platform{s.wechat, s.control},
+		Journal: s.journal, Clock: s.clock, Faults: s.faults, Logger: s.logger, ResponseCheck: check,
+		Fallback: func(path string) endpoint.Platform {
+			if strings.HasPrefix(path, "/_sandbox/") {
+				return s.control
+			}
+			return s.wechat
+		},
+	})
+	return err
+}
+
+// metaKey holds the sandbox's own bookkeeping (the clock offset), so a restart resumes it.
+const metaKey = "sandbox:meta"
+
+type meta struct {
+	Seed        uint64        `json:"seed"`
+	ClockOffset time.Duration `json:"clock_offset"`
+}
+
+func (s *Server) isFresh() (bool, error) {
+	var fresh bool
+	err := s.store.View(func(tx *store.Tx) error {
+		ok, err := tx.Has(metaKey)
+		fresh = !ok
+		return err
+	})
+	return fresh, err
+}
+
+func (s *Server) restoreClock() error {
+	var m meta
+	err := s.store.View(func(tx *store.Tx) error {
+		_, err := tx.Get(metaKey, &m)
+		return err
+	})
+	if err == nil && !s.clock.Frozen() {
+		s.clock.SetOffset(m.ClockOffset)
+	}
+	return err
+}
+
+// saveClock records a running clock's offset so that a restart resumes the same sandbox time.
+func (s *Server) saveClock() error {
+	return s.store.Update(func(tx *store.Tx) error {
+		return tx.Put(metaKey, meta{Seed: s.cfg.seed, ClockOffset: s.clock.Offset()})
+	})
+}
+
+// loadFixtures writes the fixtures of one platform (or all) into the store.
+func (s *Server) loadFixtures(platform string) error {
+	if platform == "" || platform == "wechat" {
+		if err := s.wechat.LoadFixtures(); err != nil {
+			return err
+		}
+	}
+	return s.saveClock()
+}
+
+// reset empties the store (all of it, or one platform's keys) and loads the fixtures again.
+func (s *Server) reset(platform string) error {
+	if platform == "" {
+		if err := s.store.Clear(); err != nil {
+			return err
+		}
+		s.journal.Clear()
+		s.quota.ResetMemory()
+		s.faults.Remove("")
+		s.rand.Reseed(s.cfg.seed)
+		s.faker.Reseed(s.cfg.seed)
+		return s.loadFixtures("")
+	}
+	if err := s.store.Update(func(tx *store.Tx) error {
+		var keys []string
+		if err := tx.AscendPrefix(platform+":", func(k, _ string) bool { keys = append(keys, k); return true }); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return s.loadFixtures(platform)
+}
+
+func (s *Server) restore(snapshot []byte) error {
+	if err := s.store.Restore(snapshot); err != nil {
+		return err
+	}
+	s.quota.ResetMemory()
+	return nil
+}
+
+// Handler returns the sandbox's HTTP handler, to mount anywhere.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Reset returns to the fixtures: the store, the journal, faults and the random sequence.
+func (s *Server) Reset() error { return s.reset("") }
+
+// Now returns the sandbox time.
+func (s *Server) Now() time.Time { return s.clock.Now() }
+
+// Advance moves the sandbox clock forward.
+func (s *Server) Advance(d time.Duration) { s.clock.Advance(d) }
+
+// SetTime moves the sandbox clock to t.
+func (s *Server) SetTime(t time.Time) { s.clock.Set(t) }
+
+// StateHash returns a hash of the whole stored state.
+func (s *Server) StateHash() (string, error) { return s.store.Hash() }
+
+// Close flushes the store (remembering the clock offset) and closes it.
+func (s *Server) Close() error {
+	if !s.clock.Frozen() {
+		if err := s.saveClock(); err != nil {
+			s.logger.Warn("save clock", "err", err)
+		}
+	}
+	return s.store.Close()
+}
+
+// ListenAndServe binds addr first (so "address in use" is returned at once), then serves until
+// ctx is cancelled, when it shuts down gracefully. It does not close the store.
+func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("sandbox: listen %s: %w", addr, err)
+	}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is cancelled.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{Handler: s.engine, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("sandbox: serve: %w", err)
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := hs.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("sandbox: shutdown: %w", err)
+		}
+		return nil
+	}
+}
