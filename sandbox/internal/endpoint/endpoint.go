@@ -103,8 +103,13 @@ type Call struct {
 	// Reason, if set by a handler, is recorded in the journal next to a successful answer.
 	Reason string
 
-	entry journal.Entry
+	entry     journal.Entry
+	onFailure []func()
 }
+
+// OnFailure registers fn to run if the call ends in an error after admission, so that what
+// admission counted (a quota) can be given back: a refused request leaves the state unchanged.
+func (c *Call) OnFailure(fn func()) { c.onFailure = append(c.onFailure, fn) }
 
 // Request returns the HTTP request.
 func (c *Call) Request() *http.Request { return c.Gin.Request }
@@ -232,6 +237,11 @@ func (p *Pipeline) open(g *gin.Context, op *spec.Operation, pl Platform) *Call {
 func (p *Pipeline) serve(g *gin.Context, op *spec.Operation, pl Platform, h HandlerFunc) {
 	c := p.open(g, op, pl)
 	value, err := p.run(c, h)
+	if err != nil {
+		for _, fn := range c.onFailure {
+			fn()
+		}
+	}
 	if err == errDropped {
 		p.close(c, Response{Status: 0}, nil)
 		return

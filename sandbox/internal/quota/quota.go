@@ -171,6 +171,54 @@ func (e *Engine) Admit(scope string, limits Limits) (*Denial, error) {
 	return nil, nil
 }
 
+// Release gives back one call admitted in scope under limits, in the windows it was counted in,
+// so that a call refused after admission (by its handler) leaves no trace. A counter that
+// returns to zero is deleted, leaving the store as it was before the call.
+func (e *Engine) Release(scope string, limits Limits, admittedAt time.Time) error {
+	if limits.Zero() {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, w := range []Window{Second, Minute} {
+		if limits.Of(w) == 0 {
+			continue
+		}
+		k := memKey{scope, w, memBucket(w, admittedAt)}
+		if e.mem[k] > 1 {
+			e.mem[k]--
+		} else {
+			delete(e.mem, k)
+		}
+	}
+	err := e.store.Update(func(tx *store.Tx) error {
+		for _, w := range []Window{Day, Month, Lifetime} {
+			if limits.Of(w) == 0 {
+				continue
+			}
+			key := storedKey(scope, w, bucketOf(w, admittedAt))
+			n, err := readCount(tx, key)
+			if err != nil {
+				return err
+			}
+			switch {
+			case n > 1:
+				err = tx.PutRaw(key, strconv.Itoa(n-1))
+			case n == 1:
+				err = tx.Delete(key)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("quota: release %s: %w", scope, err)
+	}
+	return nil
+}
+
 func memBucket(w Window, t time.Time) int64 {
 	if w == Second {
 		return t.Unix()

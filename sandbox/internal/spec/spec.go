@@ -273,7 +273,8 @@ func (op *Operation) explain(err error) error {
 		if errors.As(err, &parseErr) {
 			out.Cause = apierr.CauseWrongType
 		}
-		if code := extCode(p.Extensions, missing); code != 0 {
+		// A value of the wrong type is WeChat's "data format error" whatever the field.
+		if code := extCode(p.Extensions, missing); code != 0 && out.Cause != apierr.CauseWrongType {
 			out.Code = code
 		}
 		return out
@@ -294,7 +295,7 @@ func (op *Operation) explain(err error) error {
 		}
 		out.Reason = fmt.Sprintf("%s: %s", where, sch.Reason)
 		if prop := op.bodyProperty(ptr); prop != nil {
-			if code := extCode(prop.Extensions, out.Cause == apierr.CauseMissing); code != 0 {
+			if code := extCode(prop.Extensions, out.Cause == apierr.CauseMissing); code != 0 && out.Cause != apierr.CauseWrongType {
 				out.Code = code
 			}
 		}

@@ -181,7 +181,7 @@ func (p *Platform) handleGetAccessToken(c *endpoint.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.admit(app, c.Op.Path, c.Op.Quota); err != nil {
+	if err := p.admitCall(c, app, c.Op.Path, c.Op.Quota); err != nil {
 		return nil, err
 	}
 	var issued *Token
@@ -252,7 +252,7 @@ func (p *Platform) handleGetStableAccessToken(c *endpoint.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.admit(app, c.Op.Path, c.Op.Quota); err != nil {
+	if err := p.admitCall(c, app, c.Op.Path, c.Op.Quota); err != nil {
 		return nil, err
 	}
 	now := c.Now

@@ -124,19 +124,29 @@ func (p *Platform) Admit(c *endpoint.Call) error {
 	if len(c.Op.AccountTypes) > 0 && !slices.Contains(c.Op.AccountTypes, pr.App.AccountType()) {
 		return apierr.Newf(apierr.Forbidden, 48001, "%s accounts may not call %s", pr.App.AccountType(), c.Op.Path)
 	}
-	return p.admit(pr.App, c.Op.Path, c.Op.Quota)
+	return p.admitCall(c, pr.App, c.Op.Path, c.Op.Quota)
+}
+
+// admitCall admits a call like admit and gives the call back if its handler then refuses it.
+func (p *Platform) admitCall(c *endpoint.Call, app *App, api string, limits quota.Limits) error {
+	if err := p.admit(app, api, limits); err != nil {
+		return err
+	}
+	c.OnFailure(func() { p.release(app, api, limits, c.Now) })
+	return nil
+}
+
+// release gives back a call admitted by admit whose handler then refused it.
+func (p *Platform) release(app *App, api string, limits quota.Limits, at time.Time) {
+	if err := p.deps.Quota.Release(quotaScope(app.AppID, api), tierLimits(app, limits), at); err != nil {
+		p.deps.Logger.Error("release quota", "app", app.AppID, "api", api, "err", err)
+	}
 }
 
 // admit counts a call of app on api against limits scaled to the app's tier, and maps a refusal
 // to WeChat's code for the window.
 func (p *Platform) admit(app *App, api string, limits quota.Limits) error {
-	switch app.Tier {
-	case TierUnlimited:
-		return nil
-	case TierTest:
-		limits = limits.Scaled(10)
-	}
-	d, err := p.deps.Quota.Admit(quotaScope(app.AppID, api), limits)
+	d, err := p.deps.Quota.Admit(quotaScope(app.AppID, api), tierLimits(app, limits))
 	if err != nil {
 		return err
 	}
