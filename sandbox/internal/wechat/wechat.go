@@ -82,6 +82,7 @@ func (p *Platform) Routes(r endpoint.Routes) {
 	p.registerAppRoutes(r)
 	p.registerTokenRoutes(r)
 	p.registerQuotaRoutes(r)
+	p.registerQRRoutes(r) // issue 3: qrcode, showqrcode, qrcodejump*, scan, links, showitem
 }
 
 // RequestID returns a rid: the Unix time in hex, then two seeded random groups.

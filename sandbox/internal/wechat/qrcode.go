@@ -1,0 +1,408 @@
+package wechat
+
+// Parametric QR codes of official accounts (reference: wechat-api.md §2).
+//
+// Emulated: the four action names; expire_seconds defaulting to 60 and capped at 2,592,000;
+// scene_id (temporary: a non-zero 32-bit integer; permanent: 1–100,000) and scene_str (1–64
+// characters); 100,000 permanent codes per account; a permanent scene always giving back the
+// same ticket and url; the bare {"ticket","expire_seconds","url"} answer with no errcode or
+// errmsg (permanent codes leave expire_seconds out); showqrcode's JPEG for a live ticket and its
+// bare 404 for an unknown or expired one; the legacy 100,000 calls a day (a tenth for test-tier
+// accounts).
+//
+// Invented where the sources are silent:
+//   - the url token is 20 seeded alphanumerics, as in WeChat's published example; the ticket
+//     imitates the example's layout (base64 of a small binary record that holds the url and the
+//     creation and expiry times), so it contains "+", "/" and "=" now and then, like real ones;
+//   - a temporary scene_id must be 1–4,294,967,295 (WeChat says "32-bit non-zero" without a
+//     sign), and expire_seconds above the maximum is lowered to it rather than refused;
+//     expire_seconds 0 means the default;
+//   - the 100,001st permanent code is refused with 45009 (WeChat has a dedicated message but no
+//     published code);
+//   - only verified accounts may create codes (48001 otherwise); the daily quota counts valid
+//     requests only, so a refused request leaves every counter as it was;
+//   - showqrcode answers image/jpg (the old documentation's header) with
+//     "Cache-Control: max-age=604800", and an empty 404 without a Content-Type.
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
+	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/qrimage"
+	"github.com/citysandbox/citysandbox/sandbox/internal/quota"
+	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
+	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+)
+
+// registerQRRoutes registers the QR families: parametric codes (this file), QR-jump rules
+// (qrjump.go), the scan simulator and account links (scan.go) and the scan-to-follow component
+// (showitem.go).
+func (p *Platform) registerQRRoutes(r endpoint.Routes) {
+	p.registerQRCodeRoutes(r)
+}
+
+// registerQRCodeRoutes lists the parametric QR code APIs.
+func (p *Platform) registerQRCodeRoutes(r endpoint.Routes) {
+	r.Handle("createQRCode", p.handleCreateQRCode) // POST /cgi-bin/qrcode/create
+	r.Handle("showQRCode", p.handleShowQRCode)     // GET /cgi-bin/showqrcode (mp.weixin.qq.com)
+}
+
+// Parametric QR code limits.
+const (
+	QRDefaultExpire    = 60      // seconds, when expire_seconds is left out
+	QRMaxExpire        = 2592000 // seconds (30 days)
+	QRPermanentPerApp  = 100000  // permanent codes per account, both permanent kinds together
+	QRPermanentMaxID   = 100000  // the largest permanent scene_id
+	QRTempMaxID        = 1<<32 - 1
+	QRSceneStrMax      = 64 // characters
+	QRCreatePerDay     = 100000
+	qrURLPrefix        = "http://weixin.qq.com/q/"
+	qrTokenLength      = 20
+	qrShowCacheControl = "max-age=604800"
+	// QRImageContentType is what showqrcode answers with, as WeChat's documentation shows it
+	// (the registered type is image/jpeg; clients accept either).
+	QRImageContentType = "image/jpg"
+)
+
+// QR code action names.
+const (
+	QRScene         = "QR_SCENE"
+	QRStrScene      = "QR_STR_SCENE"
+	QRLimitScene    = "QR_LIMIT_SCENE"
+	QRLimitStrScene = "QR_LIMIT_STR_SCENE"
+	qrCreatePath    = "/cgi-bin/qrcode/create"
+)
+
+// QRCode is a parametric QR code as stored.
+type QRCode struct {
+	Ticket     string     `json:"ticket"`
+	URL        string     `json:"url"`
+	AppID      string     `json:"appid"`
+	ActionName string     `json:"action_name"`
+	SceneID    uint32     `json:"scene_id,omitempty"`
+	SceneStr   string     `json:"scene_str,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"` // nil for a permanent code
+}
+
+// Permanent reports whether the code never expires.
+func (q *QRCode) Permanent() bool { return q.ExpiresAt == nil }
+
+// Scene is the scene as WeChat reports it in scan events: the scene_str, or the scene_id in
+// decimal.
+func (q *QRCode) Scene() string {
+	if q.SceneStr != "" {
+		return q.SceneStr
+	}
+	return strconv.FormatUint(uint64(q.SceneID), 10)
+}
+
+// live reports whether the code can still be shown and scanned at now.
+func (q *QRCode) live(now time.Time) bool { return q.ExpiresAt == nil || now.Before(*q.ExpiresAt) }
+
+func qrCodeKey(token string) string { return "wechat:qrcode:code:" + token }
+func qrPermKey(appid, action string, id uint32, str string) string {
+	if action == QRLimitScene {
+		return "wechat:qrcode:perm:" + appid + ":id:" + strconv.FormatUint(uint64(id), 10)
+	}
+	return "wechat:qrcode:perm:" + appid + ":str:" + str
+}
+func qrCountKey(appid string) string { return "wechat:qrcode:count:" + appid }
+
+// qrCounts are an account's running totals.
+type qrCounts struct {
+	Permanent int `json:"permanent"`
+}
+
+// qrTokenOf returns the token of a http://weixin.qq.com/q/<token> url, or "".
+func qrTokenOf(u string) string {
+	t, ok := strings.CutPrefix(u, qrURLPrefix)
+	if !ok || t == "" || strings.ContainsAny(t, "/?#") {
+		return ""
+	}
+	return t
+}
+
+// LookupQRCode returns the code whose url is u, or nil when the sandbox never issued it.
+func (p *Platform) LookupQRCode(tx *store.Tx, u string) (*QRCode, error) {
+	tok := qrTokenOf(u)
+	if tok == "" {
+		return nil, nil
+	}
+	var q QRCode
+	ok, err := tx.Get(qrCodeKey(tok), &q)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &q, nil
+}
+
+type qrCreateRequest struct {
+	ExpireSeconds *int64 `json:"expire_seconds"`
+	ActionName    string `json:"action_name"`
+	ActionInfo    *struct {
+		Scene *struct {
+			SceneID  *int64  `json:"scene_id"`
+			SceneStr *string `json:"scene_str"`
+		} `json:"scene"`
+	} `json:"action_info"`
+}
+
+// qrCreateAnswer is the whole success body: WeChat sends no errcode or errmsg here, and some SDKs
+// fail on a non-empty errmsg.
+type qrCreateAnswer struct {
+	Ticket        string `json:"ticket"`
+	ExpireSeconds int64  `json:"expire_seconds,omitempty"`
+	URL           string `json:"url"`
+}
+
+// qrSpec is a validated create request.
+type qrSpec struct {
+	action   string
+	sceneID  uint32
+	sceneStr string
+	expire   int64 // seconds; 0 for a permanent code
+}
+
+// parseQRCreate checks a create request beyond what the spec already checked.
+func parseQRCreate(req qrCreateRequest) (qrSpec, error) {
+	s := qrSpec{action: req.ActionName}
+	permanent := s.action == QRLimitScene || s.action == QRLimitStrScene
+	switch s.action {
+	case QRScene, QRStrScene, QRLimitScene, QRLimitStrScene:
+	default:
+		return s, apierr.Newf(apierr.Invalid, 40052, "action_name %q is not one of QR_SCENE, QR_STR_SCENE, QR_LIMIT_SCENE, QR_LIMIT_STR_SCENE", s.action)
+	}
+	if req.ActionInfo == nil || req.ActionInfo.Scene == nil {
+		return s, apierr.New(apierr.Invalid, 40053, "action_info.scene is missing")
+	}
+	sc := req.ActionInfo.Scene
+	if s.action == QRScene || s.action == QRLimitScene {
+		maxID := int64(QRTempMaxID)
+		if permanent {
+			maxID = QRPermanentMaxID
+		}
+		if sc.SceneID == nil {
+			return s, apierr.Newf(apierr.Invalid, 40053, "%s needs action_info.scene.scene_id", s.action)
+		}
+		if *sc.SceneID < 1 || *sc.SceneID > maxID {
+			return s, apierr.Newf(apierr.Invalid, 40053, "scene_id %d is outside 1–%d for %s", *sc.SceneID, maxID, s.action)
+		}
+		s.sceneID = uint32(*sc.SceneID)
+	} else {
+		if sc.SceneStr == nil {
+			return s, apierr.Newf(apierr.Invalid, 40053, "%s needs action_info.scene.scene_str", s.action)
+		}
+		if n := utf8.RuneCountInString(*sc.SceneStr); n < 1 || n > QRSceneStrMax {
+			return s, apierr.Newf(apierr.Invalid, 40053, "scene_str has %d characters; it must have 1–%d", n, QRSceneStrMax)
+		}
+		s.sceneStr = *sc.SceneStr
+	}
+	if !permanent {
+		s.expire = QRDefaultExpire
+		if req.ExpireSeconds != nil && *req.ExpireSeconds > 0 {
+			s.expire = min(*req.ExpireSeconds, QRMaxExpire)
+		}
+	}
+	return s, nil
+}
+
+// handleCreateQRCode emulates POST /cgi-bin/qrcode/create (createQRCode).
+func (p *Platform) handleCreateQRCode(c *endpoint.Call) (any, error) {
+	var req qrCreateRequest
+	if err := c.Bind(&req); err != nil {
+		return nil, err
+	}
+	app := c.Principal.(*Principal).App
+	if !app.Verified {
+		return nil, apierr.New(apierr.Forbidden, 48001, "only verified official accounts may create parametric QR codes")
+	}
+	s, err := parseQRCreate(req)
+	if err != nil {
+		return nil, err
+	}
+	// The permanent-code cap is checked before the daily quota counts the call, so that a refused
+	// request changes nothing; the write below checks it again under the lock.
+	var existing *QRCode
+	if s.expire == 0 {
+		if err := p.deps.Store.View(func(tx *store.Tx) error {
+			existing, err = p.permanentCode(tx, app.AppID, s)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.admit(app, qrCreatePath, quota.Limits{PerDay: QRCreatePerDay}); err != nil {
+		return nil, err
+	}
+	if existing != nil {
+		return qrCreateAnswer{Ticket: existing.Ticket, URL: existing.URL}, nil
+	}
+	var code *QRCode
+	err = p.deps.Store.Update(func(tx *store.Tx) error {
+		if s.expire == 0 {
+			var err error
+			if code, err = p.permanentCode(tx, app.AppID, s); err != nil || code != nil {
+				return err
+			}
+		}
+		var err error
+		code, err = p.newQRCode(tx, app.AppID, s, c.Now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return qrCreateAnswer{Ticket: code.Ticket, ExpireSeconds: s.expire, URL: code.URL}, nil
+}
+
+// permanentCode returns the account's existing permanent code for the scene, nil if there is
+// none and room for one, or 45009 when the account has all its permanent codes.
+func (p *Platform) permanentCode(tx *store.Tx, appid string, s qrSpec) (*QRCode, error) {
+	// Values are JSON, even a bare token, so that state snapshots round-trip.
+	var tok string
+	ok, err := tx.Get(qrPermKey(appid, s.action, s.sceneID, s.sceneStr), &tok)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		var q QRCode
+		if found, err := tx.Get(qrCodeKey(tok), &q); err != nil || found {
+			return &q, err
+		}
+	}
+	var n qrCounts
+	if _, err := tx.Get(qrCountKey(appid), &n); err != nil {
+		return nil, err
+	}
+	if n.Permanent >= QRPermanentPerApp {
+		return nil, apierr.Newf(apierr.QuotaExceeded, 45009, "the account has all %d of its permanent QR codes", QRPermanentPerApp)
+	}
+	return nil, nil
+}
+
+// newQRCode mints and stores a code.
+func (p *Platform) newQRCode(tx *store.Tx, appid string, s qrSpec, now time.Time) (*QRCode, error) {
+	q := &QRCode{AppID: appid, ActionName: s.action, SceneID: s.sceneID, SceneStr: s.sceneStr, CreatedAt: now}
+	var tok string
+	for {
+		tok = p.deps.Rand.Token(qrTokenLength, seeded.Alphanumeric)
+		taken, err := tx.Has(qrCodeKey(tok))
+		if err != nil {
+			return nil, err
+		}
+		if !taken {
+			break
+		}
+	}
+	q.URL = qrURLPrefix + tok
+	if s.expire > 0 {
+		exp := now.Add(time.Duration(s.expire) * time.Second)
+		q.ExpiresAt = &exp
+	}
+	q.Ticket = p.ticketFor(q)
+	if err := tx.Put(qrCodeKey(tok), q); err != nil {
+		return nil, err
+	}
+	if q.Permanent() {
+		if err := tx.Put(qrPermKey(appid, s.action, s.sceneID, s.sceneStr), tok); err != nil {
+			return nil, err
+		}
+		var n qrCounts
+		if _, err := tx.Get(qrCountKey(appid), &n); err != nil {
+			return nil, err
+		}
+		n.Permanent++
+		if err := tx.Put(qrCountKey(appid), n); err != nil {
+			return nil, err
+		}
+	}
+	return q, nil
+}
+
+// ticketFor builds a ticket in the layout of WeChat's published example: a 12-byte header, then
+// tag 1 with the url, tag 2 with the creation time and tag 3 with the expiry time (0 for a
+// permanent code), base64-encoded.
+func (p *Platform) ticketFor(q *QRCode) string {
+	var b bytes.Buffer
+	b.Write([]byte{0x81, 0x01})
+	var id [4]byte
+	binary.LittleEndian.PutUint32(id[:], p.deps.Rand.Uint32())
+	b.Write(id[:])
+	b.Write(make([]byte, 6))
+	b.WriteByte(0x01)
+	b.WriteByte(byte(len(q.URL)))
+	b.WriteString(q.URL)
+	var exp uint32
+	if q.ExpiresAt != nil {
+		exp = uint32(q.ExpiresAt.Unix())
+	}
+	for _, f := range []struct {
+		tag byte
+		v   uint32
+	}{{0x02, uint32(q.CreatedAt.Unix())}, {0x03, exp}} {
+		b.Write([]byte{f.tag, 0x04})
+		var v [4]byte
+		binary.LittleEndian.PutUint32(v[:], f.v)
+		b.Write(v[:])
+	}
+	return base64.StdEncoding.EncodeToString(b.Bytes())
+}
+
+// urlOfTicket reads the url back out of a ticket, or "" if it is not one the sandbox makes.
+func urlOfTicket(ticket string) string {
+	raw, err := base64.StdEncoding.DecodeString(ticket)
+	if err != nil || len(raw) < 14 || raw[0] != 0x81 || raw[12] != 0x01 {
+		return ""
+	}
+	n := int(raw[13])
+	if len(raw) < 14+n {
+		return ""
+	}
+	return string(raw[14 : 14+n])
+}
+
+// handleShowQRCode emulates GET https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=: the code's
+// JPEG, or a bare 404 for a ticket that is unknown or has expired.
+func (p *Platform) handleShowQRCode(c *endpoint.Call) (any, error) {
+	notFound := endpoint.Raw{Status: http.StatusNotFound}
+	// Query() has already URL-decoded the ticket; a client that forgot to encode it sends "+" as
+	// a space, which is put back.
+	ticket := strings.ReplaceAll(c.Query("ticket"), " ", "+")
+	var q *QRCode
+	err := p.deps.Store.View(func(tx *store.Tx) error {
+		var err error
+		q, err = p.LookupQRCode(tx, urlOfTicket(ticket))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case q == nil || q.Ticket != ticket:
+		c.Reason = "no QR code has this ticket"
+		return notFound, nil
+	case !q.live(c.Now):
+		c.Reason = "the QR code expired at " + q.ExpiresAt.Format(time.RFC3339)
+		return notFound, nil
+	}
+	img, err := qrimage.JPEG(q.URL, qrimage.Size)
+	if err != nil {
+		return nil, fmt.Errorf("wechat: showqrcode: %w", err)
+	}
+	return endpoint.Raw{
+		Status:      http.StatusOK,
+		ContentType: QRImageContentType,
+		Header:      http.Header{"Cache-Control": {qrShowCacheControl}},
+		Body:        img,
+	}, nil
+}
