@@ -114,8 +114,8 @@ func TestCreateQRCodeRefusals(t *testing.T) {
 		{"scene_id zero", scene("QR_SCENE", map[string]any{"scene_id": 0}), 40053},
 		{"scene_id negative", scene("QR_SCENE", map[string]any{"scene_id": -5}), 40053},
 		{"scene_id over 32 bits", scene("QR_SCENE", map[string]any{"scene_id": 4294967296}), 40053},
-		{"scene_id not an integer", scene("QR_SCENE", map[string]any{"scene_id": 1.5}), 40053},
-		{"scene_id a string", scene("QR_SCENE", map[string]any{"scene_id": "1"}), 40053},
+		{"scene_id not an integer", scene("QR_SCENE", map[string]any{"scene_id": 1.5}), 47001},
+		{"scene_id a string", scene("QR_SCENE", map[string]any{"scene_id": "1"}), 47001},
 		{"permanent scene_id over 100000", scene("QR_LIMIT_SCENE", map[string]any{"scene_id": 100001}), 40053},
 		{"permanent scene_id zero", scene("QR_LIMIT_SCENE", map[string]any{"scene_id": 0}), 40053},
 		{"int action with scene_str only", scene("QR_SCENE", map[string]any{"scene_str": "a"}), 40053},
@@ -130,7 +130,7 @@ func TestCreateQRCodeRefusals(t *testing.T) {
 		if tc.code == 0 {
 			m := tc.body.(map[string]any)
 			m["expire_seconds"] = "60"
-			tc.code = 40053
+			tc.code = 47001
 		}
 		t.Run(tc.name, func(t *testing.T) { e.refused(qrCreate, tok, tc.body, tc.code) })
 	}
