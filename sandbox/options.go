@@ -24,6 +24,8 @@ type config struct {
 	journalSize   int
 	responseCheck func(operationID string, err error)
 	version       string
+	pushTimeout   time.Duration
+	pushTries     int
 }
 
 // WithSeed seeds every random value (ids, tokens, fake data). Default 1.
@@ -67,3 +69,10 @@ func WithVersion(v string) Option { return func(c *config) { c.version = v } }
 // WithLoadedSpec shares an already loaded set of documents, which saves parsing them for every
 // sandbox (sandboxtest uses it). Default: the documents are loaded from WithSpecs.
 func WithLoadedSpec(s *Spec) Option { return func(c *config) { c.spec = s.s } }
+
+// WithPushTiming sets how long one push delivery waits for the integrator's answer and how many
+// tries it gets in all. Default (zero values): WeChat's 5 seconds and 3 tries. Tests use a short
+// timeout with a receiver that hangs, so that a retry happens without anyone sleeping.
+func WithPushTiming(timeout time.Duration, tries int) Option {
+	return func(c *config) { c.pushTimeout, c.pushTries = timeout, tries }
+}

@@ -30,6 +30,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
+	"github.com/citysandbox/citysandbox/sandbox/internal/push"
 	"github.com/citysandbox/citysandbox/sandbox/internal/quota"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
@@ -50,6 +51,7 @@ type Server struct {
 	spec     *spec.Spec
 	fixtures *fixture.Set
 	wechat   *wechat.Platform
+	push     *push.Deliverer
 	control  *control.Plane
 	engine   *gin.Engine
 	logger   *slog.Logger
@@ -118,9 +120,13 @@ func New(opts ...Option) (*Server, error) {
 // build wires the platforms and the router.
 func (s *Server) build() error {
 	var err error
+	s.push = push.New(push.Deps{
+		Store: s.store, Clock: s.clock, Rand: s.rand, Journal: s.journal,
+		Timeout: s.cfg.pushTimeout, Tries: s.cfg.pushTries,
+	})
 	s.wechat, err = wechat.New(wechat.Deps{
 		Store: s.store, Clock: s.clock, Quota: s.quota, Journal: s.journal, Rand: s.rand,
-		Faker: s.faker, Fixtures: s.fixtures, Spec: s.spec, Logger: s.logger,
+		Faker: s.faker, Fixtures: s.fixtures, Spec: s.spec, Logger: s.logger, Push: s.push,
 	})
 	if err != nil {
 		return fmt.Errorf("sandbox: wechat: %w", err)

@@ -1,6 +1,11 @@
 package sandbox
 
-import "github.com/citysandbox/citysandbox/sandbox/internal/wechat"
+import (
+	"context"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/push"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
+)
 
 // WeChatApp is a WeChat account in the sandbox.
 type WeChatApp = wechat.App
@@ -22,3 +27,21 @@ func (w *WeChat) App(appid string) (*WeChatApp, error) { return w.p.LoadApp(appi
 
 // FixtureApps returns the apps the fixtures define.
 func (w *WeChat) FixtureApps() ([]WeChatApp, error) { return w.p.FixtureApps() }
+
+// WeChatPushConfig is an account's message-push configuration.
+type WeChatPushConfig = wechat.PushConfig
+
+// PushDelivery is one push and its tries.
+type PushDelivery = push.Delivery
+
+// SetPush configures an account's push URL after WeChat's verification handshake, as
+// PUT /_sandbox/wechat/apps/{appid}/push does.
+func (w *WeChat) SetPush(ctx context.Context, appid string, cfg WeChatPushConfig) (*WeChatPushConfig, error) {
+	return w.p.SetPushConfig(ctx, appid, cfg)
+}
+
+// Deliveries returns every push delivered or tried for appid (all apps when empty), in order, as
+// GET /_sandbox/wechat/push/deliveries does.
+func (s *Server) Deliveries(appid string) ([]PushDelivery, error) {
+	return s.push.List(push.Filter{AppID: appid})
+}

@@ -41,6 +41,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
+	"github.com/citysandbox/citysandbox/sandbox/internal/push"
 	"github.com/citysandbox/citysandbox/sandbox/internal/quota"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
@@ -61,6 +62,8 @@ type Deps struct {
 	Fixtures *fixture.Set
 	Spec     *spec.Spec
 	Logger   *slog.Logger
+	// Push delivers events to accounts' push URLs (message push, reviews, third-party pushes).
+	Push *push.Deliverer
 }
 
 // Platform is the WeChat emulation.
@@ -82,7 +85,8 @@ func (p *Platform) Routes(r endpoint.Routes) {
 	p.registerAppRoutes(r)
 	p.registerTokenRoutes(r)
 	p.registerQuotaRoutes(r)
-	p.registerQRRoutes(r) // issue 3: qrcode, showqrcode, qrcodejump*, scan, links, showitem
+	p.registerQRRoutes(r)   // issue 3: qrcode, showqrcode, qrcodejump*, scan, links, showitem
+	p.registerPushRoutes(r) // issue 5: push config verbs, delivery log
 }
 
 // RequestID returns a rid: the Unix time in hex, then two seeded random groups.

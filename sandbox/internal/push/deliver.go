@@ -1,0 +1,420 @@
+package push
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
+	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
+	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
+	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+)
+
+// Defaults of Deps.
+const (
+	DefaultTimeout = 5 * time.Second
+	DefaultTries   = 3
+	DefaultPrefix  = "wechat:push:"
+)
+
+// answerCap bounds the integrator's answer kept per try.
+const answerCap = 4 << 10
+
+// Deps are what a Deliverer needs.
+type Deps struct {
+	Store *store.Store
+	Clock clock.Clock
+	Rand  *seeded.Source
+	// Journal, if set, gets one entry per try (Event "push") and per handshake (Event
+	// "push_verify"). Nil: no entries.
+	Journal *journal.Journal
+	// Client sends the pushes. Nil: a client that uses no proxy and follows no redirect (WeChat
+	// does not follow them either).
+	Client *http.Client
+	// Timeout is how long one try waits for the answer. Zero: 5 s, WeChat's reply window.
+	Timeout time.Duration
+	// Tries is the number of tries in all. Zero: 3.
+	Tries int
+	// RetryDelay is the wall time waited between tries. Zero: retry at once, as WeChat re-sends as
+	// soon as it drops a connection that timed out.
+	RetryDelay time.Duration
+	// Prefix starts every store key. Zero: "wechat:push:"; deliveries live under
+	// Prefix+"delivery:".
+	Prefix string
+}
+
+// Target is where and how one push goes.
+type Target struct {
+	// AppID is the account the push belongs to (the delivery list filters on it).
+	AppID string
+	// URL is the receiver: the account's push URL, or a third-party platform's authorization
+	// event URL.
+	URL string
+	// Token signs the URL (signature, msg_signature).
+	Token string
+	// EncodingAESKey encrypts the body in compatible and safe modes.
+	EncodingAESKey string
+	// CryptAppID is the appid written in the encrypted trailer: the account's own appid, or the
+	// third-party platform's for pushes it receives on behalf of authorizers. Empty: AppID.
+	CryptAppID string
+	Format     Format
+	Mode       Mode
+	// RequireSuccess makes only an answer of exactly "success" count as delivered (third-party
+	// system pushes). Otherwise any HTTP 200 answer within the timeout counts, since an
+	// account's receiver may answer with a passive reply, "success" or an empty body.
+	RequireSuccess bool
+}
+
+// Delivery statuses.
+const (
+	StatusPending   = "pending"
+	StatusDelivered = "delivered"
+	StatusFailed    = "failed"
+)
+
+// Delivery is one push and every try to deliver it. It is stored before the first try and
+// updated after each.
+type Delivery struct {
+	ID     string `json:"id"`
+	AppID  string `json:"appid"`
+	Event  string `json:"event"`
+	Format Format `json:"format"`
+	Mode   Mode   `json:"mode"`
+	// URL is the full URL posted to, with its signature query.
+	URL       string    `json:"url"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"created_at"`
+	Status    string    `json:"status"`
+	// Answer is the integrator's answer to the last try.
+	Answer string `json:"answer"`
+	Tries  []Try  `json:"tries"`
+}
+
+// Try is one attempt at a delivery.
+type Try struct {
+	N int `json:"try"`
+	// At is the sandbox time of the try.
+	At time.Time `json:"at"`
+	// HTTPStatus is the receiver's status code; 0 when no answer came.
+	HTTPStatus int `json:"http_status"`
+	// LatencyMillis is measured in wall time: it is the integrator's server being timed, not
+	// sandbox time.
+	LatencyMillis int64  `json:"latency_ms"`
+	Answer        string `json:"answer"`
+	// Error says why the try failed ("timeout after 5s", a connection error, "HTTP 500").
+	Error string `json:"error,omitempty"`
+}
+
+// Deliverer posts pushes to integrators' servers, one at a time, in the order they are asked
+// for, within the caller's goroutine: Deliver returns once the push is delivered or its tries are
+// spent, so a test sees the outcome as soon as the request that caused it has been answered.
+type Deliverer struct {
+	deps Deps
+	// mu makes deliveries one at a time, so ids follow delivery order.
+	mu sync.Mutex
+}
+
+// New returns a Deliverer, filling the defaults of d.
+func New(d Deps) *Deliverer {
+	if d.Client == nil {
+		d.Client = &http.Client{
+			Transport:     &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	if d.Timeout <= 0 {
+		d.Timeout = DefaultTimeout
+	}
+	if d.Tries <= 0 {
+		d.Tries = DefaultTries
+	}
+	if d.Prefix == "" {
+		d.Prefix = DefaultPrefix
+	}
+	return &Deliverer{deps: d}
+}
+
+func (d *Deliverer) deliveryPrefix() string { return d.deps.Prefix + "delivery:" }
+func (d *Deliverer) seqKey() string         { return d.deps.Prefix + "seq" }
+
+// Prepared is a push ready to post: its URL with the signature query, body and content type.
+type Prepared struct {
+	URL         string
+	Body        []byte
+	ContentType string
+}
+
+// Prepare signs and, in compatible and safe modes, encrypts msg for t, drawing the timestamp
+// from the clock and the nonce and random prefix from the seeded source.
+func (d *Deliverer) Prepare(t Target, msg Message) (Prepared, error) {
+	ts := strconv.FormatInt(d.deps.Clock.Now().Unix(), 10)
+	nonce := d.nonce()
+	var random [RandomSize]byte
+	binary.BigEndian.PutUint64(random[:8], d.deps.Rand.Uint64())
+	binary.BigEndian.PutUint64(random[8:], d.deps.Rand.Uint64())
+	return Build(t, msg, ts, nonce, random[:])
+}
+
+// Build is Prepare with the timestamp, nonce and random prefix given.
+func Build(t Target, msg Message, timestamp, nonce string, random []byte) (Prepared, error) {
+	if t.Format != JSON && t.Format != XML {
+		return Prepared{}, fmt.Errorf("push: unknown format %q", t.Format)
+	}
+	u, err := url.Parse(t.URL)
+	if err != nil {
+		return Prepared{}, fmt.Errorf("push: parse URL: %w", err)
+	}
+	plain, err := msg.Encode(t.Format)
+	if err != nil {
+		return Prepared{}, err
+	}
+	q := u.Query()
+	q.Set("signature", Signature(t.Token, timestamp, nonce))
+	q.Set("timestamp", timestamp)
+	q.Set("nonce", nonce)
+	var encrypt string
+	if t.Mode != Plaintext {
+		appid := t.CryptAppID
+		if appid == "" {
+			appid = t.AppID
+		}
+		if encrypt, err = Encrypt(t.EncodingAESKey, appid, random, plain); err != nil {
+			return Prepared{}, err
+		}
+		q.Set("encrypt_type", "aes")
+		q.Set("msg_signature", MsgSignature(t.Token, timestamp, nonce, encrypt))
+	}
+	body, err := Envelope(msg, t.Format, t.Mode, encrypt)
+	if err != nil {
+		return Prepared{}, err
+	}
+	u.RawQuery = q.Encode()
+	ct := "application/json"
+	if t.Format == XML {
+		ct = "text/xml"
+	}
+	return Prepared{URL: u.String(), Body: body, ContentType: ct}, nil
+}
+
+func (d *Deliverer) nonce() string {
+	// WeChat's nonces are decimal numbers of up to 10 digits.
+	return strconv.FormatUint(uint64(d.deps.Rand.Uint32()), 10)
+}
+
+// Deliver records the push of msg (called event) to t, then posts it: up to Tries tries, each
+// waiting Timeout for an answer, every try with the same URL and body. It returns the final
+// record. An undeliverable push is not an error: its record says "failed". Deliver must not be
+// called inside a store transaction.
+func (d *Deliverer) Deliver(ctx context.Context, t Target, event string, msg Message) (*Delivery, error) {
+	p, err := d.Prepare(t, msg)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dl := &Delivery{
+		AppID: t.AppID, Event: event, Format: t.Format, Mode: t.Mode, URL: p.URL, Body: string(p.Body),
+		CreatedAt: d.deps.Clock.Now(), Status: StatusPending, Tries: []Try{},
+	}
+	err = d.deps.Store.Update(func(tx *store.Tx) error {
+		var seq int64
+		if _, err := tx.Get(d.seqKey(), &seq); err != nil {
+			return err
+		}
+		seq++
+		dl.ID = fmt.Sprintf("%010d", seq)
+		if err := tx.Put(d.seqKey(), seq); err != nil {
+			return err
+		}
+		return tx.Put(d.deliveryPrefix()+dl.ID, dl)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("push: record delivery: %w", err)
+	}
+	for n := 1; n <= d.deps.Tries; n++ {
+		if n > 1 && d.deps.RetryDelay > 0 {
+			select {
+			case <-time.After(d.deps.RetryDelay):
+			case <-ctx.Done():
+			}
+		}
+		try, ok := d.try(ctx, t, p, n)
+		dl.Tries = append(dl.Tries, try)
+		dl.Answer = try.Answer
+		switch {
+		case ok:
+			dl.Status = StatusDelivered
+		case n == d.deps.Tries:
+			dl.Status = StatusFailed
+		}
+		if err := d.deps.Store.Update(func(tx *store.Tx) error { return tx.Put(d.deliveryPrefix()+dl.ID, dl) }); err != nil {
+			return nil, fmt.Errorf("push: record try: %w", err)
+		}
+		if ok {
+			break
+		}
+	}
+	return dl, nil
+}
+
+// try posts p once and says whether the receiver took it.
+func (d *Deliverer) try(ctx context.Context, t Target, p Prepared, n int) (Try, bool) {
+	tr := Try{N: n, At: d.deps.Clock.Now()}
+	status, answer, latency, err := d.send(ctx, http.MethodPost, p.URL, p.ContentType, p.Body)
+	tr.HTTPStatus, tr.Answer, tr.LatencyMillis = status, answer, latency.Milliseconds()
+	ok := false
+	switch {
+	case err != nil:
+		tr.Error = err.Error()
+	case status != http.StatusOK:
+		tr.Error = "HTTP " + strconv.Itoa(status)
+	case t.RequireSuccess && answer != "success":
+		tr.Error = `answer is not "success"`
+	default:
+		ok = true
+	}
+	d.journal(journal.Entry{
+		Event: "push", AppID: t.AppID, Method: http.MethodPost, Path: p.URL, Status: status,
+		CostMillis: tr.LatencyMillis, RequestBody: journal.Trim(p.Body), Response: answer, Reason: tr.Error,
+	})
+	return tr, ok
+}
+
+// send makes one request with the timeout and reads at most answerCap bytes of the answer.
+func (d *Deliverer) send(ctx context.Context, method, u, contentType string, body []byte) (int, string, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.deps.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", 0, fmt.Errorf("push: %w", err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("User-Agent", "Mozilla/4.0")
+	start := time.Now() // wall time on purpose: this measures the receiver
+	resp, err := d.deps.Client.Do(req)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return 0, "", time.Since(start), fmt.Errorf("timeout after %s", d.deps.Timeout)
+		}
+		return 0, "", time.Since(start), err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, answerCap))
+	latency := time.Since(start)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return resp.StatusCode, string(b), latency, fmt.Errorf("timeout after %s", d.deps.Timeout)
+		}
+		return resp.StatusCode, string(b), latency, fmt.Errorf("read answer: %w", err)
+	}
+	return resp.StatusCode, string(b), latency, nil
+}
+
+func (d *Deliverer) journal(e journal.Entry) {
+	if d.deps.Journal == nil {
+		return
+	}
+	e.Time = d.deps.Clock.Now()
+	e.Platform = "wechat"
+	d.deps.Journal.Add(e)
+}
+
+// HandshakeError says why a URL failed verification.
+type HandshakeError struct {
+	URL    string
+	Reason string
+}
+
+func (e *HandshakeError) Error() string { return "push: verify " + e.URL + ": " + e.Reason }
+
+// Verify performs WeChat's URL verification handshake: a GET to rawURL with signature, timestamp,
+// nonce and echostr; the receiver must answer HTTP 200 with exactly echostr as its body. A
+// failure is a *HandshakeError. Verify changes no stored state (a refused configuration leaves
+// nothing behind); the journal records the attempt.
+func (d *Deliverer) Verify(ctx context.Context, appid, rawURL, token string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return &HandshakeError{URL: rawURL, Reason: "not an http(s) URL"}
+	}
+	ts := strconv.FormatInt(d.deps.Clock.Now().Unix(), 10)
+	nonce := d.nonce()
+	echostr := strconv.FormatUint(d.deps.Rand.Uint64()>>1, 10)
+	q := u.Query()
+	q.Set("signature", Signature(token, ts, nonce))
+	q.Set("timestamp", ts)
+	q.Set("nonce", nonce)
+	q.Set("echostr", echostr)
+	u.RawQuery = q.Encode()
+	status, answer, latency, err := d.send(ctx, http.MethodGet, u.String(), "", nil)
+	var reason string
+	switch {
+	case err != nil:
+		reason = err.Error()
+	case status != http.StatusOK:
+		reason = "HTTP " + strconv.Itoa(status)
+	case answer != echostr:
+		reason = fmt.Sprintf("answered %q, want the echostr %q", truncate(answer, 64), echostr)
+	}
+	d.journal(journal.Entry{
+		Event: "push_verify", AppID: appid, Method: http.MethodGet, Path: u.String(), Status: status,
+		CostMillis: latency.Milliseconds(), Response: answer, Reason: reason,
+	})
+	if reason != "" {
+		return &HandshakeError{URL: rawURL, Reason: reason}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// Filter selects deliveries; zero fields match all.
+type Filter struct {
+	AppID string
+	Event string
+	// After lists deliveries whose id is greater (paging); Limit caps the result (0: all).
+	After string
+	Limit int
+}
+
+// List returns the recorded deliveries in delivery order.
+func (d *Deliverer) List(f Filter) ([]Delivery, error) {
+	out := []Delivery{}
+	err := d.deps.Store.View(func(tx *store.Tx) error {
+		var ferr error
+		pivot := d.deliveryPrefix()
+		if f.After != "" {
+			pivot += f.After + "\x00"
+		}
+		err := tx.AscendFrom(d.deliveryPrefix(), pivot, func(_, v string) bool {
+			var dl Delivery
+			if ferr = unmarshal(v, &dl); ferr != nil {
+				return false
+			}
+			if (f.AppID == "" || f.AppID == dl.AppID) && (f.Event == "" || f.Event == dl.Event) {
+				out = append(out, dl)
+			}
+			return f.Limit <= 0 || len(out) < f.Limit
+		})
+		if ferr != nil {
+			return ferr
+		}
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,43 @@
+// Package push delivers WeChat's message pushes to integrators' servers, for real, over HTTP, and
+// implements WeChat's message encryption (消息加解密, the WXBizMsgCrypt scheme) so that an
+// integrator's own decryption code works unchanged.
+//
+// What is emulated (reference: wechat-component.md §10, wechat-api.md §5.5):
+//   - keys and cipher: AESKey = Base64Decode(EncodingAESKey + "="), AES-256-CBC with IV = the
+//     key's first 16 bytes, plaintext random(16) ‖ uint32be(len) ‖ msg ‖ appid, PKCS#7 padding to
+//     32-byte blocks, standard base64 (Encrypt, Decrypt);
+//   - signatures: signature = sha1(sort(token, timestamp, nonce)), msg_signature =
+//     sha1(sort(token, timestamp, nonce, Encrypt)), lowercase hex (Sign, Signature, MsgSignature);
+//   - envelopes in JSON or XML (strings in CDATA) for the three modes: plaintext, compatible (the
+//     fields plus Encrypt) and safe (ToUserName or AppId plus Encrypt; the URL then carries
+//     encrypt_type=aes and msg_signature) (Envelope, Build);
+//   - the URL verification handshake: GET with signature, timestamp, nonce and echostr; the
+//     receiver must answer exactly echostr (Deliverer.Verify);
+//   - delivery: a POST that waits 5 s for an answer and is tried 3 times in all with the same URL
+//     and body; every try is recorded under "wechat:push:delivery:<id>" (Deliverer.Deliver,
+//     Deliverer.List).
+//
+// Choices where WeChat's behaviour is not documented (invented, the most plausible):
+//   - delivery is synchronous: Deliver records the push, then posts it in the caller's goroutine,
+//     one delivery at a time in the order asked, so the control verb that caused a push answers
+//     only once the push is settled, and a test needs no waiting;
+//   - any HTTP 200 answer within the timeout counts as delivered (an account's server may answer
+//     "success", an empty body or a passive reply); Target.RequireSuccess narrows that to exactly
+//     "success" for third-party system pushes; timeouts, connection errors and other statuses are
+//     retried at once (Deps.RetryDelay can space the tries);
+//   - the handshake is a single try and its echo must match exactly (no trimming);
+//   - latency is measured in wall time, the only wall-time reading in the sandbox besides the
+//     running clock: it times the integrator's server, not the sandbox.
+package push
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+func unmarshal(s string, v any) error {
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		return fmt.Errorf("push: decode stored value: %w", err)
+	}
+	return nil
+}
