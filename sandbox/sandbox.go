@@ -201,6 +201,9 @@ func (s *Server) loadFixtures(platform string) error {
 		if err := s.wechat.LoadFixtures(); err != nil {
 			return err
 		}
+		if err := s.wechat.LoadCityServiceFixtures(); err != nil {
+			return err
+		}
 	}
 	return s.saveClock()
 }

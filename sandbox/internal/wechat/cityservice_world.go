@@ -1,0 +1,420 @@
+package wechat
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
+	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+)
+
+// The City Service world: cities, topics, categories and settled services. The hand-picked core
+// comes from fixtures/cityservice.yaml; generated services fill every city's categories (seeded
+// gofakeit, forked from the sandbox's seed so that the world does not depend on what ran
+// before). Everything is stored under wechat:cityservice:, so reset and snapshots treat it like
+// any other state, and settling a service for an app (a control verb) simply adds one.
+
+// csWorldFile is fixtures/cityservice.yaml.
+type csWorldFile struct {
+	MiniProgram csMiniProgram `yaml:"mini_program"`
+	Topics      []string      `yaml:"topics"`
+	Categories  []csCategory  `yaml:"categories"`
+	Cities      []csCity      `yaml:"cities"`
+	Services    []csService   `yaml:"services"`
+	Fill        struct {
+		MinPerCategory int   `yaml:"min_per_category"`
+		MaxPerCategory int   `yaml:"max_per_category"`
+		FirstServiceID int64 `yaml:"first_service_id"`
+	} `yaml:"fill"`
+}
+
+// csMiniProgram is the City Service Mini Program that paths point into.
+type csMiniProgram struct {
+	AppID    string `json:"appid" yaml:"appid"`
+	Username string `json:"username" yaml:"username"`
+	H5Base   string `json:"h5_base" yaml:"h5_base"`
+}
+
+// csCategory is a service-list category (the keyword of a service-list page).
+type csCategory struct {
+	Name   string   `json:"name" yaml:"name"`
+	Topics []string `json:"topics" yaml:"topics"`
+}
+
+// csCity is a prefecture-level city of City Service.
+type csCity struct {
+	Name     string   `json:"name" yaml:"name"`
+	Province string   `json:"province" yaml:"province"`
+	CityID   string   `json:"city_id" yaml:"city_id"`
+	AreaCode string   `json:"area_code" yaml:"area_code"`
+	Topics   []string `json:"topics" yaml:"topics"`
+}
+
+// csService is a service settled into City Service.
+type csService struct {
+	ServiceID int64  `json:"service_id" yaml:"service_id"`
+	Name      string `json:"name" yaml:"name"`
+	// Cities is where the service is offered; empty means nationwide.
+	Cities     []string `json:"cities" yaml:"cities"`
+	Categories []string `json:"categories" yaml:"categories"`
+	Topics     []string `json:"topics" yaml:"topics"`
+	HealthCode bool     `json:"health_code,omitempty" yaml:"health_code"`
+	// OwnerAppID is the WeChat account that settled the service, when it is one of the sandbox's.
+	OwnerAppID string      `json:"owner_appid,omitempty" yaml:"owner_appid"`
+	Homepage   *csHomepage `json:"homepage,omitempty" yaml:"homepage"`
+	Generated  bool        `json:"generated,omitempty" yaml:"-"`
+}
+
+// csHomepage is a service homepage's structured content.
+type csHomepage struct {
+	Introduction    string      `json:"introduction" yaml:"introduction"`
+	Links           []csLink    `json:"links" yaml:"links"`
+	RelatedAccounts []csAccount `json:"related_accounts" yaml:"related_accounts"`
+	Contact         csContact   `json:"contact" yaml:"contact"`
+}
+
+type csLink struct {
+	Title string `json:"title" yaml:"title"`
+	URL   string `json:"url" yaml:"url"`
+}
+
+type csAccount struct {
+	Type  string `json:"type" yaml:"type"`
+	Name  string `json:"name" yaml:"name"`
+	AppID string `json:"appid" yaml:"appid"`
+}
+
+type csContact struct {
+	Phone   string `json:"phone" yaml:"phone"`
+	Address string `json:"address" yaml:"address"`
+	Hours   string `json:"hours" yaml:"hours"`
+}
+
+// csMeta is the world's fixed part: the Mini Program, topics and categories, and the next id a
+// newly settled service gets.
+type csMeta struct {
+	MiniProgram   csMiniProgram `json:"mini_program"`
+	Topics        []string      `json:"topics"`
+	Categories    []csCategory  `json:"categories"`
+	NextServiceID int64         `json:"next_service_id"`
+	// NextApplication numbers capability applications.
+	NextApplication int `json:"next_application"`
+}
+
+const csPrefix = "wechat:cityservice:"
+
+func csMetaKey() string            { return csPrefix + "meta" }
+func csCityKey(name string) string { return csPrefix + "city:" + name }
+func csServiceKey(id int64) string { return fmt.Sprintf("%sservice:%012d", csPrefix, id) }
+func csServicePrefix() string      { return csPrefix + "service:" }
+func csCityPrefix() string         { return csPrefix + "city:" }
+func (s *csService) offeredIn(city string) bool {
+	return len(s.Cities) == 0 || slices.Contains(s.Cities, city)
+}
+
+// LoadCityServiceFixtures builds the City Service world from fixtures/cityservice.yaml plus the
+// generated fill, and stores it. It runs on a fresh store and after every reset.
+func (p *Platform) LoadCityServiceFixtures() error {
+	var f csWorldFile
+	if err := p.deps.Fixtures.Decode("cityservice", &f); err != nil {
+		return err
+	}
+	if f.MiniProgram.AppID == "" && len(f.Cities) == 0 {
+		return nil // no cityservice.yaml: no world
+	}
+	if err := f.check(); err != nil {
+		return fmt.Errorf("wechat: fixtures/cityservice.yaml: %w", err)
+	}
+	services := f.generate(p.deps.Faker.Fork("wechat/cityservice"))
+	next := f.Fill.FirstServiceID
+	for _, s := range services {
+		next = max(next, s.ServiceID+1)
+	}
+	return p.deps.Store.Update(func(tx *store.Tx) error {
+		meta := csMeta{MiniProgram: f.MiniProgram, Topics: f.Topics, Categories: f.Categories, NextServiceID: next, NextApplication: 1}
+		if err := tx.Put(csMetaKey(), meta); err != nil {
+			return err
+		}
+		for _, c := range f.Cities {
+			if err := tx.Put(csCityKey(c.Name), c); err != nil {
+				return err
+			}
+		}
+		for i := range services {
+			if err := tx.Put(csServiceKey(services[i].ServiceID), &services[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// check validates the fixture file and completes defaults (city topics, service topics).
+func (f *csWorldFile) check() error {
+	if !appIDPattern.MatchString(f.MiniProgram.AppID) || !strings.HasPrefix(f.MiniProgram.Username, "gh_") || f.MiniProgram.H5Base == "" {
+		return fmt.Errorf("mini_program needs an appid (wx + 16 hex), a username (gh_...) and an h5_base")
+	}
+	if f.Fill.MinPerCategory < 0 || f.Fill.MaxPerCategory < f.Fill.MinPerCategory || f.Fill.FirstServiceID <= 0 {
+		return fmt.Errorf("fill needs 0 <= min_per_category <= max_per_category and first_service_id > 0")
+	}
+	cats := map[string]bool{}
+	for _, c := range f.Categories {
+		if cats[c.Name] || c.Name == "" {
+			return fmt.Errorf("category %q is empty or repeated", c.Name)
+		}
+		cats[c.Name] = true
+		for _, t := range c.Topics {
+			if !slices.Contains(f.Topics, t) {
+				return fmt.Errorf("category %s: unknown topic %q", c.Name, t)
+			}
+		}
+	}
+	cities := map[string]bool{}
+	for i := range f.Cities {
+		c := &f.Cities[i]
+		if cities[c.Name] || c.Name == "" || c.CityID == "" {
+			return fmt.Errorf("city %q is repeated or lacks a name or city_id", c.Name)
+		}
+		cities[c.Name] = true
+		if len(c.Topics) == 0 {
+			c.Topics = slices.Clone(f.Topics)
+		}
+		for _, t := range c.Topics {
+			if !slices.Contains(f.Topics, t) {
+				return fmt.Errorf("city %s: unknown topic %q", c.Name, t)
+			}
+		}
+	}
+	ids := map[int64]bool{}
+	for i := range f.Services {
+		s := &f.Services[i]
+		if s.ServiceID <= 0 || ids[s.ServiceID] || s.Name == "" {
+			return fmt.Errorf("service %d (%s): service_id must be positive and unique, name set", s.ServiceID, s.Name)
+		}
+		ids[s.ServiceID] = true
+		for _, c := range s.Cities {
+			if !cities[c] {
+				return fmt.Errorf("service %d: unknown city %q", s.ServiceID, c)
+			}
+		}
+		if s.OwnerAppID != "" && !appIDPattern.MatchString(s.OwnerAppID) {
+			return fmt.Errorf("service %d: owner_appid %q is not an appid", s.ServiceID, s.OwnerAppID)
+		}
+		if err := f.completeService(s); err != nil {
+			return fmt.Errorf("service %d: %w", s.ServiceID, err)
+		}
+	}
+	return nil
+}
+
+// completeService checks a service's categories and topics against the world and derives the
+// topics from the categories when the service names none.
+func (f *csWorldFile) completeService(s *csService) error {
+	return completeService(s, f.Topics, f.Categories)
+}
+
+func completeService(s *csService, topics []string, categories []csCategory) error {
+	if s.Cities == nil {
+		s.Cities = []string{}
+	}
+	if len(s.Categories) == 0 {
+		return fmt.Errorf("a service needs at least one category")
+	}
+	derived := len(s.Topics) == 0
+	for _, name := range s.Categories {
+		i := slices.IndexFunc(categories, func(c csCategory) bool { return c.Name == name })
+		if i < 0 {
+			return fmt.Errorf("unknown category %q", name)
+		}
+		if derived {
+			for _, t := range categories[i].Topics {
+				if !slices.Contains(s.Topics, t) {
+					s.Topics = append(s.Topics, t)
+				}
+			}
+		}
+	}
+	for _, t := range s.Topics {
+		if !slices.Contains(topics, t) {
+			return fmt.Errorf("unknown topic %q", t)
+		}
+	}
+	if s.Topics == nil {
+		s.Topics = []string{}
+	}
+	if h := s.Homepage; h != nil {
+		if h.Links == nil {
+			h.Links = []csLink{}
+		}
+		if h.RelatedAccounts == nil {
+			h.RelatedAccounts = []csAccount{}
+		}
+	}
+	return nil
+}
+
+type csLinkWord struct{ title, slug string }
+
+// Words the generator draws from; gofakeit has no Chinese vocabulary of public services.
+var (
+	csNameSuffixes = []string{"服务中心", "在线办理", "查询平台", "便民服务", "网上办事大厅", "自助服务", "服务专区", "一网通办"}
+	csOrgs         = []string{"市政务服务管理局", "市人力资源和社会保障局", "市卫生健康委员会", "市公安局", "市交通运输局", "市税务局", "市市场监督管理局", "市住房公积金管理中心", "市教育局", "市民政局"}
+	csOffers       = []string{"提供在线申请与进度查询", "支持预约办理和材料预审", "实现全程网办、结果快递到家", "提供办事指南和常见问题解答", "支持电子证照调用，免交纸质材料", "提供缴费记录查询和电子票据下载"}
+	csLinkTitles   = []csLinkWord{{"在线办理", "apply"}, {"进度查询", "progress"}, {"办事指南", "guide"}, {"预约服务", "booking"}, {"常见问题", "faq"}}
+	csRoads        = []string{"人民路", "解放路", "建设路", "中山路", "文化路", "新华街", "迎宾大道", "府前街"}
+	csHalls        = []string{"政务服务中心", "市民之家", "办事大厅", "便民服务中心"}
+	csHours        = []string{"工作日 9:00-17:00", "工作日 8:30-17:30", "每日 8:00-20:00", "全天24小时"}
+)
+
+// generate returns the fixture's services plus generated ones, so that every city has between
+// fill.min and fill.max services in every category. The order of draws is fixed (cities, then
+// categories, in file order), so the same seed always gives the same services.
+func (f *csWorldFile) generate(fk *fixture.Faker) []csService {
+	out := slices.Clone(f.Services)
+	id := f.Fill.FirstServiceID
+	for _, city := range f.Cities {
+		for _, cat := range f.Categories {
+			have := 0
+			for _, s := range f.Services {
+				if s.offeredIn(city.Name) && slices.Contains(s.Categories, cat.Name) {
+					have++
+				}
+			}
+			want := fk.IntRange(f.Fill.MinPerCategory, f.Fill.MaxPerCategory)
+			suffixes := shuffled(fk, csNameSuffixes)
+			for i := 0; have < want && i < len(suffixes); i++ {
+				for slices.ContainsFunc(out, func(s csService) bool { return s.ServiceID == id }) {
+					id++
+				}
+				out = append(out, generatedService(fk, id, city, cat, suffixes[i]))
+				id++
+				have++
+			}
+		}
+	}
+	return out
+}
+
+// shuffled returns a copy of list in an order drawn from fk (Fisher-Yates).
+func shuffled[T any](fk *fixture.Faker, list []T) []T {
+	out := slices.Clone(list)
+	for i := len(out) - 1; i > 0; i-- {
+		j := fk.IntRange(0, i)
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+func generatedService(fk *fixture.Faker, id int64, city csCity, cat csCategory, suffix string) csService {
+	name := city.Name + cat.Name + suffix
+	org := city.Name + fk.Pick(csOrgs)
+	links := []csLink{}
+	for _, l := range shuffled(fk, csLinkTitles)[:fk.IntRange(1, 3)] {
+		links = append(links, csLink{Title: l.title, URL: fmt.Sprintf("https://svc%d.example.cn/%s", id, l.slug)})
+	}
+	accounts := []csAccount{}
+	for range fk.IntRange(0, 2) {
+		typ := fk.Pick([]string{"official_account", "mini_program"})
+		label := map[string]string{"official_account": "服务号", "mini_program": "小程序"}[typ]
+		var hex strings.Builder
+		for range 16 {
+			hex.WriteByte("0123456789abcdef"[fk.IntRange(0, 15)])
+		}
+		accounts = append(accounts, csAccount{Type: typ, Name: city.Name + cat.Name + label, AppID: "wx" + hex.String()})
+	}
+	return csService{
+		ServiceID:  id,
+		Name:       name,
+		Cities:     []string{city.Name},
+		Categories: []string{cat.Name},
+		Topics:     slices.DeleteFunc(slices.Clone(cat.Topics), func(t string) bool { return !slices.Contains(city.Topics, t) }),
+		Generated:  true,
+		Homepage: &csHomepage{
+			Introduction:    fmt.Sprintf("%s由%s提供，%s。", name, org, fk.Pick(csOffers)),
+			Links:           links,
+			RelatedAccounts: accounts,
+			Contact: csContact{
+				Phone:   fmt.Sprintf("%s-%d", city.AreaCode, fk.IntRange(20000000, 89999999)),
+				Address: fmt.Sprintf("%s市%s%d号%s", city.Name, fk.Pick(csRoads), fk.IntRange(1, 999), fk.Pick(csHalls)),
+				Hours:   fk.Pick(csHours),
+			},
+		},
+	}
+}
+
+// csLoadMeta reads the stored world's fixed part; nil when no world is loaded.
+func csLoadMeta(tx *store.Tx) (*csMeta, error) {
+	var m csMeta
+	ok, err := tx.Get(csMetaKey(), &m)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// csLoadCity returns the city named name, or nil.
+func csLoadCity(tx *store.Tx, name string) (*csCity, error) {
+	if name == "" {
+		return nil, nil
+	}
+	var c csCity
+	ok, err := tx.Get(csCityKey(name), &c)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// csCities returns every city, in key order.
+func csCities(tx *store.Tx) ([]csCity, error) {
+	var out []csCity
+	var ferr error
+	err := tx.AscendPrefix(csCityPrefix(), func(_, v string) bool {
+		var c csCity
+		if ferr = jsonUnmarshal(v, &c); ferr != nil {
+			return false
+		}
+		out = append(out, c)
+		return true
+	})
+	if ferr != nil {
+		return nil, ferr
+	}
+	return out, err
+}
+
+// csLoadService returns the service with id, or nil.
+func csLoadService(tx *store.Tx, id int64) (*csService, error) {
+	var s csService
+	ok, err := tx.Get(csServiceKey(id), &s)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// csServices returns the services keep accepts, in service_id order.
+func csServices(tx *store.Tx, keep func(*csService) bool) ([]csService, error) {
+	out := []csService{}
+	var ferr error
+	err := tx.AscendPrefix(csServicePrefix(), func(_, v string) bool {
+		var s csService
+		if ferr = jsonUnmarshal(v, &s); ferr != nil {
+			return false
+		}
+		if keep == nil || keep(&s) {
+			out = append(out, s)
+		}
+		return true
+	})
+	if ferr != nil {
+		return nil, ferr
+	}
+	return out, err
+}
+
+// csHealthCodes returns a city's health-code services, in service_id order.
+func csHealthCodes(tx *store.Tx, city string) ([]csService, error) {
+	return csServices(tx, func(s *csService) bool { return s.HealthCode && s.offeredIn(city) })
+}
