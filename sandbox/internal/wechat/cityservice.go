@@ -354,6 +354,14 @@ func (p *Platform) handleGetServicePath(c *endpoint.Call) (any, error) {
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
+	// The values are checked here rather than by a schema enum, which kin-openapi would test
+	// before the type (a "1" string must answer 47001, a 4 40097).
+	if !slices.Contains(csPageTypes, req.PageType) {
+		return nil, csInvalid("page_type %d is not one of 0, 1, 2, 3, 5", req.PageType)
+	}
+	if !slices.Contains(csSrcChannels, req.SrcChannel) {
+		return nil, csInvalid("src_channel %d is not one of 0, 1, 2, 3, 5", req.SrcChannel)
+	}
 	app := c.Principal.(*Principal).App
 	var answer csPathAnswer
 	err := p.deps.Store.View(func(tx *store.Tx) error {
