@@ -85,34 +85,34 @@ var (
 // CityServiceMaxParams is the most key/value pairs params may hold.
 const CityServiceMaxParams = 10
 
-// csKV is one key/value pair of ext_params or params.
-type csKV struct {
+// CityServiceKV is one key/value pair of ext_params or params.
+type CityServiceKV struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`
 }
 
 // csPathRequest is getservicepath's body (and, without the channel fields, a menu entry).
 type csPathRequest struct {
-	PageType     int    `json:"page_type"`
-	SrcChannel   int    `json:"src_channel"`
-	NeedPathType int    `json:"need_path_type"`
-	DeviceType   int    `json:"device_type"`
-	CityName     string `json:"city_name"`
-	ContentName  string `json:"content_name"`
-	ExtParams    []csKV `json:"ext_params"`
-	ServiceID    *int64 `json:"service_id"`
-	Params       string `json:"params"`
-	CityID       string `json:"city_id"`
+	PageType     int             `json:"page_type"`
+	SrcChannel   int             `json:"src_channel"`
+	NeedPathType int             `json:"need_path_type"`
+	DeviceType   int             `json:"device_type"`
+	CityName     string          `json:"city_name"`
+	ContentName  string          `json:"content_name"`
+	ExtParams    []CityServiceKV `json:"ext_params"`
+	ServiceID    *int64          `json:"service_id"`
+	Params       string          `json:"params"`
+	CityID       string          `json:"city_id"`
 }
 
 // csTarget is what a path request resolves to.
 type csTarget struct {
 	PageType int
-	City     *csCity // the page's city; for type 0 the user's city, if known
+	City     *CityServiceCity // the page's city; for type 0 the user's city, if known
 	Topic    string
 	Keyword  string
-	Service  *csService
-	Params   []csKV
+	Service  *CityService
+	Params   []CityServiceKV
 }
 
 // csPathAnswer is getservicepath's success body.
@@ -153,7 +153,7 @@ func csCtlErr(kind apierr.Kind, name, format string, args ...any) error {
 }
 
 // csCityNamed finds a city by name (with or without 市) or by city_id.
-func csCityNamed(tx *store.Tx, name string) (*csCity, error) {
+func csCityNamed(tx *store.Tx, name string) (*CityServiceCity, error) {
 	name = strings.TrimSpace(name)
 	if c, err := csLoadCity(tx, strings.TrimSuffix(name, "市")); c != nil || err != nil {
 		return c, err
@@ -174,7 +174,7 @@ func csCityNamed(tx *store.Tx, name string) (*csCity, error) {
 }
 
 // csRequiredCity resolves the city_name a page type needs.
-func csRequiredCity(tx *store.Tx, req *csPathRequest) (*csCity, error) {
+func csRequiredCity(tx *store.Tx, req *csPathRequest) (*CityServiceCity, error) {
 	if strings.TrimSpace(req.CityName) == "" {
 		return nil, csInvalid("page_type %d needs city_name", req.PageType)
 	}
@@ -271,7 +271,7 @@ func csResolve(tx *store.Tx, meta *csMeta, req *csPathRequest) (*csTarget, error
 		if t.Keyword == "" {
 			return nil, csInvalid(`page_type 5 needs ext_params [{"key":"keyword","value":"<category>"}]`)
 		}
-		if !slices.ContainsFunc(meta.Categories, func(c csCategory) bool { return c.Name == t.Keyword }) {
+		if !slices.ContainsFunc(meta.Categories, func(c CityServiceCategory) bool { return c.Name == t.Keyword }) {
 			return nil, csInvalid("ext_params keyword %q is not a City Service category", t.Keyword)
 		}
 	default:
@@ -286,7 +286,7 @@ func csResolve(tx *store.Tx, meta *csMeta, req *csPathRequest) (*csTarget, error
 // csParseParams decodes page type 0's params: a JSON array, encoded as a string, of at most 10
 // {"key","value"} objects whose keys and values are strings and whose keys are unique. An absent
 // params string is a missing conditional field.
-func csParseParams(s string) ([]csKV, error) {
+func csParseParams(s string) ([]CityServiceKV, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, csInvalid(`page_type 0 needs params, a JSON array in a string such as "[{\"key\":\"city\",\"value\":\"广州\"}]"`)
 	}
@@ -297,10 +297,10 @@ func csParseParams(s string) ([]csKV, error) {
 	if len(raw) > CityServiceMaxParams {
 		return nil, csInvalid("params has %d pairs, at most %d are allowed", len(raw), CityServiceMaxParams)
 	}
-	out := make([]csKV, 0, len(raw))
+	out := make([]CityServiceKV, 0, len(raw))
 	seen := map[string]bool{}
 	for i, obj := range raw {
-		var kv csKV
+		var kv CityServiceKV
 		kr, okK := obj["key"]
 		vr, okV := obj["value"]
 		if len(obj) != 2 || !okK || !okV || json.Unmarshal(kr, &kv.Key) != nil || json.Unmarshal(vr, &kv.Value) != nil {
@@ -399,19 +399,19 @@ func (p *Platform) handleGetServicePath(c *endpoint.Call) (any, error) {
 
 // ---------------------------------------------------------------- catalogue and settling
 
-// csServiceBrief is a service as lists show it.
-type csServiceBrief struct {
+// CityServiceBrief is a service as lists show it.
+type CityServiceBrief struct {
 	ServiceID   int64  `json:"service_id"`
 	Name        string `json:"name"`
 	HasHomepage bool   `json:"has_homepage"`
 }
 
-func briefOf(s *csService) csServiceBrief {
-	return csServiceBrief{ServiceID: s.ServiceID, Name: s.Name, HasHomepage: s.Homepage != nil}
+func briefOf(s *CityService) CityServiceBrief {
+	return CityServiceBrief{ServiceID: s.ServiceID, Name: s.Name, HasHomepage: s.Homepage != nil}
 }
 
-func briefs(list []csService) []csServiceBrief {
-	out := make([]csServiceBrief, 0, len(list))
+func briefs(list []CityService) []CityServiceBrief {
+	out := make([]CityServiceBrief, 0, len(list))
 	for i := range list {
 		out = append(out, briefOf(&list[i]))
 	}
@@ -419,17 +419,17 @@ func briefs(list []csService) []csServiceBrief {
 }
 
 type csCatalogCity struct {
-	csCity
-	HealthCodes []csServiceBrief `json:"health_codes"`
+	CityServiceCity
+	HealthCodes []CityServiceBrief `json:"health_codes"`
 }
 
 type csCatalog struct {
-	MiniProgram csMiniProgram   `json:"mini_program"`
-	Topics      []string        `json:"topics"`
-	Categories  []csCategory    `json:"categories"`
-	Cities      []csCatalogCity `json:"cities"`
-	Services    []csService     `json:"services"`
-	Count       int             `json:"count"`
+	MiniProgram csMiniProgram         `json:"mini_program"`
+	Topics      []string              `json:"topics"`
+	Categories  []CityServiceCategory `json:"categories"`
+	Cities      []csCatalogCity       `json:"cities"`
+	Services    []CityService         `json:"services"`
+	Count       int                   `json:"count"`
 }
 
 // handleCityServiceCatalog lists the world: GET /_sandbox/wechat/cityservice/catalog[?city=].
@@ -449,7 +449,7 @@ func (p *Platform) handleCityServiceCatalog(c *endpoint.Call) (any, error) {
 			return err
 		}
 		want := c.Query("city")
-		var only *csCity
+		var only *CityServiceCity
 		if want != "" {
 			if only, err = csCityNamed(tx, want); err != nil {
 				return err
@@ -466,34 +466,44 @@ func (p *Platform) handleCityServiceCatalog(c *endpoint.Call) (any, error) {
 			if err != nil {
 				return err
 			}
-			out.Cities = append(out.Cities, csCatalogCity{csCity: city, HealthCodes: briefs(codes)})
+			out.Cities = append(out.Cities, csCatalogCity{CityServiceCity: city, HealthCodes: briefs(codes)})
 		}
-		out.Services, err = csServices(tx, func(s *csService) bool { return only == nil || s.offeredIn(only.Name) })
+		out.Services, err = csServices(tx, func(s *CityService) bool { return only == nil || s.offeredIn(only.Name) })
 		out.Count = len(out.Services)
 		return err
 	})
 	return out, err
 }
 
-// csSettleRequest is the body of POST /_sandbox/wechat/cityservice/services.
-type csSettleRequest struct {
-	OwnerAppID string      `json:"owner_appid"`
-	Name       string      `json:"name"`
-	Cities     []string    `json:"cities"`
-	Categories []string    `json:"categories"`
-	Topics     []string    `json:"topics"`
-	HealthCode bool        `json:"health_code"`
-	Homepage   *csHomepage `json:"homepage"`
+// CityServiceSpec is the body of POST /_sandbox/wechat/cityservice/services.
+type CityServiceSpec struct {
+	OwnerAppID string               `json:"owner_appid"`
+	Name       string               `json:"name"`
+	Cities     []string             `json:"cities"`
+	Categories []string             `json:"categories"`
+	Topics     []string             `json:"topics"`
+	HealthCode bool                 `json:"health_code"`
+	Homepage   *CityServiceHomepage `json:"homepage"`
 }
 
 // handleSettleCityService settles a service into City Service for an app:
 // POST /_sandbox/wechat/cityservice/services. The new service gets the next free service_id.
 func (p *Platform) handleSettleCityService(c *endpoint.Call) (any, error) {
-	var req csSettleRequest
+	var req CityServiceSpec
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	var svc csService
+	svc, err := p.SettleCityService(req)
+	if err != nil {
+		return nil, err
+	}
+	return endpoint.Created(svc), nil
+}
+
+// SettleCityService settles a service into City Service for an app (the Go twin of
+// POST /_sandbox/wechat/cityservice/services). The service gets the next free service_id.
+func (p *Platform) SettleCityService(req CityServiceSpec) (*CityService, error) {
+	var svc CityService
 	err := p.deps.Store.Update(func(tx *store.Tx) error {
 		meta, err := csLoadMeta(tx)
 		if err != nil {
@@ -509,7 +519,7 @@ func (p *Platform) handleSettleCityService(c *endpoint.Call) (any, error) {
 		if app == nil {
 			return csCtlErr(apierr.NotFound, "app_not_found", "no app %s", req.OwnerAppID)
 		}
-		svc = csService{ServiceID: meta.NextServiceID, Name: strings.TrimSpace(req.Name), Categories: req.Categories,
+		svc = CityService{ServiceID: meta.NextServiceID, Name: strings.TrimSpace(req.Name), Categories: req.Categories,
 			Topics: req.Topics, HealthCode: req.HealthCode, OwnerAppID: app.AppID, Homepage: req.Homepage}
 		for _, name := range req.Cities {
 			city, err := csCityNamed(tx, name)
@@ -538,7 +548,7 @@ func (p *Platform) handleSettleCityService(c *endpoint.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return endpoint.Created(svc), nil
+	return &svc, nil
 }
 
 // ---------------------------------------------------------------- applications
@@ -550,9 +560,9 @@ const (
 	csRejected = "rejected"
 )
 
-// csApplication is an application for the interconnection capability: the e-mail of the
+// CityServiceApplication is an application for the interconnection capability: the e-mail of the
 // upstream process, as data.
-type csApplication struct {
+type CityServiceApplication struct {
 	ID                 string     `json:"id"`
 	AppID              string     `json:"appid"`
 	SubjectName        string     `json:"subject_name"`
@@ -575,7 +585,10 @@ type csApplication struct {
 func csApplicationKey(id string) string { return csPrefix + "application:" + id }
 func csApplicationPrefix() string       { return csPrefix + "application:" }
 
-type csApplyRequest struct {
+// CityServiceApplicationSpec is what the upstream application e-mail lists: subject name,
+// calling appid, jump scenes (as src_channel values), page types, contact unit, person, phone
+// and WeChat id.
+type CityServiceApplicationSpec struct {
 	SubjectName   string `json:"subject_name"`
 	AppID         string `json:"appid"`
 	JumpScenes    []int  `json:"jump_scenes"`
@@ -588,11 +601,25 @@ type csApplyRequest struct {
 
 // handleApplyCityService files an application: POST /_sandbox/wechat/cityservice/applications.
 func (p *Platform) handleApplyCityService(c *endpoint.Call) (any, error) {
-	var req csApplyRequest
+	var req CityServiceApplicationSpec
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	var a csApplication
+	a, err := p.applyCityService(c.Now, req)
+	if err != nil {
+		return nil, err
+	}
+	return endpoint.Created(a), nil
+}
+
+// ApplyCityService files an application for the interconnection capability (the Go twin of
+// POST /_sandbox/wechat/cityservice/applications).
+func (p *Platform) ApplyCityService(req CityServiceApplicationSpec) (*CityServiceApplication, error) {
+	return p.applyCityService(p.deps.Clock.Now(), req)
+}
+
+func (p *Platform) applyCityService(now time.Time, req CityServiceApplicationSpec) (*CityServiceApplication, error) {
+	var a CityServiceApplication
 	err := p.deps.Store.Update(func(tx *store.Tx) error {
 		meta, err := csLoadMeta(tx)
 		if err != nil {
@@ -608,25 +635,25 @@ func (p *Platform) handleApplyCityService(c *endpoint.Call) (any, error) {
 		if app == nil {
 			return csCtlErr(apierr.NotFound, "app_not_found", "no app %s", req.AppID)
 		}
-		owned, err := csServices(tx, func(s *csService) bool { return s.OwnerAppID == app.AppID && s.Homepage != nil })
+		owned, err := csServices(tx, func(s *CityService) bool { return s.OwnerAppID == app.AppID && s.Homepage != nil })
 		if err != nil {
 			return err
 		}
 		if len(owned) == 0 {
 			return csCtlErr(apierr.Forbidden, "not_eligible", "%s has not settled a City Service service with a homepage (settle one with POST /_sandbox/wechat/cityservice/services)", app.AppID)
 		}
-		var open *csApplication
+		var open *CityServiceApplication
 		if open, err = p.csOpenApplication(tx, app.AppID); err != nil {
 			return err
 		}
 		if open != nil {
 			return csCtlErr(apierr.Conflict, "application_exists", "%s already has application %s (%s)", app.AppID, open.ID, open.Status)
 		}
-		a = csApplication{
+		a = CityServiceApplication{
 			ID: fmt.Sprintf("csa%06d", meta.NextApplication), AppID: app.AppID, SubjectName: strings.TrimSpace(req.SubjectName),
 			JumpScenes: sortedUnique(req.JumpScenes), PageTypes: sortedUnique(req.PageTypes),
 			ContactUnit: req.ContactUnit, ContactPerson: req.ContactPerson, ContactPhone: req.ContactPhone, ContactWeChat: req.ContactWeChat,
-			Status: csPending, CreatedAt: c.Now,
+			Status: csPending, CreatedAt: now,
 		}
 		a.EmailTitle = "【城市服务开放互联能力申请+" + a.SubjectName + "+" + a.AppID + "】"
 		meta.NextApplication++
@@ -638,11 +665,11 @@ func (p *Platform) handleApplyCityService(c *endpoint.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return endpoint.Created(a), nil
+	return &a, nil
 }
 
 // csOpenApplication returns an account's pending or approved application, if any.
-func (p *Platform) csOpenApplication(tx *store.Tx, appid string) (*csApplication, error) {
+func (p *Platform) csOpenApplication(tx *store.Tx, appid string) (*CityServiceApplication, error) {
 	list, err := csApplications(tx, appid)
 	for i := range list {
 		if list[i].Status != csRejected {
@@ -652,11 +679,11 @@ func (p *Platform) csOpenApplication(tx *store.Tx, appid string) (*csApplication
 	return nil, err
 }
 
-func csApplications(tx *store.Tx, appid string) ([]csApplication, error) {
-	out := []csApplication{}
+func csApplications(tx *store.Tx, appid string) ([]CityServiceApplication, error) {
+	out := []CityServiceApplication{}
 	var ferr error
 	err := tx.AscendPrefix(csApplicationPrefix(), func(_, v string) bool {
-		var a csApplication
+		var a CityServiceApplication
 		if ferr = jsonUnmarshal(v, &a); ferr != nil {
 			return false
 		}
@@ -679,43 +706,54 @@ func sortedUnique(in []int) []int {
 
 // handleListCityServiceApplications lists applications: GET …/applications[?appid=&status=].
 func (p *Platform) handleListCityServiceApplications(c *endpoint.Call) (any, error) {
-	var list []csApplication
+	var list []CityServiceApplication
 	err := p.deps.Store.View(func(tx *store.Tx) error {
 		var err error
 		list, err = csApplications(tx, c.Query("appid"))
 		return err
 	})
 	if s := c.Query("status"); s != "" {
-		list = slices.DeleteFunc(list, func(a csApplication) bool { return a.Status != s })
+		list = slices.DeleteFunc(list, func(a CityServiceApplication) bool { return a.Status != s })
 	}
 	return map[string]any{"applications": list}, err
 }
 
-type csDecision struct {
+// CityServiceDecision is an operator's decision on an application. An approval grants
+// PageTypes and SrcChannels (nil: everything applied for); a rejection gives a Reason.
+type CityServiceDecision struct {
 	PageTypes   []int  `json:"page_types"`
 	SrcChannels []int  `json:"src_channels"`
 	Reason      string `json:"reason"`
 }
 
-// csDecide moves a pending application to approved or rejected.
 func (p *Platform) csDecide(c *endpoint.Call, approve bool) (any, error) {
-	var d csDecision
+	var d CityServiceDecision
 	if err := c.Bind(&d); err != nil {
 		return nil, err
 	}
-	var a csApplication
+	return p.decideCityService(c.Now, c.Param("id"), approve, d)
+}
+
+// DecideCityServiceApplication approves or rejects a pending application (the Go twin of
+// POST /_sandbox/wechat/cityservice/applications/{id}/approve and …/reject).
+func (p *Platform) DecideCityServiceApplication(id string, approve bool, d CityServiceDecision) (*CityServiceApplication, error) {
+	return p.decideCityService(p.deps.Clock.Now(), id, approve, d)
+}
+
+// decideCityService moves a pending application to approved or rejected.
+func (p *Platform) decideCityService(now time.Time, id string, approve bool, d CityServiceDecision) (*CityServiceApplication, error) {
+	var a CityServiceApplication
 	err := p.deps.Store.Update(func(tx *store.Tx) error {
-		ok, err := tx.Get(csApplicationKey(c.Param("id")), &a)
+		ok, err := tx.Get(csApplicationKey(id), &a)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return csCtlErr(apierr.NotFound, "application_not_found", "no City Service application %s", c.Param("id"))
+			return csCtlErr(apierr.NotFound, "application_not_found", "no City Service application %s", id)
 		}
 		if a.Status != csPending {
 			return csCtlErr(apierr.Conflict, "application_decided", "application %s is already %s", a.ID, a.Status)
 		}
-		now := c.Now
 		a.DecidedAt = &now
 		if !approve {
 			a.Status, a.RejectReason = csRejected, d.Reason
@@ -752,7 +790,7 @@ func (p *Platform) csDecide(c *endpoint.Call, approve bool) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a, nil
+	return &a, nil
 }
 
 // handleApproveCityServiceApplication is the operator's approval: POST …/applications/{id}/approve.
@@ -769,15 +807,15 @@ func (p *Platform) handleRejectCityServiceApplication(c *endpoint.Call) (any, er
 
 // csMenuEntry is one menu item configured in the MP console, pointing at a City Service page.
 type csMenuEntry struct {
-	Key         string `json:"key"`
-	Name        string `json:"name"`
-	PageType    int    `json:"page_type"`
-	CityName    string `json:"city_name,omitempty"`
-	ContentName string `json:"content_name,omitempty"`
-	ExtParams   []csKV `json:"ext_params,omitempty"`
-	ServiceID   *int64 `json:"service_id,omitempty"`
-	Params      string `json:"params,omitempty"`
-	CityID      string `json:"city_id,omitempty"`
+	Key         string          `json:"key"`
+	Name        string          `json:"name"`
+	PageType    int             `json:"page_type"`
+	CityName    string          `json:"city_name,omitempty"`
+	ContentName string          `json:"content_name,omitempty"`
+	ExtParams   []CityServiceKV `json:"ext_params,omitempty"`
+	ServiceID   *int64          `json:"service_id,omitempty"`
+	Params      string          `json:"params,omitempty"`
+	CityID      string          `json:"city_id,omitempty"`
 	// Path and QueryString are what the entry opens, as getservicepath would return them.
 	Path        string `json:"path"`
 	QueryString string `json:"query_string,omitempty"`
@@ -882,18 +920,23 @@ func (p *Platform) handleGetCityServiceMenu(c *endpoint.Call) (any, error) {
 
 // ---------------------------------------------------------------- a user opening a page
 
-type csOpenRequest struct {
-	OpenID      string `json:"openid"`
-	Path        string `json:"path"`
-	QueryString string `json:"query_string"`
-	Menu        *struct {
-		AppID string `json:"appid"`
-		Key   string `json:"key"`
-	} `json:"menu"`
+// CityServiceOpenSpec is a simulated user opening a City Service page: a path or H5 URL as
+// getservicepath returned it (QueryString joins page type 0's query), or a menu entry.
+type CityServiceOpenSpec struct {
+	OpenID      string              `json:"openid"`
+	Path        string              `json:"path"`
+	QueryString string              `json:"query_string"`
+	Menu        *CityServiceMenuRef `json:"menu"`
 }
 
-// csEntry says how the user arrived.
-type csEntry struct {
+// CityServiceMenuRef names an MP-console menu entry: the account and the entry's key.
+type CityServiceMenuRef struct {
+	AppID string `json:"appid"`
+	Key   string `json:"key"`
+}
+
+// CityServiceEntry says how the user arrived.
+type CityServiceEntry struct {
 	AppID        string `json:"appid"`
 	SrcChannel   int    `json:"src_channel"`
 	BusinessType string `json:"business_type"`
@@ -901,49 +944,57 @@ type csEntry struct {
 	MenuKey      string `json:"menu_key,omitempty"`
 }
 
-type csCategoryCount struct {
+// CityServiceCategoryCount is a category on a city's home page with its number of services.
+type CityServiceCategoryCount struct {
 	Name  string `json:"name"`
 	Count int    `json:"count"`
 }
 
-type csHomeView struct {
-	Topics      []string          `json:"topics"`
-	Categories  []csCategoryCount `json:"categories"`
-	HealthCodes []csServiceBrief  `json:"health_codes"`
-	HotServices []csServiceBrief  `json:"hot_services"`
+// CityServiceHome is what a city's City Service home page shows.
+type CityServiceHome struct {
+	Topics      []string                   `json:"topics"`
+	Categories  []CityServiceCategoryCount `json:"categories"`
+	HealthCodes []CityServiceBrief         `json:"health_codes"`
+	HotServices []CityServiceBrief         `json:"hot_services"`
 }
 
-type csListView struct {
-	Name     string           `json:"name"`
-	Services []csServiceBrief `json:"services"`
+// CityServiceList is a topic page or a service-list page: its name and services.
+type CityServiceList struct {
+	Name     string             `json:"name"`
+	Services []CityServiceBrief `json:"services"`
 }
 
-type csServiceView struct {
-	csService
-	Params      []csKV `json:"params"`
-	UserCity    string `json:"user_city,omitempty"`
-	OfferedHere bool   `json:"offered_in_user_city"`
+// CityServiceHomepageView is a service homepage as a user sees it: the service, the params the
+// path carried and the user's city.
+type CityServiceHomepageView struct {
+	CityService
+	Params      []CityServiceKV `json:"params"`
+	UserCity    string          `json:"user_city,omitempty"`
+	OfferedHere bool            `json:"offered_in_user_city"`
 }
 
-type csHealthCodeView struct {
-	Popup          bool             `json:"popup"`
-	Codes          []csServiceBrief `json:"codes"`
-	Selected       *csServiceBrief  `json:"selected,omitempty"`
-	Remembered     bool             `json:"remembered"`
-	ChoiceRequired bool             `json:"choice_required"`
+// CityServiceHealthCodePopup is the health-code entry's popup: the city's codes, the one shown
+// (the only one, or the user's remembered choice), or a request to choose.
+type CityServiceHealthCodePopup struct {
+	Popup          bool               `json:"popup"`
+	Codes          []CityServiceBrief `json:"codes"`
+	Selected       *CityServiceBrief  `json:"selected,omitempty"`
+	Remembered     bool               `json:"remembered"`
+	ChoiceRequired bool               `json:"choice_required"`
 }
 
-type csOpenAnswer struct {
-	Page        string            `json:"page"`
-	PageType    int               `json:"page_type"`
-	OpenID      string            `json:"openid"`
-	Entry       csEntry           `json:"entry"`
-	City        *csCity           `json:"city,omitempty"`
-	Home        *csHomeView       `json:"home,omitempty"`
-	Topic       *csListView       `json:"topic,omitempty"`
-	ServiceList *csListView       `json:"service_list,omitempty"`
-	Service     *csServiceView    `json:"service,omitempty"`
-	HealthCode  *csHealthCodeView `json:"health_code,omitempty"`
+// CityServicePage is the page a simulated open lands on, and what is on it.
+type CityServicePage struct {
+	Page        string                      `json:"page"`
+	PageType    int                         `json:"page_type"`
+	OpenID      string                      `json:"openid"`
+	Entry       CityServiceEntry            `json:"entry"`
+	City        *CityServiceCity            `json:"city,omitempty"`
+	Home        *CityServiceHome            `json:"home,omitempty"`
+	Topic       *CityServiceList            `json:"topic,omitempty"`
+	ServiceList *CityServiceList            `json:"service_list,omitempty"`
+	Service     *CityServiceHomepageView    `json:"service,omitempty"`
+	HealthCode  *CityServiceHealthCodePopup `json:"health_code,omitempty"`
 }
 
 // csHotServices is how many services the home page shows first.
@@ -961,14 +1012,23 @@ func csChoiceKey(city, openid string) string {
 // handleOpenCityServicePage simulates a user opening a returned path, H5 URL or menu entry:
 // POST /_sandbox/wechat/cityservice/open. It reads only.
 func (p *Platform) handleOpenCityServicePage(c *endpoint.Call) (any, error) {
-	var req csOpenRequest
+	var req CityServiceOpenSpec
 	if err := c.Bind(&req); err != nil {
 		return nil, err
+	}
+	return p.OpenCityServicePage(req)
+}
+
+// OpenCityServicePage simulates a user opening a path, H5 URL or menu entry (the Go twin of
+// POST /_sandbox/wechat/cityservice/open). It changes nothing.
+func (p *Platform) OpenCityServicePage(req CityServiceOpenSpec) (*CityServicePage, error) {
+	if req.OpenID == "" {
+		return nil, csCtlErr(apierr.Invalid, "invalid_open", "openid is required")
 	}
 	if (req.Path == "") == (req.Menu == nil) {
 		return nil, csCtlErr(apierr.Invalid, "invalid_open", "give either path (a Mini Program path or H5 URL) or menu {appid, key}")
 	}
-	var out csOpenAnswer
+	var out CityServicePage
 	err := p.deps.Store.View(func(tx *store.Tx) error {
 		meta, err := csLoadMeta(tx)
 		if err != nil {
@@ -998,7 +1058,7 @@ func (p *Platform) handleOpenCityServicePage(c *endpoint.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return &out, nil
 }
 
 // csParseOpenPath splits a Mini Program path or H5 URL into its page type and query.
@@ -1042,12 +1102,12 @@ func csParseOpenPath(meta *csMeta, path, extra string) (int, url.Values, bool, e
 }
 
 // csOpen resolves what a user sees on opening path.
-func (p *Platform) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string) (csOpenAnswer, error) {
+func (p *Platform) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string) (CityServicePage, error) {
 	pt, q, h5, err := csParseOpenPath(meta, path, query)
 	if err != nil {
-		return csOpenAnswer{}, err
+		return CityServicePage{}, err
 	}
-	out := csOpenAnswer{Page: csPageNames[pt], PageType: pt, OpenID: openid}
+	out := CityServicePage{Page: csPageNames[pt], PageType: pt, OpenID: openid}
 	// Only issued paths open: the bt must be an approved account's.
 	bt := q.Get("bt")
 	var grant *csGrant
@@ -1072,7 +1132,7 @@ func (p *Platform) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string
 	if err != nil || !slices.Contains(csSrcChannels, src) {
 		return out, csCtlErr(apierr.Invalid, "invalid_path", "src %q is not a src_channel", q.Get("src"))
 	}
-	out.Entry = csEntry{AppID: grant.AppID, SrcChannel: src, BusinessType: bt, H5: h5}
+	out.Entry = CityServiceEntry{AppID: grant.AppID, SrcChannel: src, BusinessType: bt, H5: h5}
 	if id := q.Get("city_id"); id != "" {
 		c, err := csCityNamed(tx, id)
 		if err != nil {
@@ -1085,10 +1145,10 @@ func (p *Platform) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string
 	} else if pt != 0 {
 		return out, csCtlErr(apierr.Invalid, "invalid_path", "the %s page needs city_id", out.Page)
 	}
-	inCity := func(s *csService) bool { return s.offeredIn(out.City.Name) }
+	inCity := func(s *CityService) bool { return s.offeredIn(out.City.Name) }
 	switch pt {
 	case 1:
-		home := &csHomeView{Topics: out.City.Topics, Categories: []csCategoryCount{}}
+		home := &CityServiceHome{Topics: out.City.Topics, Categories: []CityServiceCategoryCount{}}
 		all, err := csServices(tx, inCity)
 		if err != nil {
 			return out, err
@@ -1100,9 +1160,9 @@ func (p *Platform) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string
 					n++
 				}
 			}
-			home.Categories = append(home.Categories, csCategoryCount{Name: cat.Name, Count: n})
+			home.Categories = append(home.Categories, CityServiceCategoryCount{Name: cat.Name, Count: n})
 		}
-		var codes, hot []csService
+		var codes, hot []CityService
 		for _, s := range all {
 			switch {
 			case s.HealthCode:
@@ -1125,21 +1185,21 @@ func (p *Platform) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string
 		if !slices.Contains(out.City.Topics, topic) {
 			return out, csCtlErr(apierr.NotFound, "topic_not_found", "city %s has no topic %q", out.City.Name, topic)
 		}
-		list, err := csServices(tx, func(s *csService) bool { return inCity(s) && slices.Contains(s.Topics, topic) })
+		list, err := csServices(tx, func(s *CityService) bool { return inCity(s) && slices.Contains(s.Topics, topic) })
 		if err != nil {
 			return out, err
 		}
-		out.Topic = &csListView{Name: topic, Services: briefs(list)}
+		out.Topic = &CityServiceList{Name: topic, Services: briefs(list)}
 	case 5:
 		kw := q.Get("keyword")
-		if !slices.ContainsFunc(meta.Categories, func(c csCategory) bool { return c.Name == kw }) {
+		if !slices.ContainsFunc(meta.Categories, func(c CityServiceCategory) bool { return c.Name == kw }) {
 			return out, csCtlErr(apierr.NotFound, "category_not_found", "no City Service category %q", kw)
 		}
-		list, err := csServices(tx, func(s *csService) bool { return inCity(s) && slices.Contains(s.Categories, kw) })
+		list, err := csServices(tx, func(s *CityService) bool { return inCity(s) && slices.Contains(s.Categories, kw) })
 		if err != nil {
 			return out, err
 		}
-		out.ServiceList = &csListView{Name: kw, Services: briefs(list)}
+		out.ServiceList = &CityServiceList{Name: kw, Services: briefs(list)}
 	case 0:
 		id, perr := strconv.ParseInt(q.Get("service_id"), 10, 64)
 		svc, err := csLoadService(tx, id)
@@ -1153,7 +1213,7 @@ func (p *Platform) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string
 		if err != nil {
 			return out, csCtlErr(apierr.Invalid, "invalid_path", "params: %s", apierr.From(err).Reason)
 		}
-		view := &csServiceView{csService: *svc, Params: params, OfferedHere: true}
+		view := &CityServiceHomepageView{CityService: *svc, Params: params, OfferedHere: true}
 		if out.City != nil {
 			view.UserCity, view.OfferedHere = out.City.Name, svc.offeredIn(out.City.Name)
 		}
@@ -1173,12 +1233,12 @@ func cmpErr(errs ...error) error {
 
 // csHealthCodePopup is the health-code entry's popup for a user in a city: the only code, or the
 // list of codes with the user's remembered choice.
-func (p *Platform) csHealthCodePopup(tx *store.Tx, city, openid string) (*csHealthCodeView, error) {
+func (p *Platform) csHealthCodePopup(tx *store.Tx, city, openid string) (*CityServiceHealthCodePopup, error) {
 	codes, err := csHealthCodes(tx, city)
 	if err != nil {
 		return nil, err
 	}
-	v := &csHealthCodeView{Popup: true, Codes: briefs(codes)}
+	v := &CityServiceHealthCodePopup{Popup: true, Codes: briefs(codes)}
 	if len(codes) == 1 {
 		v.Selected = &v.Codes[0]
 		return v, nil
@@ -1188,7 +1248,7 @@ func (p *Platform) csHealthCodePopup(tx *store.Tx, city, openid string) (*csHeal
 	if err != nil {
 		return nil, err
 	}
-	if i := slices.IndexFunc(v.Codes, func(b csServiceBrief) bool { return b.ServiceID == ch.ServiceID }); ok && i >= 0 {
+	if i := slices.IndexFunc(v.Codes, func(b CityServiceBrief) bool { return b.ServiceID == ch.ServiceID }); ok && i >= 0 {
 		v.Selected, v.Remembered = &v.Codes[i], true
 		return v, nil
 	}
@@ -1199,15 +1259,31 @@ func (p *Platform) csHealthCodePopup(tx *store.Tx, city, openid string) (*csHeal
 // handleChooseHealthCode records a user's choice among a city's health codes:
 // POST /_sandbox/wechat/cityservice/healthcode-choice.
 func (p *Platform) handleChooseHealthCode(c *endpoint.Call) (any, error) {
-	var req struct {
-		OpenID    string `json:"openid"`
-		CityName  string `json:"city_name"`
-		ServiceID int64  `json:"service_id"`
-	}
+	var req CityServiceHealthCodeChoice
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	var view *csHealthCodeView
+	return p.chooseHealthCode(c.Now, req)
+}
+
+// CityServiceHealthCodeChoice is a user's pick among a city's health codes.
+type CityServiceHealthCodeChoice struct {
+	OpenID    string `json:"openid"`
+	CityName  string `json:"city_name"`
+	ServiceID int64  `json:"service_id"`
+}
+
+// ChooseCityServiceHealthCode records a user's health-code choice (the Go twin of
+// POST /_sandbox/wechat/cityservice/healthcode-choice) and returns the popup as it now shows.
+func (p *Platform) ChooseCityServiceHealthCode(req CityServiceHealthCodeChoice) (*CityServiceHealthCodePopup, error) {
+	return p.chooseHealthCode(p.deps.Clock.Now(), req)
+}
+
+func (p *Platform) chooseHealthCode(now time.Time, req CityServiceHealthCodeChoice) (*CityServiceHealthCodePopup, error) {
+	if req.OpenID == "" {
+		return nil, csCtlErr(apierr.Invalid, "invalid_choice", "openid is required")
+	}
+	var view *CityServiceHealthCodePopup
 	err := p.deps.Store.Update(func(tx *store.Tx) error {
 		city, err := csCityNamed(tx, req.CityName)
 		if err != nil {
@@ -1220,10 +1296,10 @@ func (p *Platform) handleChooseHealthCode(c *endpoint.Call) (any, error) {
 		if err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(codes, func(s csService) bool { return s.ServiceID == req.ServiceID }) {
+		if !slices.ContainsFunc(codes, func(s CityService) bool { return s.ServiceID == req.ServiceID }) {
 			return csCtlErr(apierr.Invalid, "not_a_health_code", "service %d is not a health code of %s (%v)", req.ServiceID, city.Name, briefs(codes))
 		}
-		if err := tx.Put(csChoiceKey(city.Name, req.OpenID), csChoice{ServiceID: req.ServiceID, ChosenAt: c.Now}); err != nil {
+		if err := tx.Put(csChoiceKey(city.Name, req.OpenID), csChoice{ServiceID: req.ServiceID, ChosenAt: now}); err != nil {
 			return err
 		}
 		view, err = p.csHealthCodePopup(tx, city.Name, req.OpenID)

@@ -17,11 +17,11 @@ import (
 
 // csWorldFile is fixtures/cityservice.yaml.
 type csWorldFile struct {
-	MiniProgram csMiniProgram `yaml:"mini_program"`
-	Topics      []string      `yaml:"topics"`
-	Categories  []csCategory  `yaml:"categories"`
-	Cities      []csCity      `yaml:"cities"`
-	Services    []csService   `yaml:"services"`
+	MiniProgram csMiniProgram         `yaml:"mini_program"`
+	Topics      []string              `yaml:"topics"`
+	Categories  []CityServiceCategory `yaml:"categories"`
+	Cities      []CityServiceCity     `yaml:"cities"`
+	Services    []CityService         `yaml:"services"`
 	Fill        struct {
 		MinPerCategory int   `yaml:"min_per_category"`
 		MaxPerCategory int   `yaml:"max_per_category"`
@@ -36,14 +36,14 @@ type csMiniProgram struct {
 	H5Base   string `json:"h5_base" yaml:"h5_base"`
 }
 
-// csCategory is a service-list category (the keyword of a service-list page).
-type csCategory struct {
+// CityServiceCategory is a service-list category (the keyword of a service-list page).
+type CityServiceCategory struct {
 	Name   string   `json:"name" yaml:"name"`
 	Topics []string `json:"topics" yaml:"topics"`
 }
 
-// csCity is a prefecture-level city of City Service.
-type csCity struct {
+// CityServiceCity is a prefecture-level city of City Service.
+type CityServiceCity struct {
 	Name     string   `json:"name" yaml:"name"`
 	Province string   `json:"province" yaml:"province"`
 	CityID   string   `json:"city_id" yaml:"city_id"`
@@ -51,8 +51,8 @@ type csCity struct {
 	Topics   []string `json:"topics" yaml:"topics"`
 }
 
-// csService is a service settled into City Service.
-type csService struct {
+// CityService is a service settled into City Service.
+type CityService struct {
 	ServiceID int64  `json:"service_id" yaml:"service_id"`
 	Name      string `json:"name" yaml:"name"`
 	// Cities is where the service is offered; empty means nationwide.
@@ -61,31 +61,34 @@ type csService struct {
 	Topics     []string `json:"topics" yaml:"topics"`
 	HealthCode bool     `json:"health_code,omitempty" yaml:"health_code"`
 	// OwnerAppID is the WeChat account that settled the service, when it is one of the sandbox's.
-	OwnerAppID string      `json:"owner_appid,omitempty" yaml:"owner_appid"`
-	Homepage   *csHomepage `json:"homepage,omitempty" yaml:"homepage"`
-	Generated  bool        `json:"generated,omitempty" yaml:"-"`
+	OwnerAppID string               `json:"owner_appid,omitempty" yaml:"owner_appid"`
+	Homepage   *CityServiceHomepage `json:"homepage,omitempty" yaml:"homepage"`
+	Generated  bool                 `json:"generated,omitempty" yaml:"-"`
 }
 
-// csHomepage is a service homepage's structured content.
-type csHomepage struct {
-	Introduction    string      `json:"introduction" yaml:"introduction"`
-	Links           []csLink    `json:"links" yaml:"links"`
-	RelatedAccounts []csAccount `json:"related_accounts" yaml:"related_accounts"`
-	Contact         csContact   `json:"contact" yaml:"contact"`
+// CityServiceHomepage is a service homepage's structured content.
+type CityServiceHomepage struct {
+	Introduction    string               `json:"introduction" yaml:"introduction"`
+	Links           []CityServiceLink    `json:"links" yaml:"links"`
+	RelatedAccounts []CityServiceAccount `json:"related_accounts" yaml:"related_accounts"`
+	Contact         CityServiceContact   `json:"contact" yaml:"contact"`
 }
 
-type csLink struct {
+// CityServiceLink is a service link on a homepage.
+type CityServiceLink struct {
 	Title string `json:"title" yaml:"title"`
 	URL   string `json:"url" yaml:"url"`
 }
 
-type csAccount struct {
+// CityServiceAccount is a related official account or mini program on a homepage.
+type CityServiceAccount struct {
 	Type  string `json:"type" yaml:"type"`
 	Name  string `json:"name" yaml:"name"`
 	AppID string `json:"appid" yaml:"appid"`
 }
 
-type csContact struct {
+// CityServiceContact is a homepage's contact information.
+type CityServiceContact struct {
 	Phone   string `json:"phone" yaml:"phone"`
 	Address string `json:"address" yaml:"address"`
 	Hours   string `json:"hours" yaml:"hours"`
@@ -94,10 +97,10 @@ type csContact struct {
 // csMeta is the world's fixed part: the Mini Program, topics and categories, and the next id a
 // newly settled service gets.
 type csMeta struct {
-	MiniProgram   csMiniProgram `json:"mini_program"`
-	Topics        []string      `json:"topics"`
-	Categories    []csCategory  `json:"categories"`
-	NextServiceID int64         `json:"next_service_id"`
+	MiniProgram   csMiniProgram         `json:"mini_program"`
+	Topics        []string              `json:"topics"`
+	Categories    []CityServiceCategory `json:"categories"`
+	NextServiceID int64                 `json:"next_service_id"`
 	// NextApplication numbers capability applications.
 	NextApplication int `json:"next_application"`
 }
@@ -109,7 +112,7 @@ func csCityKey(name string) string { return csPrefix + "city:" + name }
 func csServiceKey(id int64) string { return fmt.Sprintf("%sservice:%012d", csPrefix, id) }
 func csServicePrefix() string      { return csPrefix + "service:" }
 func csCityPrefix() string         { return csPrefix + "city:" }
-func (s *csService) offeredIn(city string) bool {
+func (s *CityService) offeredIn(city string) bool {
 	return len(s.Cities) == 0 || slices.Contains(s.Cities, city)
 }
 
@@ -210,11 +213,11 @@ func (f *csWorldFile) check() error {
 
 // completeService checks a service's categories and topics against the world and derives the
 // topics from the categories when the service names none.
-func (f *csWorldFile) completeService(s *csService) error {
+func (f *csWorldFile) completeService(s *CityService) error {
 	return completeService(s, f.Topics, f.Categories)
 }
 
-func completeService(s *csService, topics []string, categories []csCategory) error {
+func completeService(s *CityService, topics []string, categories []CityServiceCategory) error {
 	if s.Cities == nil {
 		s.Cities = []string{}
 	}
@@ -223,7 +226,7 @@ func completeService(s *csService, topics []string, categories []csCategory) err
 	}
 	derived := len(s.Topics) == 0
 	for _, name := range s.Categories {
-		i := slices.IndexFunc(categories, func(c csCategory) bool { return c.Name == name })
+		i := slices.IndexFunc(categories, func(c CityServiceCategory) bool { return c.Name == name })
 		if i < 0 {
 			return fmt.Errorf("unknown category %q", name)
 		}
@@ -245,10 +248,10 @@ func completeService(s *csService, topics []string, categories []csCategory) err
 	}
 	if h := s.Homepage; h != nil {
 		if h.Links == nil {
-			h.Links = []csLink{}
+			h.Links = []CityServiceLink{}
 		}
 		if h.RelatedAccounts == nil {
-			h.RelatedAccounts = []csAccount{}
+			h.RelatedAccounts = []CityServiceAccount{}
 		}
 	}
 	return nil
@@ -270,7 +273,7 @@ var (
 // generate returns the fixture's services plus generated ones, so that every city has between
 // fill.min and fill.max services in every category. The order of draws is fixed (cities, then
 // categories, in file order), so the same seed always gives the same services.
-func (f *csWorldFile) generate(fk *fixture.Faker) []csService {
+func (f *csWorldFile) generate(fk *fixture.Faker) []CityService {
 	out := slices.Clone(f.Services)
 	id := f.Fill.FirstServiceID
 	for _, city := range f.Cities {
@@ -284,7 +287,7 @@ func (f *csWorldFile) generate(fk *fixture.Faker) []csService {
 			want := fk.IntRange(f.Fill.MinPerCategory, f.Fill.MaxPerCategory)
 			suffixes := shuffled(fk, csNameSuffixes)
 			for i := 0; have < want && i < len(suffixes); i++ {
-				for slices.ContainsFunc(out, func(s csService) bool { return s.ServiceID == id }) {
+				for slices.ContainsFunc(out, func(s CityService) bool { return s.ServiceID == id }) {
 					id++
 				}
 				out = append(out, generatedService(fk, id, city, cat, suffixes[i]))
@@ -306,14 +309,14 @@ func shuffled[T any](fk *fixture.Faker, list []T) []T {
 	return out
 }
 
-func generatedService(fk *fixture.Faker, id int64, city csCity, cat csCategory, suffix string) csService {
+func generatedService(fk *fixture.Faker, id int64, city CityServiceCity, cat CityServiceCategory, suffix string) CityService {
 	name := city.Name + cat.Name + suffix
 	org := city.Name + fk.Pick(csOrgs)
-	links := []csLink{}
+	links := []CityServiceLink{}
 	for _, l := range shuffled(fk, csLinkTitles)[:fk.IntRange(1, 3)] {
-		links = append(links, csLink{Title: l.title, URL: fmt.Sprintf("https://svc%d.example.cn/%s", id, l.slug)})
+		links = append(links, CityServiceLink{Title: l.title, URL: fmt.Sprintf("https://svc%d.example.cn/%s", id, l.slug)})
 	}
-	accounts := []csAccount{}
+	accounts := []CityServiceAccount{}
 	for range fk.IntRange(0, 2) {
 		typ := fk.Pick([]string{"official_account", "mini_program"})
 		label := map[string]string{"official_account": "服务号", "mini_program": "小程序"}[typ]
@@ -321,20 +324,20 @@ func generatedService(fk *fixture.Faker, id int64, city csCity, cat csCategory, 
 		for range 16 {
 			hex.WriteByte("0123456789abcdef"[fk.IntRange(0, 15)])
 		}
-		accounts = append(accounts, csAccount{Type: typ, Name: city.Name + cat.Name + label, AppID: "wx" + hex.String()})
+		accounts = append(accounts, CityServiceAccount{Type: typ, Name: city.Name + cat.Name + label, AppID: "wx" + hex.String()})
 	}
-	return csService{
+	return CityService{
 		ServiceID:  id,
 		Name:       name,
 		Cities:     []string{city.Name},
 		Categories: []string{cat.Name},
 		Topics:     slices.DeleteFunc(slices.Clone(cat.Topics), func(t string) bool { return !slices.Contains(city.Topics, t) }),
 		Generated:  true,
-		Homepage: &csHomepage{
+		Homepage: &CityServiceHomepage{
 			Introduction:    fmt.Sprintf("%s由%s提供，%s。", name, org, fk.Pick(csOffers)),
 			Links:           links,
 			RelatedAccounts: accounts,
-			Contact: csContact{
+			Contact: CityServiceContact{
 				Phone:   fmt.Sprintf("%s-%d", city.AreaCode, fk.IntRange(20000000, 89999999)),
 				Address: fmt.Sprintf("%s市%s%d号%s", city.Name, fk.Pick(csRoads), fk.IntRange(1, 999), fk.Pick(csHalls)),
 				Hours:   fk.Pick(csHours),
@@ -354,11 +357,11 @@ func csLoadMeta(tx *store.Tx) (*csMeta, error) {
 }
 
 // csLoadCity returns the city named name, or nil.
-func csLoadCity(tx *store.Tx, name string) (*csCity, error) {
+func csLoadCity(tx *store.Tx, name string) (*CityServiceCity, error) {
 	if name == "" {
 		return nil, nil
 	}
-	var c csCity
+	var c CityServiceCity
 	ok, err := tx.Get(csCityKey(name), &c)
 	if err != nil || !ok {
 		return nil, err
@@ -367,11 +370,11 @@ func csLoadCity(tx *store.Tx, name string) (*csCity, error) {
 }
 
 // csCities returns every city, in key order.
-func csCities(tx *store.Tx) ([]csCity, error) {
-	var out []csCity
+func csCities(tx *store.Tx) ([]CityServiceCity, error) {
+	var out []CityServiceCity
 	var ferr error
 	err := tx.AscendPrefix(csCityPrefix(), func(_, v string) bool {
-		var c csCity
+		var c CityServiceCity
 		if ferr = jsonUnmarshal(v, &c); ferr != nil {
 			return false
 		}
@@ -385,8 +388,8 @@ func csCities(tx *store.Tx) ([]csCity, error) {
 }
 
 // csLoadService returns the service with id, or nil.
-func csLoadService(tx *store.Tx, id int64) (*csService, error) {
-	var s csService
+func csLoadService(tx *store.Tx, id int64) (*CityService, error) {
+	var s CityService
 	ok, err := tx.Get(csServiceKey(id), &s)
 	if err != nil || !ok {
 		return nil, err
@@ -395,11 +398,11 @@ func csLoadService(tx *store.Tx, id int64) (*csService, error) {
 }
 
 // csServices returns the services keep accepts, in service_id order.
-func csServices(tx *store.Tx, keep func(*csService) bool) ([]csService, error) {
-	out := []csService{}
+func csServices(tx *store.Tx, keep func(*CityService) bool) ([]CityService, error) {
+	out := []CityService{}
 	var ferr error
 	err := tx.AscendPrefix(csServicePrefix(), func(_, v string) bool {
-		var s csService
+		var s CityService
 		if ferr = jsonUnmarshal(v, &s); ferr != nil {
 			return false
 		}
@@ -415,6 +418,6 @@ func csServices(tx *store.Tx, keep func(*csService) bool) ([]csService, error) {
 }
 
 // csHealthCodes returns a city's health-code services, in service_id order.
-func csHealthCodes(tx *store.Tx, city string) ([]csService, error) {
-	return csServices(tx, func(s *csService) bool { return s.HealthCode && s.offeredIn(city) })
+func csHealthCodes(tx *store.Tx, city string) ([]CityService, error) {
+	return csServices(tx, func(s *CityService) bool { return s.HealthCode && s.offeredIn(city) })
 }
