@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -132,3 +133,5 @@ func unchanged(t testing.TB, srv *sandboxtest.Server, fn func()) {
 		t.Errorf("state changed by a refused request")
 	}
 }
+
+func mustRegexp(p string) *regexp.Regexp { return regexp.MustCompile(p) }

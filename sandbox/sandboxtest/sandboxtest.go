@@ -64,6 +64,19 @@ func New(t testing.TB, opts ...sandbox.Option) *Server {
 	if err != nil {
 		t.Fatalf("sandboxtest: %v", err)
 	}
+	s := Serve(t, sb)
+	t.Cleanup(func() {
+		if err := sb.Close(); err != nil {
+			t.Errorf("sandboxtest: close: %v", err)
+		}
+	})
+	return s
+}
+
+// Serve serves an already built sandbox (for example one opened on a file) on a loopback port
+// for the rest of the test. The caller keeps the job of closing sb.
+func Serve(t testing.TB, sb *sandbox.Server) *Server {
+	t.Helper()
 	ts := httptest.NewServer(sb.Handler())
 	s := &Server{Server: sb, URL: ts.URL, ts: ts}
 	s.client = &http.Client{
@@ -72,12 +85,7 @@ func New(t testing.TB, opts ...sandbox.Option) *Server {
 		// redirects to the integrator's own URL.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	t.Cleanup(func() {
-		ts.Close()
-		if err := sb.Close(); err != nil {
-			t.Errorf("sandboxtest: close: %v", err)
-		}
-	})
+	t.Cleanup(ts.Close)
 	return s
 }
 

@@ -28,9 +28,10 @@ type Controllable struct {
 	wall   func() time.Time
 }
 
-// NewFrozen returns a clock that stands at t until it is advanced or set.
+// NewFrozen returns a clock that stands at t until it is advanced or set. Times are kept in UTC so
+// that the same instant always prints the same way.
 func NewFrozen(t time.Time) *Controllable {
-	return &Controllable{frozen: true, at: t, wall: time.Now}
+	return &Controllable{frozen: true, at: t.UTC(), wall: time.Now}
 }
 
 // NewRunning returns a clock that follows wall time, shifted by whatever Advance and Set add.
@@ -46,7 +47,7 @@ func (c *Controllable) Now() time.Time {
 	if c.frozen {
 		return c.at
 	}
-	return c.wall().Add(c.offset).Truncate(time.Microsecond)
+	return c.wall().Add(c.offset).Truncate(time.Microsecond).UTC()
 }
 
 // Frozen reports whether the clock stands still between moves.
@@ -72,7 +73,7 @@ func (c *Controllable) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.frozen {
-		c.at = t
+		c.at = t.UTC()
 		return
 	}
 	c.offset = t.Sub(c.wall())

@@ -267,6 +267,11 @@ func (e *Engine) Used(scope string, w Window) (int, error) {
 	return n, err
 }
 
+// UsedIn is Used for a stored window (day, month, lifetime) inside a caller's transaction.
+func (e *Engine) UsedIn(tx *store.Tx, scope string, w Window) (int, error) {
+	return readCount(tx, storedKey(scope, w, bucketOf(w, e.clock.Now())))
+}
+
 // Clear resets the day, second and minute windows of scope, or with prefix of every scope that
 // starts with it (WeChat's clear_quota resets an account's daily call counts; month and lifetime
 // windows stay).

@@ -241,10 +241,12 @@ func (t *Tx) DescendIndex(index string, fn func(key, value string) bool) error {
 	return nil
 }
 
-// Entry is one key and its raw value, as in a snapshot.
+// Entry is one key and its value, as in a snapshot: Value when the stored value is JSON, Raw
+// when it is a plain string (counters and references are stored bare).
 type Entry struct {
 	Key   string          `json:"key"`
-	Value json.RawMessage `json:"value"`
+	Value json.RawMessage `json:"value,omitempty"`
+	Raw   *string         `json:"raw,omitempty"`
 }
 
 // Snapshot returns every key and value in key order, as JSON.
@@ -264,12 +266,11 @@ func (s *Store) entries() ([]Entry, error) {
 	entries := []Entry{}
 	err := s.db.View(func(tx *buntdb.Tx) error {
 		return tx.Ascend("", func(k, v string) bool {
-			raw := json.RawMessage(v)
-			if !json.Valid(raw) {
-				quoted, _ := json.Marshal(v)
-				raw = quoted
+			if json.Valid([]byte(v)) {
+				entries = append(entries, Entry{Key: k, Value: json.RawMessage(v)})
+			} else {
+				entries = append(entries, Entry{Key: k, Raw: &v})
 			}
-			entries = append(entries, Entry{Key: k, Value: raw})
 			return true
 		})
 	})
@@ -279,7 +280,8 @@ func (s *Store) entries() ([]Entry, error) {
 	return entries, nil
 }
 
-// Restore replaces the whole state with a snapshot taken by Snapshot.
+// Restore replaces the whole state with a snapshot taken by Snapshot. Values are stored as
+// given, so a snapshot sent back byte for byte restores the same state hash.
 func (s *Store) Restore(snapshot []byte) error {
 	var entries []Entry
 	if err := json.Unmarshal(snapshot, &entries); err != nil {
@@ -290,7 +292,13 @@ func (s *Store) Restore(snapshot []byte) error {
 			return fmt.Errorf("store: clear: %w", err)
 		}
 		for _, e := range entries {
-			if _, _, err := tx.Set(e.Key, string(bytes.TrimSpace(e.Value)), nil); err != nil {
+			v := string(bytes.TrimSpace(e.Value))
+			if e.Raw != nil {
+				v = *e.Raw
+			} else if v == "" {
+				return fmt.Errorf("store: snapshot entry %s has neither value nor raw", e.Key)
+			}
+			if _, _, err := tx.Set(e.Key, v, nil); err != nil {
 				return fmt.Errorf("store: restore %s: %w", e.Key, err)
 			}
 		}

@@ -277,7 +277,7 @@ func (p *Platform) view(tx *store.Tx, a *App, now time.Time) (appView, error) {
 		if op.Document.Platform != p.Name() || op.Quota.PerDay == 0 {
 			continue
 		}
-		used, err := p.deps.Quota.Used(quotaScope(a.AppID, op.Path), quota.Day)
+		used, err := p.deps.Quota.UsedIn(tx, quotaScope(a.AppID, op.Path), quota.Day)
 		if err != nil {
 			return v, err
 		}
