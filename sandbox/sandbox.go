@@ -29,6 +29,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/control"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
+	"github.com/citysandbox/citysandbox/sandbox/internal/jincheng"
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
 	"github.com/citysandbox/citysandbox/sandbox/internal/push"
 	"github.com/citysandbox/citysandbox/sandbox/internal/quota"
@@ -52,6 +53,7 @@ type Server struct {
 	fixtures *fixture.Set
 	wechat   *wechat.Platform
 	push     *push.Deliverer
+	jincheng *jincheng.Platform
 	control  *control.Plane
 	engine   *gin.Engine
 	logger   *slog.Logger
@@ -131,6 +133,13 @@ func (s *Server) build() error {
 	if err != nil {
 		return fmt.Errorf("sandbox: wechat: %w", err)
 	}
+	s.jincheng, err = jincheng.New(jincheng.Deps{
+		Store: s.store, Clock: s.clock, Journal: s.journal, Rand: s.rand, Faker: s.faker,
+		Fixtures: s.fixtures, Logger: s.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("sandbox: jincheng: %w", err)
+	}
 	s.control = control.New(control.Deps{
 		Store: s.store, Journal: s.journal, Clock: s.clock, Faults: s.faults, Spec: s.spec,
 		Version: s.cfg.version, AdminToken: s.cfg.adminToken, Reset: s.reset, Restore: s.restore,
@@ -138,6 +147,7 @@ func (s *Server) build() error {
 	routes := endpoint.Routes{}
 	s.control.Routes(routes)
 	s.wechat.Routes(routes)
+	s.jincheng.Routes(routes)
 
 	s.engine = gin.New()
 	s.engine.ContextWithFallback = true
@@ -146,11 +156,14 @@ func (s *Server) build() error {
 		check = func(op *spec.Operation, err error) { fn(op.ID, err) }
 	}
 	_, err = endpoint.Mount(s.engine, endpoint.Deps{
-		Spec: s.spec, Routes: routes, Platforms: []endpoint.Platform{s.wechat, s.control},
+		Spec: s.spec, Routes: routes, Platforms: []endpoint.Platform{s.wechat, s.jincheng, s.control},
 		Journal: s.journal, Clock: s.clock, Faults: s.faults, Logger: s.logger, ResponseCheck: check,
 		Fallback: func(path string) endpoint.Platform {
 			if strings.HasPrefix(path, "/_sandbox/") {
 				return s.control
+			}
+			if strings.HasPrefix(path, "/jincheng/") {
+				return s.jincheng
 			}
 			return s.wechat
 		},
@@ -202,6 +215,11 @@ func (s *Server) loadFixtures(platform string) error {
 			return err
 		}
 		if err := s.wechat.LoadCityServiceFixtures(); err != nil {
+			return err
+		}
+	}
+	if platform == "" || platform == "jincheng" {
+		if err := s.jincheng.LoadFixtures(); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,257 @@
+package jincheng_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"image/jpeg"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/jincheng"
+)
+
+func TestLaunchRedirectKeepsFragment(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := e.login(fxVendor, fxPassword)
+	if r := e.vendor(s, "PATCH", "/jincheng/admin/v1/services/"+fxTesting, map[string]any{"testUrl": "http://127.0.0.1:9/gjj/index.html?from=jlb#/query?tab=1"}); r.Status != 200 {
+		t.Fatalf("edit: %d %s", r.Status, r.Raw)
+	}
+	r := e.launch(fxTesting, fxTester, "test")
+	if r.Status != 200 {
+		t.Fatalf("launch: %d %s", r.Status, r.Raw)
+	}
+	loc := r.str("location")
+	ticket := r.str("ticket")
+	want := "http://127.0.0.1:9/gjj/index.html?from=jlb&ticket=" + ticket + "&module_callback_code=GJJCX#/query?tab=1"
+	if loc != want {
+		t.Errorf("location = %q, want %q", loc, want)
+	}
+	exp, err := time.Parse(time.RFC3339, r.str("expiresAt"))
+	if err != nil || !exp.Equal(e.srv.Now().Add(60*time.Second)) {
+		t.Errorf("expiresAt = %q, want now+60s", r.str("expiresAt"))
+	}
+	// The app page's tap redirects the same way.
+	page := e.request("GET", "/jincheng/app/open?service="+fxTesting+"&persona="+fxTester+"&env=test", nil, nil)
+	if page.Status != http.StatusFound {
+		t.Fatalf("open: %d %s", page.Status, page.Raw)
+	}
+	u, err := url.Parse(page.Header.Get("Location"))
+	if err != nil || u.Query().Get("module_callback_code") != "GJJCX" || len(u.Query().Get("ticket")) != 32 || u.Fragment != "/query?tab=1" {
+		t.Errorf("open redirect = %q", page.Header.Get("Location"))
+	}
+}
+
+func TestSSOUserInfoByDeclaredType(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	// Fixture apps: IDENTITY (demo) and REALNAME (other).
+	cz := e.citizen(fxTester)
+	userid, token := e.signIn(demoApp, fxTesting, fxTester, "test")
+	if userid != cz["userid"] {
+		t.Fatalf("userid = %q, want %q", userid, cz["userid"])
+	}
+	r := e.signed(demoApp, "POST", "/jincheng/test/sso/v1/getUserInfo", nil, map[string]string{"token": token})
+	got := r.data()
+	want := map[string]any{"userid": cz["userid"], "mobile": fxTester, "idnum": cz["idnum"]}
+	if len(got) != len(want) || got["userid"] != want["userid"] || got["mobile"] != want["mobile"] || got["idnum"] != want["idnum"] {
+		t.Errorf("IDENTITY user info = %v, want exactly %v", got, want)
+	}
+	if !jincheng.ValidID(got["idnum"].(string)) {
+		t.Errorf("idnum %v fails the GB 11643 check", got["idnum"])
+	}
+	// The token is reusable within its 300 s.
+	if r := e.signed(demoApp, "POST", "/jincheng/test/sso/v1/getUserInfo", nil, map[string]string{"token": token}); r.Body["success"] != true {
+		t.Errorf("second getUserInfo: %s", r.Raw)
+	}
+
+	other := e.citizen(fxOtherTester)
+	_, token2 := e.signIn(otherApp, fxOtherTesting, fxOtherTester, "test")
+	r = e.signed(otherApp, "POST", "/jincheng/test/sso/v1/getUserInfo", nil, map[string]string{"token": token2})
+	got = r.data()
+	if len(got) != 4 || got["idnum"] != other["idnum"] || got["mobile"] != fxOtherTester {
+		t.Fatalf("REALNAME user info keys = %v", keys(got))
+	}
+	img, err := base64.StdEncoding.DecodeString(got["faceimage"].(string))
+	if err != nil {
+		t.Fatalf("faceimage is not base64: %v", err)
+	}
+	if len(img) > 64<<10 {
+		t.Errorf("faceimage is %d bytes, want ≤ 64 KB", len(img))
+	}
+	if _, err := jpeg.Decode(bytes.NewReader(img)); err != nil {
+		t.Errorf("faceimage is not a JPEG: %v", err)
+	}
+}
+
+func keys(m map[string]any) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func TestSSORefusals(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	used := e.mustLaunch(fxTesting, fxTester, "test")
+	_, token := e.signIn(demoApp, fxTesting, fxTester, "test")
+	if r := e.exchange(demoApp, "test", used); r.Body["success"] != true {
+		t.Fatalf("first exchange: %s", r.Raw)
+	}
+	otherTicket := e.mustLaunch(fxOtherTesting, fxOtherTester, "test")
+	_, otherToken := e.signIn(otherApp, fxOtherTesting, fxOtherTester, "test")
+	testTicket := e.mustLaunch(fxOnline, fxTester, "test")
+
+	exch := func(s signer, env, ticket string) func() reply {
+		return func() reply { return e.exchange(s, env, ticket) }
+	}
+	info := func(s signer, env, tok string) func() reply {
+		return func() reply {
+			return e.signed(s, "POST", "/jincheng/"+env+"/sso/v1/getUserInfo", nil, map[string]string{"token": tok})
+		}
+	}
+	e.refused("malformed ticket", 200, "SSO-TICKET-FORMAT", exch(demoApp, "test", "not-a-ticket"))
+	e.refused("unknown ticket", 200, "SSO-TICKET-NOT-FOUND", exch(demoApp, "test", strings.Repeat("ab", 16)))
+	e.refused("another app's ticket", 200, "SSO-TICKET-NOT-YOURS", exch(demoApp, "test", otherTicket))
+	e.refused("reused ticket", 200, "SSO-TICKET-USED", exch(demoApp, "test", used))
+	e.refused("test ticket at prod", 200, "SSO-TICKET-NOT-FOUND", exch(demoApp, "prod", testTicket))
+	e.refused("malformed token", 200, "SSO-TOKEN-FORMAT", info(demoApp, "test", "xyz"))
+	e.refused("unknown token", 200, "SSO-TOKEN-NOT-FOUND", info(demoApp, "test", "jlbt_"+strings.Repeat("A", 40)))
+	e.refused("another app's token", 200, "SSO-TOKEN-NOT-YOURS", info(demoApp, "test", otherToken))
+	e.refused("test token at prod", 200, "SSO-TOKEN-NOT-FOUND", info(demoApp, "prod", token))
+	e.refused("prod for an app without ONLINE services", 403, "GW-ENV-FORBIDDEN", exch(otherApp, "prod", otherTicket))
+	e.refused("unknown environment", 404, "NOT-FOUND", exch(demoApp, "staging", testTicket))
+	e.refused("empty body", 400, "INVALID-PARAMETER", func() reply {
+		return e.signed(demoApp, "POST", "/jincheng/test/sso/v1/ticketValidation", nil, nil)
+	})
+	e.refused("unknown field", 400, "INVALID-PARAMETER", func() reply {
+		return e.signed(demoApp, "POST", "/jincheng/test/sso/v1/ticketValidation", nil, map[string]string{"ticket": testTicket, "st": "x"})
+	})
+
+	// Expiry on the sandbox clock: a ticket lives 60 s, a token 300 s.
+	fresh := e.mustLaunch(fxTesting, fxTester, "test")
+	e.srv.Advance(60 * time.Second)
+	e.refused("expired ticket", 200, "SSO-TICKET-EXPIRED", exch(demoApp, "test", fresh))
+	e.srv.Advance(240 * time.Second)
+	e.refused("expired token", 200, "SSO-TOKEN-EXPIRED", info(demoApp, "test", token))
+
+	// A service taken offline between launch and exchange.
+	prodTicket := e.mustLaunch(fxOnline, fxTester2, "prod")
+	if r := e.control("POST", "/_sandbox/jincheng/services/"+fxOnline+"/offline", nil); r.Status != 200 {
+		t.Fatalf("offline: %d %s", r.Status, r.Raw)
+	}
+	e.refused("service offline", 403, "GW-ENV-FORBIDDEN", exch(demoApp, "prod", prodTicket))
+	if r := e.control("POST", "/_sandbox/jincheng/services/"+fxTesting+"/offline", nil); r.Status != 409 {
+		t.Fatalf("offline of a TESTING service: %d %s", r.Status, r.Raw)
+	}
+	offTicket := e.mustLaunch(fxTesting, fxTester, "test")
+	e.srv.Advance(time.Second)
+	// Take fxTesting through listing to ONLINE and then OFFLINE would need reports; instead put
+	// fxOnline back online, launch in test, and take it offline again.
+	if r := e.control("POST", "/_sandbox/jincheng/services/"+fxOnline+"/online", nil); r.Status != 200 {
+		t.Fatalf("online: %d %s", r.Status, r.Raw)
+	}
+	t2 := e.mustLaunch(fxOnline, fxTester, "test")
+	if r := e.control("POST", "/_sandbox/jincheng/services/"+fxOnline+"/offline", nil); r.Status != 200 {
+		t.Fatalf("offline: %d %s", r.Status, r.Raw)
+	}
+	e.refused("service offline since launch", 200, "SSO-SERVICE-OFFLINE", exch(demoApp, "test", t2))
+	if r := e.exchange(demoApp, "test", offTicket); r.Body["success"] != true {
+		t.Errorf("a TESTING service's ticket should still exchange: %s", r.Raw)
+	}
+}
+
+func TestLaunchRefusals(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	stranger := e.control("POST", "/_sandbox/jincheng/citizens", map[string]string{"mobile": "18635600999"})
+	if stranger.Status != 201 {
+		t.Fatalf("create citizen: %d %s", stranger.Status, stranger.Raw)
+	}
+	tests := []struct {
+		name, service, persona, env string
+		status                      int
+		code                        string
+	}{
+		{"not a tester in test", fxTesting, "18635600999", "test", 403, "APP-NOT-TESTER"},
+		{"tester of another app", fxTesting, fxOtherTester, "test", 403, "APP-NOT-TESTER"},
+		{"TESTING service in prod", fxTesting, fxTester, "prod", 409, "APP-SERVICE-UNAVAILABLE"},
+		{"unknown service", "S00000000", fxTester, "test", 404, "ADMIN-NOT-FOUND"},
+		{"unknown persona", fxTesting, "13800000000", "test", 404, "APP-CITIZEN-NOT-FOUND"},
+		{"bad env", fxTesting, fxTester, "dev", 400, "invalid"},
+	}
+	for _, tt := range tests {
+		e.refused(tt.name, tt.status, tt.code, func() reply { return e.launch(tt.service, tt.persona, tt.env) })
+	}
+	// Anyone may open an ONLINE service in production.
+	if r := e.launch(fxOnline, "18635600999", "prod"); r.Status != 200 || !strings.HasPrefix(r.str("location"), "https://gjj.example.org/h5/?ticket=") {
+		t.Errorf("prod launch: %d %s", r.Status, r.Raw)
+	}
+}
+
+// TestConcurrentExchange: of several simultaneous exchanges of one ticket, exactly one wins.
+func TestConcurrentExchange(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for round := range 3 {
+		ticket := e.mustLaunch(fxTesting, fxTester, "test")
+		body := jsonBody(t, map[string]string{"ticket": ticket})
+		const n = 8
+		headers := make([]http.Header, n)
+		for i := range headers {
+			headers[i] = e.signedHeaders(demoApp, "POST", "/jincheng/test/sso/v1/ticketValidation", nil, body)
+		}
+		codes := make([]string, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				req, _ := http.NewRequest("POST", e.srv.URL+"/jincheng/test/sso/v1/ticketValidation", bytes.NewReader(body))
+				req.Header = headers[i]
+				resp, err := e.srv.Client().Do(req)
+				if err != nil {
+					codes[i] = err.Error()
+					return
+				}
+				defer resp.Body.Close()
+				var env struct {
+					Success   bool   `json:"success"`
+					ErrorCode string `json:"errorCode"`
+				}
+				if err := jsonDecode(resp, &env); err != nil {
+					codes[i] = err.Error()
+					return
+				}
+				codes[i] = env.ErrorCode
+				if env.Success {
+					codes[i] = "OK"
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		ok, used := 0, 0
+		for _, c := range codes {
+			switch c {
+			case "OK":
+				ok++
+			case "SSO-TICKET-USED":
+				used++
+			}
+		}
+		if ok != 1 || used != n-1 {
+			t.Errorf("round %d: results %v, want exactly one OK and %d SSO-TICKET-USED", round, codes, n-1)
+		}
+	}
+}
