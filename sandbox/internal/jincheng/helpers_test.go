@@ -166,10 +166,13 @@ func (e *tenv) signedHeaders(s signer, method, path string, query url.Values, bo
 	ts := strconv.FormatInt(e.srv.Now().UnixMilli(), 10)
 	nonce := fmt.Sprintf("test-nonce-%016d", e.nonce.Add(1))
 	sig := jincheng.Sign(s.secret, jincheng.SignedRequest{Method: method, Path: path, Query: query, AppCode: s.appCode, Timestamp: ts, Nonce: nonce, Body: body})
-	return http.Header{
-		jincheng.HeaderAppCode: {s.appCode}, jincheng.HeaderTimestamp: {ts}, jincheng.HeaderNonce: {nonce},
-		jincheng.HeaderMethod: {jincheng.SignatureMethod}, jincheng.HeaderSignature: {sig},
-	}
+	h := http.Header{}
+	h.Set(jincheng.HeaderAppCode, s.appCode)
+	h.Set(jincheng.HeaderTimestamp, ts)
+	h.Set(jincheng.HeaderNonce, nonce)
+	h.Set(jincheng.HeaderMethod, jincheng.SignatureMethod)
+	h.Set(jincheng.HeaderSignature, sig)
+	return h
 }
 
 // signed makes a signed server-to-server call.

@@ -1,0 +1,243 @@
+package jincheng_test
+
+import (
+	"net/url"
+	"testing"
+)
+
+const base = "/jincheng/test/openapi/v1"
+
+func (e *tenv) outbox(userid string) reply {
+	e.t.Helper()
+	r := e.control("GET", "/_sandbox/jincheng/outbox/"+userid, nil)
+	if r.Status != 200 {
+		e.t.Fatalf("outbox: %d %s", r.Status, r.Raw)
+	}
+	return r
+}
+
+func count(r reply, kind string) int { return len(r.Body[kind].([]any)) }
+
+func TestSMS(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	userid, _ := e.signIn(demoApp, fxTesting, fxTester, "test")
+	stranger := e.citizen(fxTester2)["userid"].(string) // never signed in to the app
+	send := func(s signer, body map[string]any) func() reply {
+		return func() reply { return e.signed(s, "POST", base+"/sms/send", nil, body) }
+	}
+	msg := map[string]any{"modulecode": fxModule, "userid": userid, "templateCode": fxTemplate, "params": map[string]string{"business": "提取", "no": "GJJ2026001"}, "bizMsgId": "biz-1"}
+	r := send(demoApp, msg)()
+	if r.Status != 200 || r.Body["success"] != true || r.str("msgId") == "" {
+		t.Fatalf("send: %d %s", r.Status, r.Raw)
+	}
+	box := e.outbox(userid)
+	sms := box.Body["sms"].([]any)
+	if len(sms) != 1 || sms[0].(map[string]any)["text"] != "您的公积金提取已办理完成，办理编号GJJ2026001。" || sms[0].(map[string]any)["mobile"] != fxTester {
+		t.Errorf("outbox sms = %v", sms)
+	}
+	// A repeated bizMsgId answers the original with a warning and sends nothing.
+	again := send(demoApp, msg)()
+	if again.Body["success"] != true || again.code() != "OPEN-DUPLICATE-BIZ-ID" || again.str("msgId") != r.str("msgId") {
+		t.Errorf("duplicate: %s", again.Raw)
+	}
+	if n := count(e.outbox(userid), "sms"); n != 1 {
+		t.Errorf("%d SMS after a duplicate, want 1", n)
+	}
+	with := func(over map[string]any) map[string]any {
+		m := map[string]any{}
+		for k, v := range msg {
+			m[k] = v
+		}
+		m["bizMsgId"] = "biz-new"
+		for k, v := range over {
+			if v == nil {
+				delete(m, k)
+			} else {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	e.refused("another app's modulecode", 403, "OPEN-MODULE-NOT-YOURS", send(demoApp, with(map[string]any{"modulecode": fxOtherModule})))
+	e.refused("SMS not granted", 403, "OPEN-SMS-NOT-GRANTED", send(otherApp, with(map[string]any{"modulecode": fxOtherModule})))
+	e.refused("unknown template", 403, "OPEN-TEMPLATE-NOT-APPROVED", send(demoApp, with(map[string]any{"templateCode": "SMS_000000"})))
+	e.refused("missing parameter", 400, "OPEN-TEMPLATE-PARAMS", send(demoApp, with(map[string]any{"params": map[string]string{"business": "提取"}})))
+	e.refused("extra parameter", 400, "OPEN-TEMPLATE-PARAMS", send(demoApp, with(map[string]any{"params": map[string]string{"business": "提取", "no": "1", "x": "y"}})))
+	e.refused("user never signed in", 200, "OPEN-USER-UNKNOWN", send(demoApp, with(map[string]any{"userid": stranger})))
+	e.refused("both userid and mobile", 400, "INVALID-PARAMETER", send(demoApp, with(map[string]any{"mobile": fxTester})))
+	e.refused("neither userid nor mobile", 400, "INVALID-PARAMETER", send(demoApp, with(map[string]any{"userid": nil})))
+	if r := send(demoApp, with(map[string]any{"userid": nil, "mobile": fxTester, "bizMsgId": "biz-m"}))(); r.Body["success"] != true {
+		t.Errorf("send by mobile: %s", r.Raw)
+	}
+}
+
+func TestSMSNeedsTheOperatorsGrant(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	o := e.onboard("BASIC", "18635600010")
+	s := signer{o.appCode, o.secret}
+	userid, _ := e.signIn(s, o.service, "18635600010", "test")
+	svc := e.vendor(o.session, "GET", "/jincheng/admin/v1/services/"+o.service, nil)
+	send := func(tpl string) func() reply {
+		return func() reply {
+			return e.signed(s, "POST", base+"/sms/send", nil, map[string]any{"modulecode": svc.str("modulecode"), "userid": userid, "templateCode": tpl, "params": map[string]string{"code": "1234"}, "bizMsgId": "v1"})
+		}
+	}
+	e.refused("before applying", 403, "OPEN-SMS-NOT-GRANTED", send("SMS_000001"))
+	apply := func() reply {
+		return e.vendor(o.session, "POST", "/jincheng/admin/v1/apps/"+o.appID+"/capabilities/sms", map[string]any{"purpose": "登记结果通知", "templates": []map[string]string{{"content": "验证码${code}，5分钟内有效。"}}})
+	}
+	if r := apply(); r.Status != 200 || r.data()["sms"].(map[string]any)["status"] != "PENDING" {
+		t.Fatalf("apply: %d %s", r.Status, r.Raw)
+	}
+	e.refused("apply twice", 409, "ADMIN-STATE", apply)
+	e.refused("while pending", 403, "OPEN-SMS-NOT-GRANTED", send("SMS_000001"))
+	if r := e.control("POST", "/_sandbox/jincheng/apps/"+o.appID+"/sms/reject", map[string]string{"reason": "用途不明确"}); r.Status != 200 {
+		t.Fatalf("reject: %d %s", r.Status, r.Raw)
+	}
+	e.refused("after refusal", 403, "OPEN-SMS-NOT-GRANTED", send("SMS_000001"))
+	e.refused("approve a refused application", 409, "ADMIN-STATE", func() reply { return e.control("POST", "/_sandbox/jincheng/apps/"+o.appID+"/sms/approve", nil) })
+	if r := apply(); r.Status != 200 {
+		t.Fatalf("apply again: %d %s", r.Status, r.Raw)
+	}
+	r := e.control("POST", "/_sandbox/jincheng/apps/"+o.appID+"/sms/approve", nil)
+	tpl, _ := r.data()["sms"].(map[string]any)["templates"].([]any)[0].(map[string]any)["templateCode"].(string)
+	if r.Status != 200 || tpl == "" {
+		t.Fatalf("approve: %d %s", r.Status, r.Raw)
+	}
+	if r := send(tpl)(); r.Body["success"] != true {
+		t.Fatalf("send after the grant: %s", r.Raw)
+	}
+	if sms := e.outbox(userid).Body["sms"].([]any); len(sms) != 1 || sms[0].(map[string]any)["text"] != "验证码1234，5分钟内有效。" {
+		t.Errorf("outbox = %v", sms)
+	}
+}
+
+func TestMessages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	u1, _ := e.signIn(demoApp, fxTesting, fxTester, "test")
+	u2, _ := e.signIn(demoApp, fxTesting, fxTester2, "test")
+	send := func(s signer, body map[string]any) func() reply {
+		return func() reply { return e.signed(s, "POST", base+"/messages", nil, body) }
+	}
+	msg := map[string]any{"modulecode": fxModule, "userids": []string{u1, u2}, "title": "提取申请已受理", "content": "您的公积金提取申请已受理。", "url": "http://127.0.0.1:8080/gjj/#/progress", "bizMsgId": "m-1"}
+	r := send(demoApp, msg)()
+	if r.Body["success"] != true {
+		t.Fatalf("send: %s", r.Raw)
+	}
+	id := r.str("msgId")
+	if d := send(demoApp, msg)(); d.code() != "OPEN-DUPLICATE-BIZ-ID" || d.str("msgId") != id {
+		t.Errorf("duplicate: %s", d.Raw)
+	}
+	other := map[string]any{}
+	for k, v := range msg {
+		other[k] = v
+	}
+	other["bizMsgId"] = "m-2"
+	other["url"] = "https://phishing.example.com/"
+	e.refused("url off the channel host", 400, "OPEN-URL-NOT-ALLOWED", send(demoApp, other))
+	other["url"] = ""
+	other["userids"] = []string{u1, "ffffffffffffffffffffffffffffffff"}
+	e.refused("unknown user", 200, "OPEN-USER-UNKNOWN", send(demoApp, other))
+	other["userids"] = []string{u1, u1}
+	e.refused("repeated user", 400, "INVALID-PARAMETER", send(demoApp, other))
+	other["userids"] = []string{}
+	e.refused("no users", 400, "INVALID-PARAMETER", send(demoApp, other))
+	revoke := func(s signer, id string) func() reply {
+		return func() reply { return e.signed(s, "POST", base+"/messages/"+id+"/revoke", nil, nil) }
+	}
+	e.refused("revoke another app's message", 404, "OPEN-MESSAGE-NOT-FOUND", revoke(otherApp, id))
+	e.refused("revoke an unknown message", 404, "OPEN-MESSAGE-NOT-FOUND", revoke(demoApp, "msg0"))
+	for range 2 { // revoking twice answers the state
+		if r := revoke(demoApp, id)(); r.str("status") != "REVOKED" {
+			t.Errorf("revoke: %s", r.Raw)
+		}
+	}
+	for _, u := range []string{u1, u2} {
+		ms := e.outbox(u).Body["messages"].([]any)
+		if len(ms) != 1 || ms[0].(map[string]any)["status"] != "REVOKED" || ms[0].(map[string]any)["title"] != "提取申请已受理" {
+			t.Errorf("outbox of %s: %v", u, ms)
+		}
+	}
+}
+
+func TestTodos(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	userid, _ := e.signIn(demoApp, fxTesting, fxTester, "test")
+	create := func(s signer, body map[string]any) func() reply {
+		return func() reply { return e.signed(s, "POST", base+"/todos", nil, body) }
+	}
+	todo := map[string]any{"modulecode": fxModule, "userid": userid, "bizTaskId": "task-1", "subject": "补充提取材料", "url": "http://127.0.0.1:8080/gjj/#/upload", "priority": "HIGH", "dueTime": "2026-03-09T10:00:00+08:00"}
+	r := create(demoApp, todo)()
+	task := r.str("taskUuid")
+	if r.Body["success"] != true || r.str("status") != "TODO" || len(task) != 36 {
+		t.Fatalf("create: %s", r.Raw)
+	}
+	if d := create(demoApp, todo)(); d.code() != "OPEN-DUPLICATE-BIZ-ID" || d.str("taskUuid") != task {
+		t.Errorf("duplicate create: %s", d.Raw)
+	}
+	second := map[string]any{}
+	for k, v := range todo {
+		second[k] = v
+	}
+	second["bizTaskId"] = "task-2"
+	r2 := create(demoApp, second)()
+	task2 := r2.str("taskUuid")
+	verb := func(s signer, task, verb, user string) func() reply {
+		return func() reply {
+			return e.signed(s, "POST", base+"/todos/"+task+"/"+verb, nil, map[string]string{"userid": user})
+		}
+	}
+	list := func(status string) int {
+		q := url.Values{"userid": {userid}}
+		if status != "" {
+			q.Set("status", status)
+		}
+		return len(e.signed(demoApp, "GET", base+"/todos", q, nil).data()["items"].([]any))
+	}
+	if n := list(""); n != 2 {
+		t.Errorf("list: %d to-dos, want 2", n)
+	}
+	for range 2 { // finishing a DONE to-do answers its state
+		if r := verb(demoApp, task, "finish", userid)(); r.str("status") != "DONE" {
+			t.Errorf("finish: %s", r.Raw)
+		}
+	}
+	if r := verb(demoApp, task2, "cancel", userid)(); r.str("status") != "CANCELED" {
+		t.Errorf("cancel: %s", r.Raw)
+	}
+	e.refused("cancel a DONE to-do", 409, "OPEN-TODO-STATE", verb(demoApp, task, "cancel", userid))
+	e.refused("finish a CANCELED to-do", 409, "OPEN-TODO-STATE", verb(demoApp, task2, "finish", userid))
+	e.refused("another user's to-do", 404, "OPEN-TODO-NOT-FOUND", verb(demoApp, task, "finish", "ffffffffffffffffffffffffffffffff"))
+	e.refused("another app's to-do", 404, "OPEN-TODO-NOT-FOUND", verb(otherApp, task, "finish", userid))
+	e.refused("to-do in the other environment", 404, "OPEN-TODO-NOT-FOUND", func() reply {
+		return e.signed(demoApp, "POST", "/jincheng/prod/openapi/v1/todos/"+task+"/finish", nil, map[string]string{"userid": userid})
+	})
+	third := map[string]any{}
+	for k, v := range todo {
+		third[k] = v
+	}
+	third["bizTaskId"] = "task-3"
+	third["url"] = "https://elsewhere.example.com/"
+	e.refused("url off the channel host", 400, "OPEN-URL-NOT-ALLOWED", create(demoApp, third))
+	third["url"] = todo["url"]
+	third["priority"] = "URGENT"
+	e.refused("unknown priority", 400, "INVALID-PARAMETER", create(demoApp, third))
+	third["priority"] = "LOW"
+	third["userid"] = e.citizen(fxTester2)["userid"]
+	e.refused("user never signed in", 200, "OPEN-USER-UNKNOWN", create(demoApp, third))
+	third["userid"] = userid
+	third["modulecode"] = fxOtherModule
+	e.refused("another app's modulecode", 403, "OPEN-MODULE-NOT-YOURS", create(demoApp, third))
+	if a, b := list("DONE"), list("CANCELED"); a != 1 || b != 1 {
+		t.Errorf("list by status: DONE %d, CANCELED %d; want 1, 1", a, b)
+	}
+	todos := e.outbox(userid).Body["todos"].([]any)
+	if len(todos) != 2 || todos[0].(map[string]any)["status"] != "DONE" || todos[1].(map[string]any)["status"] != "CANCELED" {
+		t.Errorf("outbox to-dos = %v", todos)
+	}
+	e.refused("outbox of nobody", 404, "APP-CITIZEN-NOT-FOUND", func() reply { return e.control("GET", "/_sandbox/jincheng/outbox/nobody", nil) })
+}
