@@ -1,60 +1,66 @@
 package sandbox
 
-import "github.com/citysandbox/citysandbox/sandbox/internal/wechat"
+import "github.com/citysandbox/citysandbox/sandbox/internal/wechat/cityservice"
 
 // City Service types, as the control verbs under /_sandbox/wechat/cityservice/ use them.
 type (
 	// CityService is a service settled into WeChat City Service.
-	CityService = wechat.CityService
+	CityService = cityservice.Service
 	// CityServiceHomepage is a service homepage's structured content.
-	CityServiceHomepage = wechat.CityServiceHomepage
+	CityServiceHomepage = cityservice.Homepage
 	// CityServiceSpec says what service to settle, and for which app.
-	CityServiceSpec = wechat.CityServiceSpec
+	CityServiceSpec = cityservice.ServiceSpec
 	// CityServiceApplicationSpec is an application for the interconnection capability.
-	CityServiceApplicationSpec = wechat.CityServiceApplicationSpec
+	CityServiceApplicationSpec = cityservice.ApplicationSpec
 	// CityServiceApplication is a filed application and its state.
-	CityServiceApplication = wechat.CityServiceApplication
+	CityServiceApplication = cityservice.Application
 	// CityServiceDecision is an operator's approval (grant) or rejection (reason).
-	CityServiceDecision = wechat.CityServiceDecision
+	CityServiceDecision = cityservice.Decision
 	// CityServiceOpenSpec is a user opening a path, H5 URL or menu entry.
-	CityServiceOpenSpec = wechat.CityServiceOpenSpec
+	CityServiceOpenSpec = cityservice.OpenSpec
 	// CityServiceMenuRef names a menu entry to open.
-	CityServiceMenuRef = wechat.CityServiceMenuRef
+	CityServiceMenuRef = cityservice.MenuRef
 	// CityServicePage is the page such an open lands on.
-	CityServicePage = wechat.CityServicePage
+	CityServicePage = cityservice.Page
 	// CityServiceHealthCodeChoice is a user's pick among a city's health codes.
-	CityServiceHealthCodeChoice = wechat.CityServiceHealthCodeChoice
+	CityServiceHealthCodeChoice = cityservice.HealthCodeChoice
 	// CityServiceHealthCodePopup is the health-code entry's popup.
-	CityServiceHealthCodePopup = wechat.CityServiceHealthCodePopup
+	CityServiceHealthCodePopup = cityservice.HealthCodePopup
 )
 
-// SettleCityService settles a service for an app, as POST /_sandbox/wechat/cityservice/services does.
-func (w *WeChat) SettleCityService(spec CityServiceSpec) (*CityService, error) {
-	return w.p.SettleCityService(spec)
+// CityServiceVerbs is the Go twin of the /_sandbox/wechat/cityservice/ control verbs.
+type CityServiceVerbs struct{ e *cityservice.Emulator }
+
+// CityService returns the WeChat City Service control verbs.
+func (s *Server) CityService() *CityServiceVerbs { return &CityServiceVerbs{s.city} }
+
+// Settle settles a service for an app, as POST /_sandbox/wechat/cityservice/services does.
+func (v *CityServiceVerbs) Settle(spec CityServiceSpec) (*CityService, error) {
+	return v.e.Settle(spec)
 }
 
-// ApplyCityService files an application, as POST /_sandbox/wechat/cityservice/applications does.
-func (w *WeChat) ApplyCityService(spec CityServiceApplicationSpec) (*CityServiceApplication, error) {
-	return w.p.ApplyCityService(spec)
+// Apply files an application, as POST /_sandbox/wechat/cityservice/applications does.
+func (v *CityServiceVerbs) Apply(spec CityServiceApplicationSpec) (*CityServiceApplication, error) {
+	return v.e.Apply(spec)
 }
 
-// ApproveCityService approves application id, as POST …/applications/{id}/approve does.
-func (w *WeChat) ApproveCityService(id string, grant CityServiceDecision) (*CityServiceApplication, error) {
-	return w.p.DecideCityServiceApplication(id, true, grant)
+// Approve approves application id, as POST …/applications/{id}/approve does.
+func (v *CityServiceVerbs) Approve(id string, grant CityServiceDecision) (*CityServiceApplication, error) {
+	return v.e.Decide(id, true, grant)
 }
 
-// RejectCityService rejects application id, as POST …/applications/{id}/reject does.
-func (w *WeChat) RejectCityService(id, reason string) (*CityServiceApplication, error) {
-	return w.p.DecideCityServiceApplication(id, false, CityServiceDecision{Reason: reason})
+// Reject rejects application id, as POST …/applications/{id}/reject does.
+func (v *CityServiceVerbs) Reject(id, reason string) (*CityServiceApplication, error) {
+	return v.e.Decide(id, false, CityServiceDecision{Reason: reason})
 }
 
-// OpenCityServicePage simulates a user opening a page, as POST /_sandbox/wechat/cityservice/open does.
-func (w *WeChat) OpenCityServicePage(spec CityServiceOpenSpec) (*CityServicePage, error) {
-	return w.p.OpenCityServicePage(spec)
+// Open simulates a user opening a page, as POST /_sandbox/wechat/cityservice/open does.
+func (v *CityServiceVerbs) Open(spec CityServiceOpenSpec) (*CityServicePage, error) {
+	return v.e.Open(spec)
 }
 
-// ChooseCityServiceHealthCode records a user's health-code choice, as
+// ChooseHealthCode records a user's health-code choice, as
 // POST /_sandbox/wechat/cityservice/healthcode-choice does.
-func (w *WeChat) ChooseCityServiceHealthCode(choice CityServiceHealthCodeChoice) (*CityServiceHealthCodePopup, error) {
-	return w.p.ChooseCityServiceHealthCode(choice)
+func (v *CityServiceVerbs) ChooseHealthCode(choice CityServiceHealthCodeChoice) (*CityServiceHealthCodePopup, error) {
+	return v.e.ChooseHealthCode(choice)
 }

@@ -690,38 +690,38 @@ func TestCityServiceMenus(t *testing.T) {
 func TestCityServiceGoTwins(t *testing.T) {
 	t.Parallel()
 	srv := sandboxtest.New(t)
-	w := srv.WeChat()
+	w := srv.CityService()
 	app := newApp(t, srv, sandbox.WeChatAppSpec{Type: "official_account", ServiceType: "subscription"})
 	spec := sandbox.CityServiceApplicationSpec{
 		SubjectName: "测试主体", AppID: app.AppID, JumpScenes: []int{0}, PageTypes: []int{2},
 		ContactUnit: "测试单位", ContactPerson: "李雷", ContactPhone: "13800000000", ContactWeChat: "lilei",
 	}
-	if _, err := w.ApplyCityService(spec); err == nil {
+	if _, err := w.Apply(spec); err == nil {
 		t.Fatal("an app without a settled service applied")
 	}
-	svc, err := w.SettleCityService(sandbox.CityServiceSpec{OwnerAppID: app.AppID, Name: "测试服务", Cities: []string{"太原"}, Categories: []string{"社保"},
+	svc, err := w.Settle(sandbox.CityServiceSpec{OwnerAppID: app.AppID, Name: "测试服务", Cities: []string{"太原"}, Categories: []string{"社保"},
 		Homepage: &sandbox.CityServiceHomepage{Introduction: "测试"}})
 	if err != nil || svc.ServiceID == 0 {
 		t.Fatalf("settle: %v %+v", err, svc)
 	}
-	a, err := w.ApplyCityService(spec)
+	a, err := w.Apply(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.ApproveCityService(a.ID, sandbox.CityServiceDecision{}); err != nil {
+	if _, err := w.Approve(a.ID, sandbox.CityServiceDecision{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.RejectCityService(a.ID, "late"); err == nil {
+	if _, err := w.Reject(a.ID, "late"); err == nil {
 		t.Error("rejected an approved application")
 	}
 	// A subscription account may call the API once approved.
 	p := csPath(t, srv, token(t, srv, app.AppID, app.Secret), map[string]any{"page_type": 2, "src_channel": 0, "city_name": "杭州"})
 	wantErrcode(t, p, 0)
-	page, err := w.OpenCityServicePage(sandbox.CityServiceOpenSpec{OpenID: "o_go", Path: p.str("path")})
+	page, err := w.Open(sandbox.CityServiceOpenSpec{OpenID: "o_go", Path: p.str("path")})
 	if err != nil || page.HealthCode == nil || !page.HealthCode.ChoiceRequired {
 		t.Fatalf("open: %v %+v", err, page)
 	}
-	popup, err := w.ChooseCityServiceHealthCode(sandbox.CityServiceHealthCodeChoice{OpenID: "o_go", CityName: "杭州", ServiceID: page.HealthCode.Codes[1].ServiceID})
+	popup, err := w.ChooseHealthCode(sandbox.CityServiceHealthCodeChoice{OpenID: "o_go", CityName: "杭州", ServiceID: page.HealthCode.Codes[1].ServiceID})
 	if err != nil || !popup.Remembered || popup.Selected.Name != "杭州健康码" {
 		t.Errorf("choose: %v %+v", err, popup)
 	}

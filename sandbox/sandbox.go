@@ -37,6 +37,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat/cityservice"
 )
 
 // Server is one sandbox: its store, clock, journal and HTTP handler.
@@ -52,6 +53,7 @@ type Server struct {
 	spec     *spec.Spec
 	fixtures *fixture.Set
 	wechat   *wechat.Platform
+	city     *cityservice.Emulator // WeChat City Service interconnection (issue 4)
 	push     *push.Deliverer
 	jincheng *jincheng.Platform
 	control  *control.Plane
@@ -148,6 +150,8 @@ func (s *Server) build() error {
 	s.control.Routes(routes)
 	s.wechat.Routes(routes)
 	s.jincheng.Routes(routes)
+	s.city = cityservice.New(cityservice.Deps{Store: s.store, Clock: s.clock, Faker: s.faker, Fixtures: s.fixtures, WeChat: s.wechat})
+	s.city.Routes(routes)
 
 	s.engine = gin.New()
 	s.engine.ContextWithFallback = true
@@ -214,7 +218,7 @@ func (s *Server) loadFixtures(platform string) error {
 		if err := s.wechat.LoadFixtures(); err != nil {
 			return err
 		}
-		if err := s.wechat.LoadCityServiceFixtures(); err != nil {
+		if err := s.city.LoadFixtures(); err != nil {
 			return err
 		}
 	}

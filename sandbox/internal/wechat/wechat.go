@@ -85,9 +85,8 @@ func (p *Platform) Routes(r endpoint.Routes) {
 	p.registerAppRoutes(r)
 	p.registerTokenRoutes(r)
 	p.registerQuotaRoutes(r)
-	p.registerQRRoutes(r)          // issue 3: qrcode, showqrcode, qrcodejump*, scan, links, showitem
-	p.registerPushRoutes(r)        // issue 5: push config verbs, delivery log
-	p.registerCityServiceRoutes(r) // issue 4: getservicepath, applications, menus, open
+	p.registerQRRoutes(r)   // issue 3: qrcode, showqrcode, qrcodejump*, scan, links, showitem
+	p.registerPushRoutes(r) // issue 5: push config verbs, delivery log
 }
 
 // RequestID returns a rid: the Unix time in hex, then two seeded random groups.

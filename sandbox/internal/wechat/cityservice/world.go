@@ -1,4 +1,4 @@
-package wechat
+package cityservice
 
 import (
 	"fmt"
@@ -17,11 +17,11 @@ import (
 
 // csWorldFile is fixtures/cityservice.yaml.
 type csWorldFile struct {
-	MiniProgram csMiniProgram         `yaml:"mini_program"`
-	Topics      []string              `yaml:"topics"`
-	Categories  []CityServiceCategory `yaml:"categories"`
-	Cities      []CityServiceCity     `yaml:"cities"`
-	Services    []CityService         `yaml:"services"`
+	MiniProgram csMiniProgram `yaml:"mini_program"`
+	Topics      []string      `yaml:"topics"`
+	Categories  []Category    `yaml:"categories"`
+	Cities      []City        `yaml:"cities"`
+	Services    []Service     `yaml:"services"`
 	Fill        struct {
 		MinPerCategory int   `yaml:"min_per_category"`
 		MaxPerCategory int   `yaml:"max_per_category"`
@@ -36,14 +36,14 @@ type csMiniProgram struct {
 	H5Base   string `json:"h5_base" yaml:"h5_base"`
 }
 
-// CityServiceCategory is a service-list category (the keyword of a service-list page).
-type CityServiceCategory struct {
+// Category is a service-list category (the keyword of a service-list page).
+type Category struct {
 	Name   string   `json:"name" yaml:"name"`
 	Topics []string `json:"topics" yaml:"topics"`
 }
 
-// CityServiceCity is a prefecture-level city of City Service.
-type CityServiceCity struct {
+// City is a prefecture-level city of City Service.
+type City struct {
 	Name     string   `json:"name" yaml:"name"`
 	Province string   `json:"province" yaml:"province"`
 	CityID   string   `json:"city_id" yaml:"city_id"`
@@ -51,8 +51,8 @@ type CityServiceCity struct {
 	Topics   []string `json:"topics" yaml:"topics"`
 }
 
-// CityService is a service settled into City Service.
-type CityService struct {
+// Service is a service settled into City Service.
+type Service struct {
 	ServiceID int64  `json:"service_id" yaml:"service_id"`
 	Name      string `json:"name" yaml:"name"`
 	// Cities is where the service is offered; empty means nationwide.
@@ -61,34 +61,34 @@ type CityService struct {
 	Topics     []string `json:"topics" yaml:"topics"`
 	HealthCode bool     `json:"health_code,omitempty" yaml:"health_code"`
 	// OwnerAppID is the WeChat account that settled the service, when it is one of the sandbox's.
-	OwnerAppID string               `json:"owner_appid,omitempty" yaml:"owner_appid"`
-	Homepage   *CityServiceHomepage `json:"homepage,omitempty" yaml:"homepage"`
-	Generated  bool                 `json:"generated,omitempty" yaml:"-"`
+	OwnerAppID string    `json:"owner_appid,omitempty" yaml:"owner_appid"`
+	Homepage   *Homepage `json:"homepage,omitempty" yaml:"homepage"`
+	Generated  bool      `json:"generated,omitempty" yaml:"-"`
 }
 
-// CityServiceHomepage is a service homepage's structured content.
-type CityServiceHomepage struct {
-	Introduction    string               `json:"introduction" yaml:"introduction"`
-	Links           []CityServiceLink    `json:"links" yaml:"links"`
-	RelatedAccounts []CityServiceAccount `json:"related_accounts" yaml:"related_accounts"`
-	Contact         CityServiceContact   `json:"contact" yaml:"contact"`
+// Homepage is a service homepage's structured content.
+type Homepage struct {
+	Introduction    string    `json:"introduction" yaml:"introduction"`
+	Links           []Link    `json:"links" yaml:"links"`
+	RelatedAccounts []Account `json:"related_accounts" yaml:"related_accounts"`
+	Contact         Contact   `json:"contact" yaml:"contact"`
 }
 
-// CityServiceLink is a service link on a homepage.
-type CityServiceLink struct {
+// Link is a service link on a homepage.
+type Link struct {
 	Title string `json:"title" yaml:"title"`
 	URL   string `json:"url" yaml:"url"`
 }
 
-// CityServiceAccount is a related official account or mini program on a homepage.
-type CityServiceAccount struct {
+// Account is a related official account or mini program on a homepage.
+type Account struct {
 	Type  string `json:"type" yaml:"type"`
 	Name  string `json:"name" yaml:"name"`
 	AppID string `json:"appid" yaml:"appid"`
 }
 
-// CityServiceContact is a homepage's contact information.
-type CityServiceContact struct {
+// Contact is a homepage's contact information.
+type Contact struct {
 	Phone   string `json:"phone" yaml:"phone"`
 	Address string `json:"address" yaml:"address"`
 	Hours   string `json:"hours" yaml:"hours"`
@@ -97,10 +97,10 @@ type CityServiceContact struct {
 // csMeta is the world's fixed part: the Mini Program, topics and categories, and the next id a
 // newly settled service gets.
 type csMeta struct {
-	MiniProgram   csMiniProgram         `json:"mini_program"`
-	Topics        []string              `json:"topics"`
-	Categories    []CityServiceCategory `json:"categories"`
-	NextServiceID int64                 `json:"next_service_id"`
+	MiniProgram   csMiniProgram `json:"mini_program"`
+	Topics        []string      `json:"topics"`
+	Categories    []Category    `json:"categories"`
+	NextServiceID int64         `json:"next_service_id"`
 	// NextApplication numbers capability applications.
 	NextApplication int `json:"next_application"`
 }
@@ -112,13 +112,13 @@ func csCityKey(name string) string { return csPrefix + "city:" + name }
 func csServiceKey(id int64) string { return fmt.Sprintf("%sservice:%012d", csPrefix, id) }
 func csServicePrefix() string      { return csPrefix + "service:" }
 func csCityPrefix() string         { return csPrefix + "city:" }
-func (s *CityService) offeredIn(city string) bool {
+func (s *Service) offeredIn(city string) bool {
 	return len(s.Cities) == 0 || slices.Contains(s.Cities, city)
 }
 
-// LoadCityServiceFixtures builds the City Service world from fixtures/cityservice.yaml plus the
+// LoadFixtures builds the City Service world from fixtures/cityservice.yaml plus the
 // generated fill, and stores it. It runs on a fresh store and after every reset.
-func (p *Platform) LoadCityServiceFixtures() error {
+func (p *Emulator) LoadFixtures() error {
 	var f csWorldFile
 	if err := p.deps.Fixtures.Decode("cityservice", &f); err != nil {
 		return err
@@ -127,7 +127,7 @@ func (p *Platform) LoadCityServiceFixtures() error {
 		return nil // no cityservice.yaml: no world
 	}
 	if err := f.check(); err != nil {
-		return fmt.Errorf("wechat: fixtures/cityservice.yaml: %w", err)
+		return fmt.Errorf("cityservice: fixtures/cityservice.yaml: %w", err)
 	}
 	services := f.generate(p.deps.Faker.Fork("wechat/cityservice"))
 	next := f.Fill.FirstServiceID
@@ -213,11 +213,11 @@ func (f *csWorldFile) check() error {
 
 // completeService checks a service's categories and topics against the world and derives the
 // topics from the categories when the service names none.
-func (f *csWorldFile) completeService(s *CityService) error {
+func (f *csWorldFile) completeService(s *Service) error {
 	return completeService(s, f.Topics, f.Categories)
 }
 
-func completeService(s *CityService, topics []string, categories []CityServiceCategory) error {
+func completeService(s *Service, topics []string, categories []Category) error {
 	if s.Cities == nil {
 		s.Cities = []string{}
 	}
@@ -226,7 +226,7 @@ func completeService(s *CityService, topics []string, categories []CityServiceCa
 	}
 	derived := len(s.Topics) == 0
 	for _, name := range s.Categories {
-		i := slices.IndexFunc(categories, func(c CityServiceCategory) bool { return c.Name == name })
+		i := slices.IndexFunc(categories, func(c Category) bool { return c.Name == name })
 		if i < 0 {
 			return fmt.Errorf("unknown category %q", name)
 		}
@@ -248,10 +248,10 @@ func completeService(s *CityService, topics []string, categories []CityServiceCa
 	}
 	if h := s.Homepage; h != nil {
 		if h.Links == nil {
-			h.Links = []CityServiceLink{}
+			h.Links = []Link{}
 		}
 		if h.RelatedAccounts == nil {
-			h.RelatedAccounts = []CityServiceAccount{}
+			h.RelatedAccounts = []Account{}
 		}
 	}
 	return nil
@@ -273,7 +273,7 @@ var (
 // generate returns the fixture's services plus generated ones, so that every city has between
 // fill.min and fill.max services in every category. The order of draws is fixed (cities, then
 // categories, in file order), so the same seed always gives the same services.
-func (f *csWorldFile) generate(fk *fixture.Faker) []CityService {
+func (f *csWorldFile) generate(fk *fixture.Faker) []Service {
 	out := slices.Clone(f.Services)
 	id := f.Fill.FirstServiceID
 	for _, city := range f.Cities {
@@ -287,7 +287,7 @@ func (f *csWorldFile) generate(fk *fixture.Faker) []CityService {
 			want := fk.IntRange(f.Fill.MinPerCategory, f.Fill.MaxPerCategory)
 			suffixes := shuffled(fk, csNameSuffixes)
 			for i := 0; have < want && i < len(suffixes); i++ {
-				for slices.ContainsFunc(out, func(s CityService) bool { return s.ServiceID == id }) {
+				for slices.ContainsFunc(out, func(s Service) bool { return s.ServiceID == id }) {
 					id++
 				}
 				out = append(out, generatedService(fk, id, city, cat, suffixes[i]))
@@ -309,14 +309,14 @@ func shuffled[T any](fk *fixture.Faker, list []T) []T {
 	return out
 }
 
-func generatedService(fk *fixture.Faker, id int64, city CityServiceCity, cat CityServiceCategory, suffix string) CityService {
+func generatedService(fk *fixture.Faker, id int64, city City, cat Category, suffix string) Service {
 	name := city.Name + cat.Name + suffix
 	org := city.Name + fk.Pick(csOrgs)
-	links := []CityServiceLink{}
+	links := []Link{}
 	for _, l := range shuffled(fk, csLinkTitles)[:fk.IntRange(1, 3)] {
-		links = append(links, CityServiceLink{Title: l.title, URL: fmt.Sprintf("https://svc%d.example.cn/%s", id, l.slug)})
+		links = append(links, Link{Title: l.title, URL: fmt.Sprintf("https://svc%d.example.cn/%s", id, l.slug)})
 	}
-	accounts := []CityServiceAccount{}
+	accounts := []Account{}
 	for range fk.IntRange(0, 2) {
 		typ := fk.Pick([]string{"official_account", "mini_program"})
 		label := map[string]string{"official_account": "服务号", "mini_program": "小程序"}[typ]
@@ -324,20 +324,20 @@ func generatedService(fk *fixture.Faker, id int64, city CityServiceCity, cat Cit
 		for range 16 {
 			hex.WriteByte("0123456789abcdef"[fk.IntRange(0, 15)])
 		}
-		accounts = append(accounts, CityServiceAccount{Type: typ, Name: city.Name + cat.Name + label, AppID: "wx" + hex.String()})
+		accounts = append(accounts, Account{Type: typ, Name: city.Name + cat.Name + label, AppID: "wx" + hex.String()})
 	}
-	return CityService{
+	return Service{
 		ServiceID:  id,
 		Name:       name,
 		Cities:     []string{city.Name},
 		Categories: []string{cat.Name},
 		Topics:     slices.DeleteFunc(slices.Clone(cat.Topics), func(t string) bool { return !slices.Contains(city.Topics, t) }),
 		Generated:  true,
-		Homepage: &CityServiceHomepage{
+		Homepage: &Homepage{
 			Introduction:    fmt.Sprintf("%s由%s提供，%s。", name, org, fk.Pick(csOffers)),
 			Links:           links,
 			RelatedAccounts: accounts,
-			Contact: CityServiceContact{
+			Contact: Contact{
 				Phone:   fmt.Sprintf("%s-%d", city.AreaCode, fk.IntRange(20000000, 89999999)),
 				Address: fmt.Sprintf("%s市%s%d号%s", city.Name, fk.Pick(csRoads), fk.IntRange(1, 999), fk.Pick(csHalls)),
 				Hours:   fk.Pick(csHours),
@@ -357,11 +357,11 @@ func csLoadMeta(tx *store.Tx) (*csMeta, error) {
 }
 
 // csLoadCity returns the city named name, or nil.
-func csLoadCity(tx *store.Tx, name string) (*CityServiceCity, error) {
+func csLoadCity(tx *store.Tx, name string) (*City, error) {
 	if name == "" {
 		return nil, nil
 	}
-	var c CityServiceCity
+	var c City
 	ok, err := tx.Get(csCityKey(name), &c)
 	if err != nil || !ok {
 		return nil, err
@@ -370,12 +370,12 @@ func csLoadCity(tx *store.Tx, name string) (*CityServiceCity, error) {
 }
 
 // csCities returns every city, in key order.
-func csCities(tx *store.Tx) ([]CityServiceCity, error) {
-	var out []CityServiceCity
+func csCities(tx *store.Tx) ([]City, error) {
+	var out []City
 	var ferr error
 	err := tx.AscendPrefix(csCityPrefix(), func(_, v string) bool {
-		var c CityServiceCity
-		if ferr = jsonUnmarshal(v, &c); ferr != nil {
+		var c City
+		if ferr = decode(v, &c); ferr != nil {
 			return false
 		}
 		out = append(out, c)
@@ -388,8 +388,8 @@ func csCities(tx *store.Tx) ([]CityServiceCity, error) {
 }
 
 // csLoadService returns the service with id, or nil.
-func csLoadService(tx *store.Tx, id int64) (*CityService, error) {
-	var s CityService
+func csLoadService(tx *store.Tx, id int64) (*Service, error) {
+	var s Service
 	ok, err := tx.Get(csServiceKey(id), &s)
 	if err != nil || !ok {
 		return nil, err
@@ -398,12 +398,12 @@ func csLoadService(tx *store.Tx, id int64) (*CityService, error) {
 }
 
 // csServices returns the services keep accepts, in service_id order.
-func csServices(tx *store.Tx, keep func(*CityService) bool) ([]CityService, error) {
-	out := []CityService{}
+func csServices(tx *store.Tx, keep func(*Service) bool) ([]Service, error) {
+	out := []Service{}
 	var ferr error
 	err := tx.AscendPrefix(csServicePrefix(), func(_, v string) bool {
-		var s CityService
-		if ferr = jsonUnmarshal(v, &s); ferr != nil {
+		var s Service
+		if ferr = decode(v, &s); ferr != nil {
 			return false
 		}
 		if keep == nil || keep(&s) {
@@ -418,6 +418,6 @@ func csServices(tx *store.Tx, keep func(*CityService) bool) ([]CityService, erro
 }
 
 // csHealthCodes returns a city's health-code services, in service_id order.
-func csHealthCodes(tx *store.Tx, city string) ([]CityService, error) {
-	return csServices(tx, func(s *CityService) bool { return s.HealthCode && s.offeredIn(city) })
+func csHealthCodes(tx *store.Tx, city string) ([]Service, error) {
+	return csServices(tx, func(s *Service) bool { return s.HealthCode && s.offeredIn(city) })
 }

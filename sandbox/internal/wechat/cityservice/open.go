@@ -1,0 +1,405 @@
+package cityservice
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
+	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+)
+
+// OpenSpec is a simulated user opening a City Service page: a path or H5 URL as
+// getservicepath returned it (QueryString joins page type 0's query), or a menu entry.
+type OpenSpec struct {
+	OpenID      string   `json:"openid"`
+	Path        string   `json:"path"`
+	QueryString string   `json:"query_string"`
+	Menu        *MenuRef `json:"menu"`
+}
+
+// MenuRef names an MP-console menu entry: the account and the entry's key.
+type MenuRef struct {
+	AppID string `json:"appid"`
+	Key   string `json:"key"`
+}
+
+// Entry says how the user arrived.
+type Entry struct {
+	AppID        string `json:"appid"`
+	SrcChannel   int    `json:"src_channel"`
+	BusinessType string `json:"business_type"`
+	H5           bool   `json:"h5"`
+	MenuKey      string `json:"menu_key,omitempty"`
+}
+
+// CategoryCount is a category on a city's home page with its number of services.
+type CategoryCount struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+}
+
+// Home is what a city's City Service home page shows.
+type Home struct {
+	Topics      []string        `json:"topics"`
+	Categories  []CategoryCount `json:"categories"`
+	HealthCodes []Brief         `json:"health_codes"`
+	HotServices []Brief         `json:"hot_services"`
+}
+
+// List is a topic page or a service-list page: its name and services.
+type List struct {
+	Name     string  `json:"name"`
+	Services []Brief `json:"services"`
+}
+
+// HomepageView is a service homepage as a user sees it: the service, the params the
+// path carried and the user's city.
+type HomepageView struct {
+	Service
+	Params      []KV   `json:"params"`
+	UserCity    string `json:"user_city,omitempty"`
+	OfferedHere bool   `json:"offered_in_user_city"`
+}
+
+// HealthCodePopup is the health-code entry's popup: the city's codes, the one shown
+// (the only one, or the user's remembered choice), or a request to choose.
+type HealthCodePopup struct {
+	Popup          bool    `json:"popup"`
+	Codes          []Brief `json:"codes"`
+	Selected       *Brief  `json:"selected,omitempty"`
+	Remembered     bool    `json:"remembered"`
+	ChoiceRequired bool    `json:"choice_required"`
+}
+
+// Page is the page a simulated open lands on, and what is on it.
+type Page struct {
+	Page        string           `json:"page"`
+	PageType    int              `json:"page_type"`
+	OpenID      string           `json:"openid"`
+	Entry       Entry            `json:"entry"`
+	City        *City            `json:"city,omitempty"`
+	Home        *Home            `json:"home,omitempty"`
+	Topic       *List            `json:"topic,omitempty"`
+	ServiceList *List            `json:"service_list,omitempty"`
+	Service     *HomepageView    `json:"service,omitempty"`
+	HealthCode  *HealthCodePopup `json:"health_code,omitempty"`
+}
+
+// csHotServices is how many services the home page shows first.
+const csHotServices = 8
+
+type csChoice struct {
+	ServiceID int64     `json:"service_id"`
+	ChosenAt  time.Time `json:"chosen_at"`
+}
+
+func csChoiceKey(city, openid string) string {
+	return csPrefix + "healthcode_choice:" + city + ":" + openid
+}
+
+// handleOpenCityServicePage simulates a user opening a returned path, H5 URL or menu entry:
+// POST /_sandbox/wechat/cityservice/open. It reads only.
+func (p *Emulator) handleOpenCityServicePage(c *endpoint.Call) (any, error) {
+	var req OpenSpec
+	if err := c.Bind(&req); err != nil {
+		return nil, err
+	}
+	return p.Open(req)
+}
+
+// Open simulates a user opening a path, H5 URL or menu entry (the Go twin of
+// POST /_sandbox/wechat/cityservice/open). It changes nothing.
+func (p *Emulator) Open(req OpenSpec) (*Page, error) {
+	if req.OpenID == "" {
+		return nil, csCtlErr(apierr.Invalid, "invalid_open", "openid is required")
+	}
+	if (req.Path == "") == (req.Menu == nil) {
+		return nil, csCtlErr(apierr.Invalid, "invalid_open", "give either path (a Mini Program path or H5 URL) or menu {appid, key}")
+	}
+	var out Page
+	err := p.deps.Store.View(func(tx *store.Tx) error {
+		meta, err := csLoadMeta(tx)
+		if err != nil {
+			return err
+		}
+		if meta == nil {
+			return csCtlErr(apierr.NotFound, "no_world", "no City Service world is loaded")
+		}
+		path, query, menuKey := req.Path, req.QueryString, ""
+		if req.Menu != nil {
+			var menu csMenu
+			if ok, err := tx.Get(csMenuKey(req.Menu.AppID), &menu); err != nil {
+				return err
+			} else if !ok {
+				return csCtlErr(apierr.NotFound, "menu_not_found", "no City Service menu for %s", req.Menu.AppID)
+			}
+			i := slices.IndexFunc(menu.Entries, func(e csMenuEntry) bool { return e.Key == req.Menu.Key })
+			if i < 0 {
+				return csCtlErr(apierr.NotFound, "menu_entry_not_found", "the menu of %s has no key %q", req.Menu.AppID, req.Menu.Key)
+			}
+			path, query, menuKey = menu.Entries[i].Path, menu.Entries[i].QueryString, req.Menu.Key
+		}
+		out, err = p.csOpen(tx, meta, path, query, req.OpenID)
+		out.Entry.MenuKey = menuKey
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// csParseOpenPath splits a Mini Program path or H5 URL into its page type and query.
+func csParseOpenPath(meta *csMeta, path, extra string) (int, url.Values, bool, error) {
+	bad := func(format string, args ...any) (int, url.Values, bool, error) {
+		return 0, nil, false, csCtlErr(apierr.Invalid, "invalid_path", format, args...)
+	}
+	h5 := strings.HasPrefix(path, "https://") || strings.HasPrefix(path, "http://")
+	var page, rawQuery string
+	pages := csPages
+	if h5 {
+		u, err := url.Parse(path)
+		if err != nil {
+			return bad("not a URL: %v", err)
+		}
+		base, err := url.Parse(meta.MiniProgram.H5Base)
+		if err != nil {
+			return 0, nil, false, fmt.Errorf("cityservice: h5_base: %w", err)
+		}
+		rest, ok := strings.CutPrefix(u.Path, strings.TrimSuffix(base.Path, "/")+"/")
+		if u.Host != base.Host || !ok {
+			return bad("%s is not a City Service H5 page (%s/…)", path, meta.MiniProgram.H5Base)
+		}
+		page, rawQuery, pages = rest, u.RawQuery, csH5Pages
+	} else {
+		page, rawQuery, _ = strings.Cut(strings.TrimPrefix(path, "/"), "?")
+	}
+	if extra != "" {
+		rawQuery = strings.Trim(rawQuery+"&"+strings.TrimPrefix(extra, "?"), "&")
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return bad("query %q: %v", rawQuery, err)
+	}
+	for pt, name := range pages {
+		if name == page {
+			return pt, q, h5, nil
+		}
+	}
+	return 0, nil, false, csCtlErr(apierr.NotFound, "page_not_found", "City Service has no page %q", page)
+}
+
+// csOpen resolves what a user sees on opening path.
+func (p *Emulator) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string) (Page, error) {
+	pt, q, h5, err := csParseOpenPath(meta, path, query)
+	if err != nil {
+		return Page{}, err
+	}
+	out := Page{Page: csPageNames[pt], PageType: pt, OpenID: openid}
+	// Only issued paths open: the bt must be an approved account's.
+	bt := q.Get("bt")
+	var grant *csGrant
+	var ferr error
+	if err := tx.AscendPrefix(csGrantPrefix(), func(_, v string) bool {
+		var g csGrant
+		if ferr = decode(v, &g); ferr != nil {
+			return false
+		}
+		if g.BusinessType == bt {
+			grant = &g
+			return false
+		}
+		return true
+	}); err != nil || ferr != nil {
+		return out, cmpErr(err, ferr)
+	}
+	if grant == nil {
+		return out, csCtlErr(apierr.Forbidden, "path_not_issued", "the path's bt %q is no approved account's business_type: City Service opens only paths from getservicepath or the MP console", bt)
+	}
+	src, err := strconv.Atoi(q.Get("src"))
+	if err != nil || !slices.Contains(csSrcChannels, src) {
+		return out, csCtlErr(apierr.Invalid, "invalid_path", "src %q is not a src_channel", q.Get("src"))
+	}
+	out.Entry = Entry{AppID: grant.AppID, SrcChannel: src, BusinessType: bt, H5: h5}
+	if id := q.Get("city_id"); id != "" {
+		c, err := csCityNamed(tx, id)
+		if err != nil {
+			return out, err
+		}
+		if c == nil || c.CityID != id {
+			return out, csCtlErr(apierr.NotFound, "city_not_found", "no City Service city with city_id %q", id)
+		}
+		out.City = c
+	} else if pt != 0 {
+		return out, csCtlErr(apierr.Invalid, "invalid_path", "the %s page needs city_id", out.Page)
+	}
+	inCity := func(s *Service) bool { return s.offeredIn(out.City.Name) }
+	switch pt {
+	case 1:
+		home := &Home{Topics: out.City.Topics, Categories: []CategoryCount{}}
+		all, err := csServices(tx, inCity)
+		if err != nil {
+			return out, err
+		}
+		for _, cat := range meta.Categories {
+			n := 0
+			for i := range all {
+				if slices.Contains(all[i].Categories, cat.Name) {
+					n++
+				}
+			}
+			home.Categories = append(home.Categories, CategoryCount{Name: cat.Name, Count: n})
+		}
+		var codes, hot []Service
+		for _, s := range all {
+			switch {
+			case s.HealthCode:
+				codes = append(codes, s)
+			case len(hot) < csHotServices && !s.Generated:
+				hot = append(hot, s)
+			}
+		}
+		for i := 0; len(hot) < csHotServices && i < len(all); i++ {
+			if all[i].Generated {
+				hot = append(hot, all[i])
+			}
+		}
+		home.HealthCodes, home.HotServices = briefs(codes), briefs(hot)
+		out.Home = home
+	case 2:
+		out.HealthCode, err = p.csHealthCodePopup(tx, out.City.Name, openid)
+	case 3:
+		topic := q.Get("topic")
+		if !slices.Contains(out.City.Topics, topic) {
+			return out, csCtlErr(apierr.NotFound, "topic_not_found", "city %s has no topic %q", out.City.Name, topic)
+		}
+		list, err := csServices(tx, func(s *Service) bool { return inCity(s) && slices.Contains(s.Topics, topic) })
+		if err != nil {
+			return out, err
+		}
+		out.Topic = &List{Name: topic, Services: briefs(list)}
+	case 5:
+		kw := q.Get("keyword")
+		if !slices.ContainsFunc(meta.Categories, func(c Category) bool { return c.Name == kw }) {
+			return out, csCtlErr(apierr.NotFound, "category_not_found", "no City Service category %q", kw)
+		}
+		list, err := csServices(tx, func(s *Service) bool { return inCity(s) && slices.Contains(s.Categories, kw) })
+		if err != nil {
+			return out, err
+		}
+		out.ServiceList = &List{Name: kw, Services: briefs(list)}
+	case 0:
+		id, perr := strconv.ParseInt(q.Get("service_id"), 10, 64)
+		svc, err := csLoadService(tx, id)
+		if err != nil {
+			return out, err
+		}
+		if perr != nil || svc == nil || svc.Homepage == nil {
+			return out, csCtlErr(apierr.NotFound, "service_not_found", "no service homepage %q", q.Get("service_id"))
+		}
+		params, err := csParseParams(q.Get("params"))
+		if err != nil {
+			return out, csCtlErr(apierr.Invalid, "invalid_path", "params: %s", apierr.From(err).Reason)
+		}
+		view := &HomepageView{Service: *svc, Params: params, OfferedHere: true}
+		if out.City != nil {
+			view.UserCity, view.OfferedHere = out.City.Name, svc.offeredIn(out.City.Name)
+		}
+		out.Service = view
+	}
+	return out, err
+}
+
+func cmpErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// csHealthCodePopup is the health-code entry's popup for a user in a city: the only code, or the
+// list of codes with the user's remembered choice.
+func (p *Emulator) csHealthCodePopup(tx *store.Tx, city, openid string) (*HealthCodePopup, error) {
+	codes, err := csHealthCodes(tx, city)
+	if err != nil {
+		return nil, err
+	}
+	v := &HealthCodePopup{Popup: true, Codes: briefs(codes)}
+	if len(codes) == 1 {
+		v.Selected = &v.Codes[0]
+		return v, nil
+	}
+	var ch csChoice
+	ok, err := tx.Get(csChoiceKey(city, openid), &ch)
+	if err != nil {
+		return nil, err
+	}
+	if i := slices.IndexFunc(v.Codes, func(b Brief) bool { return b.ServiceID == ch.ServiceID }); ok && i >= 0 {
+		v.Selected, v.Remembered = &v.Codes[i], true
+		return v, nil
+	}
+	v.ChoiceRequired = true
+	return v, nil
+}
+
+// handleChooseHealthCode records a user's choice among a city's health codes:
+// POST /_sandbox/wechat/cityservice/healthcode-choice.
+func (p *Emulator) handleChooseHealthCode(c *endpoint.Call) (any, error) {
+	var req HealthCodeChoice
+	if err := c.Bind(&req); err != nil {
+		return nil, err
+	}
+	return p.chooseHealthCode(c.Now, req)
+}
+
+// HealthCodeChoice is a user's pick among a city's health codes.
+type HealthCodeChoice struct {
+	OpenID    string `json:"openid"`
+	CityName  string `json:"city_name"`
+	ServiceID int64  `json:"service_id"`
+}
+
+// ChooseHealthCode records a user's health-code choice (the Go twin of
+// POST /_sandbox/wechat/cityservice/healthcode-choice) and returns the popup as it now shows.
+func (p *Emulator) ChooseHealthCode(req HealthCodeChoice) (*HealthCodePopup, error) {
+	return p.chooseHealthCode(p.deps.Clock.Now(), req)
+}
+
+func (p *Emulator) chooseHealthCode(now time.Time, req HealthCodeChoice) (*HealthCodePopup, error) {
+	if req.OpenID == "" {
+		return nil, csCtlErr(apierr.Invalid, "invalid_choice", "openid is required")
+	}
+	var view *HealthCodePopup
+	err := p.deps.Store.Update(func(tx *store.Tx) error {
+		city, err := csCityNamed(tx, req.CityName)
+		if err != nil {
+			return err
+		}
+		if city == nil {
+			return csCtlErr(apierr.NotFound, "city_not_found", "no City Service city %q", req.CityName)
+		}
+		codes, err := csHealthCodes(tx, city.Name)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(codes, func(s Service) bool { return s.ServiceID == req.ServiceID }) {
+			return csCtlErr(apierr.Invalid, "not_a_health_code", "service %d is not a health code of %s (%v)", req.ServiceID, city.Name, briefs(codes))
+		}
+		if err := tx.Put(csChoiceKey(city.Name, req.OpenID), csChoice{ServiceID: req.ServiceID, ChosenAt: now}); err != nil {
+			return err
+		}
+		view, err = p.csHealthCodePopup(tx, city.Name, req.OpenID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return view, nil
+}
