@@ -3,11 +3,14 @@ package sandbox_test
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 
+	"github.com/citysandbox/citysandbox/fixtures"
 	"github.com/citysandbox/citysandbox/sandbox"
 	"github.com/citysandbox/citysandbox/sandbox/sandboxtest"
 )
@@ -724,5 +727,109 @@ func TestCityServiceGoTwins(t *testing.T) {
 	popup, err := w.ChooseHealthCode(sandbox.CityServiceHealthCodeChoice{OpenID: "o_go", CityName: "杭州", ServiceID: page.HealthCode.Codes[1].ServiceID})
 	if err != nil || !popup.Remembered || popup.Selected.Name != "杭州健康码" {
 		t.Errorf("choose: %v %+v", err, popup)
+	}
+}
+
+func TestCityServiceWithoutWorld(t *testing.T) {
+	t.Parallel()
+	apps, err := fs.ReadFile(fixtures.FS, "wechat.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := sandboxtest.New(t, sandbox.WithFixtures(fstest.MapFS{"wechat.yaml": {Data: apps}}))
+	tok := token(t, srv, serviceAppID, serviceSecret)
+	unchanged(t, srv, func() {
+		wantErrcode(t, csPath(t, srv, tok, map[string]any{"page_type": 1, "src_channel": 0, "city_name": "广州"}), 48001)
+		if a := do(t, srv, "GET", csCatalog, nil); a.status != 404 || dig(a.json, "error", "code") != "no_world" {
+			t.Errorf("catalog without a world: %d %s", a.status, a.raw)
+		}
+		if a := do(t, srv, "POST", csApplications, csApplication(serviceAppID)); a.status != 404 {
+			t.Errorf("apply without a world: %d %s", a.status, a.raw)
+		}
+	})
+}
+
+func TestCityServiceMoreRefusalsChangeNothing(t *testing.T) {
+	t.Parallel()
+	srv := sandboxtest.New(t)
+	for _, tc := range []struct {
+		name, method, path string
+		body               any
+		status             int
+	}{
+		{"catalog of an unknown city", "GET", csCatalog + "?city=nowhere", nil, 404},
+		{"reject an unknown application", "POST", csApplications + "/csa999999/reject", map[string]any{"reason": "x"}, 404},
+		{"approve with an unknown field", "POST", csApplications + "/csa000001/approve", map[string]any{"grant": "all"}, 400},
+		{"menu of an app without one", "GET", "/_sandbox/wechat/cityservice/menus/" + serviceAppID, nil, 404},
+		{"list with an unknown status", "GET", csApplications + "?status=lost", nil, 400},
+		{"settle without a name", "POST", csServicesVerb, map[string]any{"owner_appid": serviceAppID, "categories": []string{"社保"}}, 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			unchanged(t, srv, func() {
+				if r := do(t, srv, tc.method, tc.path, tc.body); r.status != tc.status {
+					t.Errorf("status %d, want %d: %s", r.status, tc.status, r.raw)
+				}
+			})
+		})
+	}
+}
+
+func TestCityServiceMiniProgramAndCityCodes(t *testing.T) {
+	t.Parallel()
+	srv := sandboxtest.New(t)
+	csApprove(t, srv, miniAppID, map[string]any{"page_types": []int{0}, "src_channels": []int{1}})
+	tok := token(t, srv, miniAppID, csMiniSecret)
+	// params key city and city_id accept the city's code as well as its name.
+	a := csPath(t, srv, tok, map[string]any{"page_type": 0, "src_channel": 1, "service_id": 1005002, "params": `[{"key":"city","value":"140500"}]`})
+	wantErrcode(t, a, 0)
+	if o := csOpenPath(t, srv, "o_dave", a); dig(o.json, "service", "user_city") != "晋城" {
+		t.Errorf("open: %s", o.raw)
+	}
+	b := csPath(t, srv, tok, map[string]any{"page_type": 0, "src_channel": 1, "service_id": csNationalFund, "params": "[]", "city_id": "440300"})
+	wantErrcode(t, b, 0)
+	if o := csOpenPath(t, srv, "o_dave", b); dig(o.json, "service", "user_city") != "深圳" || dig(o.json, "service", "offered_in_user_city") != true {
+		t.Errorf("open: %s", o.raw)
+	}
+}
+
+// BenchmarkCityServiceGetServicePath measures one getservicepath call through the whole
+// pipeline (token check, validation, grant, world lookup, path).
+func BenchmarkCityServiceGetServicePath(b *testing.B) {
+	srv := sandboxtest.New(b)
+	csApprove(b, srv, serviceAppID, nil)
+	tok := token(b, srv, serviceAppID, serviceSecret)
+	body := map[string]any{"page_type": 5, "src_channel": 0, "city_name": "广州", "ext_params": []map[string]string{{"key": "keyword", "value": "挂号就诊"}}}
+	for b.Loop() {
+		if a := csPath(b, srv, tok, body); a.errcode() != 0 {
+			b.Fatalf("errcode %d", a.errcode())
+		}
+	}
+}
+
+// BenchmarkCityServiceOpenHome measures a simulated open of a city home page (a scan of every
+// service of the world).
+func BenchmarkCityServiceOpenHome(b *testing.B) {
+	srv := sandboxtest.New(b)
+	csApprove(b, srv, serviceAppID, nil)
+	p := csPath(b, srv, token(b, srv, serviceAppID, serviceSecret), map[string]any{"page_type": 1, "src_channel": 0, "city_name": "广州"})
+	for b.Loop() {
+		csOpenPath(b, srv, "o_bench", p)
+	}
+}
+
+// BenchmarkCityServiceNewSandbox measures a fresh sandbox, which builds the City Service world.
+func BenchmarkCityServiceNewSandbox(b *testing.B) {
+	spec, err := sandbox.LoadSpec()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		s, err := sandbox.New(sandbox.WithLoadedSpec(spec), sandbox.WithFrozenClock(sandboxtest.Start))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -78,7 +78,11 @@ func (p *Emulator) handleCityServiceCatalog(c *endpoint.Call) (any, error) {
 			}
 			out.Cities = append(out.Cities, csCatalogCity{City: city, HealthCodes: briefs(codes)})
 		}
-		out.Services, err = csServices(tx, func(s *Service) bool { return only == nil || s.offeredIn(only.Name) })
+		in := ""
+		if only != nil {
+			in = only.Name
+		}
+		out.Services, err = csServicesIn(tx, in, nil)
 		out.Count = len(out.Services)
 		return err
 	})

@@ -238,11 +238,10 @@ func (p *Emulator) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string
 	} else if pt != 0 {
 		return out, csCtlErr(apierr.Invalid, "invalid_path", "the %s page needs city_id", out.Page)
 	}
-	inCity := func(s *Service) bool { return s.offeredIn(out.City.Name) }
 	switch pt {
 	case 1:
 		home := &Home{Topics: out.City.Topics, Categories: []CategoryCount{}}
-		all, err := csServices(tx, inCity)
+		all, err := csServicesIn(tx, out.City.Name, nil)
 		if err != nil {
 			return out, err
 		}
@@ -278,7 +277,7 @@ func (p *Emulator) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string
 		if !slices.Contains(out.City.Topics, topic) {
 			return out, csCtlErr(apierr.NotFound, "topic_not_found", "city %s has no topic %q", out.City.Name, topic)
 		}
-		list, err := csServices(tx, func(s *Service) bool { return inCity(s) && slices.Contains(s.Topics, topic) })
+		list, err := csServicesIn(tx, out.City.Name, func(s *Service) bool { return slices.Contains(s.Topics, topic) })
 		if err != nil {
 			return out, err
 		}
@@ -288,7 +287,7 @@ func (p *Emulator) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string
 		if !slices.ContainsFunc(meta.Categories, func(c Category) bool { return c.Name == kw }) {
 			return out, csCtlErr(apierr.NotFound, "category_not_found", "no City Service category %q", kw)
 		}
-		list, err := csServices(tx, func(s *Service) bool { return inCity(s) && slices.Contains(s.Categories, kw) })
+		list, err := csServicesIn(tx, out.City.Name, func(s *Service) bool { return slices.Contains(s.Categories, kw) })
 		if err != nil {
 			return out, err
 		}

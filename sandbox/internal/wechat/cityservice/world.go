@@ -3,6 +3,7 @@ package cityservice
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
@@ -399,14 +400,25 @@ func csLoadService(tx *store.Tx, id int64) (*Service, error) {
 
 // csServices returns the services keep accepts, in service_id order.
 func csServices(tx *store.Tx, keep func(*Service) bool) ([]Service, error) {
+	return csServicesIn(tx, "", keep)
+}
+
+// csServicesIn is csServices for the services offered in city. It skips, before decoding, every
+// stored service whose JSON names neither the city nor an empty city list: a city page then
+// decodes a few dozen services, not the whole world.
+func csServicesIn(tx *store.Tx, city string, keep func(*Service) bool) ([]Service, error) {
 	out := []Service{}
 	var ferr error
+	quoted := strconv.Quote(city)
 	err := tx.AscendPrefix(csServicePrefix(), func(_, v string) bool {
+		if city != "" && !strings.Contains(v, quoted) && !strings.Contains(v, `"cities":[]`) {
+			return true
+		}
 		var s Service
 		if ferr = decode(v, &s); ferr != nil {
 			return false
 		}
-		if keep == nil || keep(&s) {
+		if (city == "" || s.offeredIn(city)) && (keep == nil || keep(&s)) {
 			out = append(out, s)
 		}
 		return true
@@ -419,5 +431,5 @@ func csServices(tx *store.Tx, keep func(*Service) bool) ([]Service, error) {
 
 // csHealthCodes returns a city's health-code services, in service_id order.
 func csHealthCodes(tx *store.Tx, city string) ([]Service, error) {
-	return csServices(tx, func(s *Service) bool { return s.HealthCode && s.offeredIn(city) })
+	return csServicesIn(tx, city, func(s *Service) bool { return s.HealthCode })
 }
