@@ -58,12 +58,12 @@ type ApplicationSpec struct {
 }
 
 // handleApplyCityService files an application: POST /_sandbox/wechat/cityservice/applications.
-func (p *Emulator) handleApplyCityService(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleApplyCityService(c *endpoint.Call) (any, error) {
 	var req ApplicationSpec
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	a, err := p.applyCityService(c.Now, req)
+	a, err := e.applyCityService(c.Now, req)
 	if err != nil {
 		return nil, err
 	}
@@ -72,13 +72,13 @@ func (p *Emulator) handleApplyCityService(c *endpoint.Call) (any, error) {
 
 // Apply files an application for the interconnection capability (the Go twin of
 // POST /_sandbox/wechat/cityservice/applications).
-func (p *Emulator) Apply(req ApplicationSpec) (*Application, error) {
-	return p.applyCityService(p.deps.Clock.Now(), req)
+func (e *Emulator) Apply(req ApplicationSpec) (*Application, error) {
+	return e.applyCityService(e.deps.Clock.Now(), req)
 }
 
-func (p *Emulator) applyCityService(now time.Time, req ApplicationSpec) (*Application, error) {
+func (e *Emulator) applyCityService(now time.Time, req ApplicationSpec) (*Application, error) {
 	var a Application
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
+	err := e.deps.Store.Update(func(tx *store.Tx) error {
 		meta, err := csLoadMeta(tx)
 		if err != nil {
 			return err
@@ -86,7 +86,7 @@ func (p *Emulator) applyCityService(now time.Time, req ApplicationSpec) (*Applic
 		if meta == nil {
 			return csCtlErr(apierr.NotFound, "no_world", "no City Service world is loaded")
 		}
-		app, err := p.deps.WeChat.GetApp(tx, req.AppID)
+		app, err := e.deps.WeChat.GetApp(tx, req.AppID)
 		if err != nil {
 			return err
 		}
@@ -101,7 +101,7 @@ func (p *Emulator) applyCityService(now time.Time, req ApplicationSpec) (*Applic
 			return csCtlErr(apierr.Forbidden, "not_eligible", "%s has not settled a City Service service with a homepage (settle one with POST /_sandbox/wechat/cityservice/services)", app.AppID)
 		}
 		var open *Application
-		if open, err = p.csOpenApplication(tx, app.AppID); err != nil {
+		if open, err = e.csOpenApplication(tx, app.AppID); err != nil {
 			return err
 		}
 		if open != nil {
@@ -127,7 +127,7 @@ func (p *Emulator) applyCityService(now time.Time, req ApplicationSpec) (*Applic
 }
 
 // csOpenApplication returns an account's pending or approved application, if any.
-func (p *Emulator) csOpenApplication(tx *store.Tx, appid string) (*Application, error) {
+func (e *Emulator) csOpenApplication(tx *store.Tx, appid string) (*Application, error) {
 	list, err := csApplications(tx, appid)
 	for i := range list {
 		if list[i].Status != csRejected {
@@ -163,9 +163,9 @@ func sortedUnique(in []int) []int {
 }
 
 // handleListCityServiceApplications lists applications: GET …/applications[?appid=&status=].
-func (p *Emulator) handleListCityServiceApplications(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleListCityServiceApplications(c *endpoint.Call) (any, error) {
 	var list []Application
-	err := p.deps.Store.View(func(tx *store.Tx) error {
+	err := e.deps.Store.View(func(tx *store.Tx) error {
 		var err error
 		list, err = csApplications(tx, c.Query("appid"))
 		return err
@@ -184,24 +184,24 @@ type Decision struct {
 	Reason      string `json:"reason"`
 }
 
-func (p *Emulator) csDecide(c *endpoint.Call, approve bool) (any, error) {
+func (e *Emulator) csDecide(c *endpoint.Call, approve bool) (any, error) {
 	var d Decision
 	if err := c.Bind(&d); err != nil {
 		return nil, err
 	}
-	return p.decideCityService(c.Now, c.Param("id"), approve, d)
+	return e.decideCityService(c.Now, c.Param("id"), approve, d)
 }
 
 // Decide approves or rejects a pending application (the Go twin of
 // POST /_sandbox/wechat/cityservice/applications/{id}/approve and …/reject).
-func (p *Emulator) Decide(id string, approve bool, d Decision) (*Application, error) {
-	return p.decideCityService(p.deps.Clock.Now(), id, approve, d)
+func (e *Emulator) Decide(id string, approve bool, d Decision) (*Application, error) {
+	return e.decideCityService(e.deps.Clock.Now(), id, approve, d)
 }
 
 // decideCityService moves a pending application to approved or rejected.
-func (p *Emulator) decideCityService(now time.Time, id string, approve bool, d Decision) (*Application, error) {
+func (e *Emulator) decideCityService(now time.Time, id string, approve bool, d Decision) (*Application, error) {
 	var a Application
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
+	err := e.deps.Store.Update(func(tx *store.Tx) error {
 		ok, err := tx.Get(csApplicationKey(id), &a)
 		if err != nil {
 			return err
@@ -252,11 +252,11 @@ func (p *Emulator) decideCityService(now time.Time, id string, approve bool, d D
 }
 
 // handleApproveCityServiceApplication is the operator's approval: POST …/applications/{id}/approve.
-func (p *Emulator) handleApproveCityServiceApplication(c *endpoint.Call) (any, error) {
-	return p.csDecide(c, true)
+func (e *Emulator) handleApproveCityServiceApplication(c *endpoint.Call) (any, error) {
+	return e.csDecide(c, true)
 }
 
 // handleRejectCityServiceApplication is the operator's refusal: POST …/applications/{id}/reject.
-func (p *Emulator) handleRejectCityServiceApplication(c *endpoint.Call) (any, error) {
-	return p.csDecide(c, false)
+func (e *Emulator) handleRejectCityServiceApplication(c *endpoint.Call) (any, error) {
+	return e.csDecide(c, false)
 }

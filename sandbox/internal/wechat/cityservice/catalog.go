@@ -43,9 +43,9 @@ type csCatalog struct {
 }
 
 // handleCityServiceCatalog lists the world: GET /_sandbox/wechat/cityservice/catalog[?city=].
-func (p *Emulator) handleCityServiceCatalog(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleCityServiceCatalog(c *endpoint.Call) (any, error) {
 	var out csCatalog
-	err := p.deps.Store.View(func(tx *store.Tx) error {
+	err := e.deps.Store.View(func(tx *store.Tx) error {
 		meta, err := csLoadMeta(tx)
 		if err != nil {
 			return err
@@ -102,12 +102,12 @@ type ServiceSpec struct {
 
 // handleSettleCityService settles a service into City Service for an app:
 // POST /_sandbox/wechat/cityservice/services. The new service gets the next free service_id.
-func (p *Emulator) handleSettleCityService(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleSettleCityService(c *endpoint.Call) (any, error) {
 	var req ServiceSpec
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	svc, err := p.Settle(req)
+	svc, err := e.Settle(req)
 	if err != nil {
 		return nil, err
 	}
@@ -116,9 +116,9 @@ func (p *Emulator) handleSettleCityService(c *endpoint.Call) (any, error) {
 
 // Settle settles a service into City Service for an app (the Go twin of
 // POST /_sandbox/wechat/cityservice/services). The service gets the next free service_id.
-func (p *Emulator) Settle(req ServiceSpec) (*Service, error) {
+func (e *Emulator) Settle(req ServiceSpec) (*Service, error) {
 	var svc Service
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
+	err := e.deps.Store.Update(func(tx *store.Tx) error {
 		meta, err := csLoadMeta(tx)
 		if err != nil {
 			return err
@@ -126,7 +126,7 @@ func (p *Emulator) Settle(req ServiceSpec) (*Service, error) {
 		if meta == nil {
 			return csCtlErr(apierr.NotFound, "no_world", "no City Service world is loaded")
 		}
-		app, err := p.deps.WeChat.GetApp(tx, req.OwnerAppID)
+		app, err := e.deps.WeChat.GetApp(tx, req.OwnerAppID)
 		if err != nil {
 			return err
 		}

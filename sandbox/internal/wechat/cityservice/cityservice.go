@@ -102,18 +102,18 @@ func encodeJSON(v any) []byte {
 
 // Routes registers WeChat City Service interconnection (城市服务开放互联能力): the
 // path API and the control-plane verbs that simulate the rest of the flow.
-func (p *Emulator) Routes(r endpoint.Routes) {
-	r.Handle("getCityServicePath", p.handleGetServicePath)                           // POST /cityservice/getservicepath
-	r.Handle("getCityServiceCatalog", p.handleCityServiceCatalog)                    // GET /_sandbox/wechat/cityservice/catalog
-	r.Handle("settleCityService", p.handleSettleCityService)                         // POST /_sandbox/wechat/cityservice/services
-	r.Handle("applyCityService", p.handleApplyCityService)                           // POST /_sandbox/wechat/cityservice/applications
-	r.Handle("listCityServiceApplications", p.handleListCityServiceApplications)     // GET /_sandbox/wechat/cityservice/applications
-	r.Handle("approveCityServiceApplication", p.handleApproveCityServiceApplication) // POST …/applications/{id}/approve
-	r.Handle("rejectCityServiceApplication", p.handleRejectCityServiceApplication)   // POST …/applications/{id}/reject
-	r.Handle("putCityServiceMenu", p.handlePutCityServiceMenu)                       // PUT /_sandbox/wechat/cityservice/menus/{appid}
-	r.Handle("getCityServiceMenu", p.handleGetCityServiceMenu)                       // GET /_sandbox/wechat/cityservice/menus/{appid}
-	r.Handle("openCityServicePage", p.handleOpenCityServicePage)                     // POST /_sandbox/wechat/cityservice/open
-	r.Handle("chooseCityServiceHealthCode", p.handleChooseHealthCode)                // POST /_sandbox/wechat/cityservice/healthcode-choice
+func (e *Emulator) Routes(r endpoint.Routes) {
+	r.Handle("getCityServicePath", e.handleGetServicePath)                           // POST /cityservice/getservicepath
+	r.Handle("getCityServiceCatalog", e.handleCityServiceCatalog)                    // GET /_sandbox/wechat/cityservice/catalog
+	r.Handle("settleCityService", e.handleSettleCityService)                         // POST /_sandbox/wechat/cityservice/services
+	r.Handle("applyCityService", e.handleApplyCityService)                           // POST /_sandbox/wechat/cityservice/applications
+	r.Handle("listCityServiceApplications", e.handleListCityServiceApplications)     // GET /_sandbox/wechat/cityservice/applications
+	r.Handle("approveCityServiceApplication", e.handleApproveCityServiceApplication) // POST …/applications/{id}/approve
+	r.Handle("rejectCityServiceApplication", e.handleRejectCityServiceApplication)   // POST …/applications/{id}/reject
+	r.Handle("putCityServiceMenu", e.handlePutCityServiceMenu)                       // PUT /_sandbox/wechat/cityservice/menus/{appid}
+	r.Handle("getCityServiceMenu", e.handleGetCityServiceMenu)                       // GET /_sandbox/wechat/cityservice/menus/{appid}
+	r.Handle("openCityServicePage", e.handleOpenCityServicePage)                     // POST /_sandbox/wechat/cityservice/open
+	r.Handle("chooseCityServiceHealthCode", e.handleChooseHealthCode)                // POST /_sandbox/wechat/cityservice/healthcode-choice
 }
 
 // Page types and channels of getservicepath.
@@ -392,7 +392,7 @@ func csBuildPath(meta *csMeta, t *csTarget, srcChannel int, bt string, h5 bool) 
 }
 
 // handleGetServicePath emulates POST /cityservice/getservicepath (cityserviceservicehomepath).
-func (p *Emulator) handleGetServicePath(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleGetServicePath(c *endpoint.Call) (any, error) {
 	var req csPathRequest
 	if err := c.Bind(&req); err != nil {
 		return nil, err
@@ -407,7 +407,7 @@ func (p *Emulator) handleGetServicePath(c *endpoint.Call) (any, error) {
 	}
 	app := c.Principal.(*wechat.Principal).App
 	var answer csPathAnswer
-	err := p.deps.Store.View(func(tx *store.Tx) error {
+	err := e.deps.Store.View(func(tx *store.Tx) error {
 		meta, err := csLoadMeta(tx)
 		if err != nil {
 			return err

@@ -47,7 +47,7 @@ func csMenuChannel(app *wechat.App) int {
 }
 
 // handlePutCityServiceMenu replaces an account's City Service menu: PUT …/menus/{appid}.
-func (p *Emulator) handlePutCityServiceMenu(c *endpoint.Call) (any, error) {
+func (e *Emulator) handlePutCityServiceMenu(c *endpoint.Call) (any, error) {
 	var body struct {
 		Entries []csMenuEntry `json:"entries"`
 	}
@@ -55,7 +55,7 @@ func (p *Emulator) handlePutCityServiceMenu(c *endpoint.Call) (any, error) {
 		return nil, err
 	}
 	var menu csMenu
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
+	err := e.deps.Store.Update(func(tx *store.Tx) error {
 		meta, err := csLoadMeta(tx)
 		if err != nil {
 			return err
@@ -63,7 +63,7 @@ func (p *Emulator) handlePutCityServiceMenu(c *endpoint.Call) (any, error) {
 		if meta == nil {
 			return csCtlErr(apierr.NotFound, "no_world", "no City Service world is loaded")
 		}
-		app, err := p.deps.WeChat.GetApp(tx, c.Param("appid"))
+		app, err := e.deps.WeChat.GetApp(tx, c.Param("appid"))
 		if err != nil {
 			return err
 		}
@@ -81,26 +81,26 @@ func (p *Emulator) handlePutCityServiceMenu(c *endpoint.Call) (any, error) {
 			return csCtlErr(apierr.Forbidden, "not_granted", "src_channel %d (a %s menu) is not granted to %s (granted: %v)", menu.SrcChannel, app.Type, app.AppID, g.SrcChannels)
 		}
 		seen := map[string]bool{}
-		for _, e := range body.Entries {
-			if seen[e.Key] {
-				return csCtlErr(apierr.Invalid, "invalid_entry", "menu key %q appears twice", e.Key)
+		for _, ent := range body.Entries {
+			if seen[ent.Key] {
+				return csCtlErr(apierr.Invalid, "invalid_entry", "menu key %q appears twice", ent.Key)
 			}
-			seen[e.Key] = true
-			if !slices.Contains(g.PageTypes, e.PageType) {
-				return csCtlErr(apierr.Forbidden, "not_granted", "entry %q: page_type %d is not granted to %s (granted: %v)", e.Key, e.PageType, app.AppID, g.PageTypes)
+			seen[ent.Key] = true
+			if !slices.Contains(g.PageTypes, ent.PageType) {
+				return csCtlErr(apierr.Forbidden, "not_granted", "entry %q: page_type %d is not granted to %s (granted: %v)", ent.Key, ent.PageType, app.AppID, g.PageTypes)
 			}
-			req := csPathRequest{PageType: e.PageType, SrcChannel: menu.SrcChannel, CityName: e.CityName, ContentName: e.ContentName,
-				ExtParams: e.ExtParams, ServiceID: e.ServiceID, Params: e.Params, CityID: e.CityID}
+			req := csPathRequest{PageType: ent.PageType, SrcChannel: menu.SrcChannel, CityName: ent.CityName, ContentName: ent.ContentName,
+				ExtParams: ent.ExtParams, ServiceID: ent.ServiceID, Params: ent.Params, CityID: ent.CityID}
 			t, err := csResolve(tx, meta, &req)
 			if err != nil {
 				if ae := apierr.As(err); ae != nil && ae.Code == 40097 {
-					return csCtlErr(apierr.Invalid, "invalid_entry", "entry %q: %s (getservicepath would answer 40097)", e.Key, ae.Reason)
+					return csCtlErr(apierr.Invalid, "invalid_entry", "entry %q: %s (getservicepath would answer 40097)", ent.Key, ae.Reason)
 				}
 				return err
 			}
 			a := csBuildPath(meta, t, menu.SrcChannel, g.BusinessType, false)
-			e.Path, e.QueryString = a.Path, a.QueryString
-			menu.Entries = append(menu.Entries, e)
+			ent.Path, ent.QueryString = a.Path, a.QueryString
+			menu.Entries = append(menu.Entries, ent)
 		}
 		return tx.Put(csMenuKey(app.AppID), &menu)
 	})
@@ -111,9 +111,9 @@ func (p *Emulator) handlePutCityServiceMenu(c *endpoint.Call) (any, error) {
 }
 
 // handleGetCityServiceMenu shows an account's City Service menu: GET …/menus/{appid}.
-func (p *Emulator) handleGetCityServiceMenu(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleGetCityServiceMenu(c *endpoint.Call) (any, error) {
 	var menu csMenu
-	err := p.deps.Store.View(func(tx *store.Tx) error {
+	err := e.deps.Store.View(func(tx *store.Tx) error {
 		ok, err := tx.Get(csMenuKey(c.Param("appid")), &menu)
 		if err == nil && !ok {
 			err = csCtlErr(apierr.NotFound, "menu_not_found", "no City Service menu for %s", c.Param("appid"))

@@ -104,17 +104,17 @@ func csChoiceKey(city, openid string) string {
 
 // handleOpenCityServicePage simulates a user opening a returned path, H5 URL or menu entry:
 // POST /_sandbox/wechat/cityservice/open. It reads only.
-func (p *Emulator) handleOpenCityServicePage(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleOpenCityServicePage(c *endpoint.Call) (any, error) {
 	var req OpenSpec
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	return p.Open(req)
+	return e.Open(req)
 }
 
 // Open simulates a user opening a path, H5 URL or menu entry (the Go twin of
 // POST /_sandbox/wechat/cityservice/open). It changes nothing.
-func (p *Emulator) Open(req OpenSpec) (*Page, error) {
+func (e *Emulator) Open(req OpenSpec) (*Page, error) {
 	if req.OpenID == "" {
 		return nil, csCtlErr(apierr.Invalid, "invalid_open", "openid is required")
 	}
@@ -122,7 +122,7 @@ func (p *Emulator) Open(req OpenSpec) (*Page, error) {
 		return nil, csCtlErr(apierr.Invalid, "invalid_open", "give either path (a Mini Program path or H5 URL) or menu {appid, key}")
 	}
 	var out Page
-	err := p.deps.Store.View(func(tx *store.Tx) error {
+	err := e.deps.Store.View(func(tx *store.Tx) error {
 		meta, err := csLoadMeta(tx)
 		if err != nil {
 			return err
@@ -138,13 +138,13 @@ func (p *Emulator) Open(req OpenSpec) (*Page, error) {
 			} else if !ok {
 				return csCtlErr(apierr.NotFound, "menu_not_found", "no City Service menu for %s", req.Menu.AppID)
 			}
-			i := slices.IndexFunc(menu.Entries, func(e csMenuEntry) bool { return e.Key == req.Menu.Key })
+			i := slices.IndexFunc(menu.Entries, func(m csMenuEntry) bool { return m.Key == req.Menu.Key })
 			if i < 0 {
 				return csCtlErr(apierr.NotFound, "menu_entry_not_found", "the menu of %s has no key %q", req.Menu.AppID, req.Menu.Key)
 			}
 			path, query, menuKey = menu.Entries[i].Path, menu.Entries[i].QueryString, req.Menu.Key
 		}
-		out, err = p.csOpen(tx, meta, path, query, req.OpenID)
+		out, err = e.csOpen(tx, meta, path, query, req.OpenID)
 		out.Entry.MenuKey = menuKey
 		return err
 	})
@@ -195,7 +195,7 @@ func csParseOpenPath(meta *csMeta, path, extra string) (int, url.Values, bool, e
 }
 
 // csOpen resolves what a user sees on opening path.
-func (p *Emulator) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string) (Page, error) {
+func (e *Emulator) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string) (Page, error) {
 	pt, q, h5, err := csParseOpenPath(meta, path, query)
 	if err != nil {
 		return Page{}, err
@@ -216,7 +216,7 @@ func (p *Emulator) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string
 		}
 		return true
 	}); err != nil || ferr != nil {
-		return out, cmpErr(err, ferr)
+		return out, firstErr(err, ferr)
 	}
 	if grant == nil {
 		return out, csCtlErr(apierr.Forbidden, "path_not_issued", "the path's bt %q is no approved account's business_type: City Service opens only paths from getservicepath or the MP console", bt)
@@ -271,7 +271,7 @@ func (p *Emulator) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string
 		home.HealthCodes, home.HotServices = briefs(codes), briefs(hot)
 		out.Home = home
 	case 2:
-		out.HealthCode, err = p.csHealthCodePopup(tx, out.City.Name, openid)
+		out.HealthCode, err = e.csHealthCodePopup(tx, out.City.Name, openid)
 	case 3:
 		topic := q.Get("topic")
 		if !slices.Contains(out.City.Topics, topic) {
@@ -314,10 +314,10 @@ func (p *Emulator) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string
 	return out, err
 }
 
-func cmpErr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -325,7 +325,7 @@ func cmpErr(errs ...error) error {
 
 // csHealthCodePopup is the health-code entry's popup for a user in a city: the only code, or the
 // list of codes with the user's remembered choice.
-func (p *Emulator) csHealthCodePopup(tx *store.Tx, city, openid string) (*HealthCodePopup, error) {
+func (e *Emulator) csHealthCodePopup(tx *store.Tx, city, openid string) (*HealthCodePopup, error) {
 	codes, err := csHealthCodes(tx, city)
 	if err != nil {
 		return nil, err
@@ -350,12 +350,12 @@ func (p *Emulator) csHealthCodePopup(tx *store.Tx, city, openid string) (*Health
 
 // handleChooseHealthCode records a user's choice among a city's health codes:
 // POST /_sandbox/wechat/cityservice/healthcode-choice.
-func (p *Emulator) handleChooseHealthCode(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleChooseHealthCode(c *endpoint.Call) (any, error) {
 	var req HealthCodeChoice
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	return p.chooseHealthCode(c.Now, req)
+	return e.chooseHealthCode(c.Now, req)
 }
 
 // HealthCodeChoice is a user's pick among a city's health codes.
@@ -367,16 +367,16 @@ type HealthCodeChoice struct {
 
 // ChooseHealthCode records a user's health-code choice (the Go twin of
 // POST /_sandbox/wechat/cityservice/healthcode-choice) and returns the popup as it now shows.
-func (p *Emulator) ChooseHealthCode(req HealthCodeChoice) (*HealthCodePopup, error) {
-	return p.chooseHealthCode(p.deps.Clock.Now(), req)
+func (e *Emulator) ChooseHealthCode(req HealthCodeChoice) (*HealthCodePopup, error) {
+	return e.chooseHealthCode(e.deps.Clock.Now(), req)
 }
 
-func (p *Emulator) chooseHealthCode(now time.Time, req HealthCodeChoice) (*HealthCodePopup, error) {
+func (e *Emulator) chooseHealthCode(now time.Time, req HealthCodeChoice) (*HealthCodePopup, error) {
 	if req.OpenID == "" {
 		return nil, csCtlErr(apierr.Invalid, "invalid_choice", "openid is required")
 	}
 	var view *HealthCodePopup
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
+	err := e.deps.Store.Update(func(tx *store.Tx) error {
 		city, err := csCityNamed(tx, req.CityName)
 		if err != nil {
 			return err
@@ -394,7 +394,7 @@ func (p *Emulator) chooseHealthCode(now time.Time, req HealthCodeChoice) (*Healt
 		if err := tx.Put(csChoiceKey(city.Name, req.OpenID), csChoice{ServiceID: req.ServiceID, ChosenAt: now}); err != nil {
 			return err
 		}
-		view, err = p.csHealthCodePopup(tx, city.Name, req.OpenID)
+		view, err = e.csHealthCodePopup(tx, city.Name, req.OpenID)
 		return err
 	})
 	if err != nil {

@@ -119,9 +119,9 @@ func (s *Service) offeredIn(city string) bool {
 
 // LoadFixtures builds the City Service world from fixtures/cityservice.yaml plus the
 // generated fill, and stores it. It runs on a fresh store and after every reset.
-func (p *Emulator) LoadFixtures() error {
+func (e *Emulator) LoadFixtures() error {
 	var f csWorldFile
-	if err := p.deps.Fixtures.Decode("cityservice", &f); err != nil {
+	if err := e.deps.Fixtures.Decode("cityservice", &f); err != nil {
 		return err
 	}
 	if f.MiniProgram.AppID == "" && len(f.Cities) == 0 {
@@ -130,12 +130,12 @@ func (p *Emulator) LoadFixtures() error {
 	if err := f.check(); err != nil {
 		return fmt.Errorf("cityservice: fixtures/cityservice.yaml: %w", err)
 	}
-	services := f.generate(p.deps.Faker.Fork("wechat/cityservice"))
+	services := f.generate(e.deps.Faker.Fork("wechat/cityservice"))
 	next := f.Fill.FirstServiceID
 	for _, s := range services {
 		next = max(next, s.ServiceID+1)
 	}
-	return p.deps.Store.Update(func(tx *store.Tx) error {
+	return e.deps.Store.Update(func(tx *store.Tx) error {
 		meta := csMeta{MiniProgram: f.MiniProgram, Topics: f.Topics, Categories: f.Categories, NextServiceID: next, NextApplication: 1}
 		if err := tx.Put(csMetaKey(), meta); err != nil {
 			return err
