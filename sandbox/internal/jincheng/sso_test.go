@@ -3,6 +3,7 @@ package jincheng_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"image/jpeg"
 	"net/http"
 	"net/url"
@@ -253,5 +254,43 @@ func TestConcurrentExchange(t *testing.T) {
 		if ok != 1 || used != n-1 {
 			t.Errorf("round %d: results %v, want exactly one OK and %d SSO-TICKET-USED", round, codes, n-1)
 		}
+	}
+}
+
+// TestSameSeedSamePeople: two sandboxes with one seed, and a sandbox after a reset, have the same
+// citizens; request ids are UUID-shaped and come from the seeded source.
+func TestSameSeedSamePeople(t *testing.T) {
+	t.Parallel()
+	a, b := newEnv(t), newEnv(t)
+	ca := a.control("GET", "/_sandbox/jincheng/citizens", nil).Raw
+	if cb := b.control("GET", "/_sandbox/jincheng/citizens", nil).Raw; !bytes.Equal(ca, cb) {
+		t.Errorf("two sandboxes with seed 1 have different citizens:\n%s\n%s", ca, cb)
+	}
+	a.control("POST", "/_sandbox/jincheng/citizens", nil)
+	if r := a.control("POST", "/_sandbox/reset", map[string]string{}); r.Status != 200 {
+		t.Fatalf("reset: %d %s", r.Status, r.Raw)
+	}
+	if again := a.control("GET", "/_sandbox/jincheng/citizens", nil).Raw; !bytes.Equal(ca, again) {
+		t.Errorf("citizens after a reset differ:\n%s\n%s", ca, again)
+	}
+	var items struct{ Items []map[string]any }
+	if err := json.Unmarshal(ca, &items); err != nil || len(items.Items) != 8 {
+		t.Fatalf("citizens: %v %s", err, ca)
+	}
+	for _, c := range items.Items {
+		if !jincheng.ValidID(c["idnum"].(string)) {
+			t.Errorf("citizen %v: invalid resident ID", c)
+		}
+	}
+	ra := a.request("GET", "/jincheng/admin/v1/apps", nil, nil)
+	rb := b.request("GET", "/jincheng/admin/v1/apps", nil, nil)
+	id, _ := ra.Body["requestId"].(string)
+	if len(id) != 36 || id[14] != '4' || ra.code() != "ADMIN-SESSION-INVALID" || ra.Status != 401 {
+		t.Errorf("requestId %q (%d %s), want a UUID v4 shape and ADMIN-SESSION-INVALID", id, ra.Status, ra.code())
+	}
+	// a was reset (reseeding its source) and b is fresh: the same seed and requests give the
+	// same id.
+	if id != rb.Body["requestId"] {
+		t.Errorf("request ids %q and %v differ for the same seed and requests", id, rb.Body["requestId"])
 	}
 }
