@@ -34,7 +34,10 @@ type VendorSpec struct {
 func (p *Platform) CreateVendor(spec VendorSpec) (*Vendor, error) {
 	v := &Vendor{Account: spec.Account, Password: spec.Password, Name: spec.Name, Created: p.deps.Clock.Now()}
 	if v.Name == "" {
-		v.Name = p.deps.Faker.Company()
+		f := p.deps.Faker
+		v.Name = f.Pick([]string{"晋城", "泽州", "高平", "阳城", "沁水", "陵川", "太行"}) +
+			f.Pick([]string{"智慧", "数字", "云端", "信达", "恒通", "博远", "华晋"}) +
+			f.Pick([]string{"信息科技", "网络科技", "软件", "数据服务"}) + "有限公司"
 	}
 	if v.Password == "" {
 		v.Password = p.deps.Rand.Token(16, seeded.Alphanumeric)
