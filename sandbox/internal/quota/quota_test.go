@@ -1,0 +1,132 @@
+package quota
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
+	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+)
+
+func newEngine(t *testing.T) (*Engine, *clock.Controllable, *store.Store) {
+	t.Helper()
+	st, err := store.Open(store.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := clock.NewFrozen(time.Date(2026, 3, 2, 10, 0, 0, 0, clock.Beijing))
+	return New(st, c), c, st
+}
+
+// admitConcurrently fires n admissions at once and counts those admitted.
+func admitConcurrently(t *testing.T, e *Engine, n int, l Limits) int {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	admitted := 0
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := e.Admit("app|/api", l)
+			if err != nil {
+				t.Error(err)
+			}
+			if d == nil {
+				mu.Lock()
+				admitted++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return admitted
+}
+
+func TestExactUnderConcurrency(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		limits Limits
+		want   int
+	}{
+		{"second", Limits{PerSecond: 5}, 5},
+		{"minute", Limits{PerMinute: 200}, 200},
+		{"day", Limits{PerDay: 150}, 150},
+		{"month", Limits{PerMonth: 10}, 10},
+		{"lifetime", Limits{Lifetime: 77}, 77},
+		{"tightest wins", Limits{PerSecond: 50, PerDay: 20}, 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, _, _ := newEngine(t)
+			if got := admitConcurrently(t, e, 300, tc.limits); got != tc.want {
+				t.Errorf("admitted %d of 300, want exactly %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestWindowsRollOver(t *testing.T) {
+	e, c, _ := newEngine(t)
+	l := Limits{PerSecond: 1, PerMinute: 2, PerDay: 3}
+	step := func(d time.Duration, wantAdmitted bool, want Window) {
+		t.Helper()
+		c.Advance(d)
+		dn, err := e.Admit("s", l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (dn == nil) != wantAdmitted || (dn != nil && dn.Window != want) {
+			t.Fatalf("after +%v: denial %+v, want admitted=%v window=%v", d, dn, wantAdmitted, want)
+		}
+	}
+	step(0, true, 0)
+	step(0, false, Second)
+	step(time.Second, true, 0)
+	step(time.Second, false, Minute)
+	step(time.Minute, true, 0)
+	step(time.Minute, false, Day)
+	// Beijing midnight (the clock started at 10:00 CST): 14 hours on, the day resets.
+	step(14*time.Hour, true, 0)
+}
+
+func TestReleaseRestoresTheStore(t *testing.T) {
+	e, c, st := newEngine(t)
+	before, _ := st.Hash()
+	l := Limits{PerSecond: 1, PerDay: 1, PerMonth: 1, Lifetime: 1}
+	if d, _ := e.Admit("s", l); d != nil {
+		t.Fatal("first call refused")
+	}
+	if err := e.Release("s", l, c.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := st.Hash(); after != before {
+		t.Error("release left counters behind")
+	}
+	if d, _ := e.Admit("s", l); d != nil {
+		t.Error("a released call still counts")
+	}
+}
+
+func TestClearKeepsMonthAndLifetime(t *testing.T) {
+	e, _, _ := newEngine(t)
+	l := Limits{PerDay: 1, PerMonth: 2}
+	e.Admit("app|/a", l)
+	if err := e.Clear("app|", true); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := e.Admit("app|/a", l); d != nil {
+		t.Fatalf("day not cleared: %+v", d)
+	}
+	e.Clear("app|/a", false)
+	if d, _ := e.Admit("app|/a", l); d == nil || d.Window != Month {
+		t.Errorf("month window cleared too: %+v", d)
+	}
+}
+
+func TestScaled(t *testing.T) {
+	got := Limits{PerSecond: 5, PerDay: 2000, PerMonth: 0}.Scaled(10)
+	if want := (Limits{PerSecond: 1, PerDay: 200}); got != want {
+		t.Errorf("Scaled(10) = %+v, want %+v", got, want)
+	}
+}
