@@ -19,6 +19,8 @@ type config struct {
 	fixtures      fs.FS
 	specs         fs.FS
 	spec          *spec.Spec
+	shared        *Spec
+	ownFixtures   bool
 	adminToken    string
 	logger        *slog.Logger
 	journalSize   int
@@ -42,7 +44,9 @@ func WithFrozenClock(t time.Time) Option {
 
 // WithFixtures replaces the built-in fixtures with a directory of the same layout. Default: the
 // embedded fixtures/.
-func WithFixtures(fsys fs.FS) Option { return func(c *config) { c.fixtures = fsys } }
+func WithFixtures(fsys fs.FS) Option {
+	return func(c *config) { c.fixtures, c.ownFixtures = fsys, true }
+}
 
 // WithSpecs replaces the built-in OpenAPI documents. Default: the embedded openapi/.
 func WithSpecs(fsys fs.FS) Option { return func(c *config) { c.specs = fsys } }
@@ -66,9 +70,10 @@ func WithResponseValidation(fn func(operationID string, err error)) Option {
 // WithVersion sets the version that /_sandbox/health reports. Default "dev".
 func WithVersion(v string) Option { return func(c *config) { c.version = v } }
 
-// WithLoadedSpec shares an already loaded set of documents, which saves parsing them for every
-// sandbox (sandboxtest uses it). Default: the documents are loaded from WithSpecs.
-func WithLoadedSpec(s *Spec) Option { return func(c *config) { c.spec = s.s } }
+// WithLoadedSpec shares an already loaded set of documents, and the baseline state that the
+// built-in fixtures produce, between sandboxes: it saves parsing and generating them for every
+// sandbox (sandboxtest uses it). Default: each sandbox loads its own from WithSpecs.
+func WithLoadedSpec(s *Spec) Option { return func(c *config) { c.spec, c.shared = s.s, s } }
 
 // WithPushTiming sets how long one push delivery waits for the integrator's answer and how many
 // tries it gets in all. Default (zero values): WeChat's 5 seconds and 3 tries. Tests use a short

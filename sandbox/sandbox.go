@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -59,10 +60,25 @@ type Server struct {
 	control  *control.Plane
 	engine   *gin.Engine
 	logger   *slog.Logger
+	// partialResets counts one-platform resets, each of which starts a new random stream.
+	partialResets uint64
 }
 
-// Spec is a loaded set of OpenAPI documents that several sandboxes may share.
-type Spec struct{ s *spec.Spec }
+// Spec is a loaded set of OpenAPI documents that several sandboxes may share. It also keeps the
+// baseline state the built-in fixtures produce for a seed and start time, so that a sandbox after
+// the first copies it instead of decoding and generating the fixtures again. It is safe for
+// concurrent use.
+type Spec struct {
+	s *spec.Spec
+
+	mu        sync.Mutex
+	baselines map[baselineKey][]store.Entry
+}
+
+type baselineKey struct {
+	seed uint64
+	at   int64 // clock time (ns) at which the fixtures were loaded: they record it
+}
 
 // LoadSpec loads the built-in OpenAPI documents.
 func LoadSpec() (*Spec, error) {
@@ -70,7 +86,7 @@ func LoadSpec() (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Spec{s}, nil
+	return &Spec{s: s, baselines: map[baselineKey][]store.Entry{}}, nil
 }
 
 // New builds a sandbox and loads its fixtures into an empty store. A store file that already
@@ -110,7 +126,7 @@ func New(opts ...Option) (*Server, error) {
 	}
 	fresh, err := s.isFresh()
 	if err == nil && fresh {
-		err = s.loadFixtures("")
+		err = s.loadBaseline()
 	} else if err == nil {
 		err = s.restoreClock()
 	}
@@ -181,6 +197,9 @@ const metaKey = "sandbox:meta"
 type meta struct {
 	Seed        uint64        `json:"seed"`
 	ClockOffset time.Duration `json:"clock_offset"`
+	// Restarts counts how often this state was reopened; each run draws its random values from
+	// its own stream, so ids made after a restart never repeat ids made before it.
+	Restarts uint64 `json:"restarts,omitempty"`
 }
 
 func (s *Server) isFresh() (bool, error) {
@@ -199,16 +218,28 @@ func (s *Server) restoreClock() error {
 		_, err := tx.Get(metaKey, &m)
 		return err
 	})
-	if err == nil && !s.clock.Frozen() {
+	if err != nil {
+		return err
+	}
+	if !s.clock.Frozen() {
 		s.clock.SetOffset(m.ClockOffset)
 	}
-	return err
+	m.Restarts++
+	stream := s.cfg.seed ^ servingStream ^ (m.Restarts * 0x9e3779b97f4a7c15)
+	s.rand.Reseed(stream)
+	s.faker.Reseed(stream)
+	return s.store.Update(func(tx *store.Tx) error { return tx.Put(metaKey, m) })
 }
 
 // saveClock records a running clock's offset so that a restart resumes the same sandbox time.
 func (s *Server) saveClock() error {
 	return s.store.Update(func(tx *store.Tx) error {
-		return tx.Put(metaKey, meta{Seed: s.cfg.seed, ClockOffset: s.clock.Offset()})
+		var m meta
+		if _, err := tx.Get(metaKey, &m); err != nil {
+			return err
+		}
+		m.Seed, m.ClockOffset = s.cfg.seed, s.clock.Offset()
+		return tx.Put(metaKey, m)
 	})
 }
 
@@ -230,6 +261,51 @@ func (s *Server) loadFixtures(platform string) error {
 	return s.saveClock()
 }
 
+// loadBaseline fills an empty store with every platform's fixtures — copied from the shared
+// cache when another sandbox already produced them for the same seed and time — and then starts
+// the random sequences that requests draw from. Those start from a seed derived from the
+// sandbox's seed, the same whether the fixtures were generated or copied, so the same seed,
+// clock and requests give the same bytes either way.
+func (s *Server) loadBaseline() error {
+	s.rand.Reseed(s.cfg.seed)
+	s.faker.Reseed(s.cfg.seed)
+	cache := s.cfg.shared
+	if s.cfg.ownFixtures {
+		cache = nil
+	}
+	key := baselineKey{seed: s.cfg.seed, at: s.clock.Now().UnixNano()}
+	var entries []store.Entry
+	if cache != nil {
+		cache.mu.Lock()
+		entries = cache.baselines[key]
+		cache.mu.Unlock()
+	}
+	if entries != nil {
+		if err := s.store.RestoreEntries(entries); err != nil {
+			return err
+		}
+	} else {
+		if err := s.loadFixtures(""); err != nil {
+			return err
+		}
+		if cache != nil {
+			all, err := s.store.Entries()
+			if err != nil {
+				return err
+			}
+			cache.mu.Lock()
+			cache.baselines[key] = all
+			cache.mu.Unlock()
+		}
+	}
+	s.rand.Reseed(s.cfg.seed ^ servingStream)
+	s.faker.Reseed(s.cfg.seed ^ servingStream)
+	return nil
+}
+
+// servingStream keeps the random values drawn by requests apart from those drawn by fixtures.
+const servingStream = 0x5e41d5a4d8c3b2a1
+
 // reset empties the store (all of it, or one platform's keys) and loads the fixtures again.
 func (s *Server) reset(platform string) error {
 	if platform == "" {
@@ -239,9 +315,7 @@ func (s *Server) reset(platform string) error {
 		s.journal.Clear()
 		s.quota.ResetMemory()
 		s.faults.Remove("")
-		s.rand.Reseed(s.cfg.seed)
-		s.faker.Reseed(s.cfg.seed)
-		return s.loadFixtures("")
+		return s.loadBaseline()
 	}
 	if err := s.store.Update(func(tx *store.Tx) error {
 		var keys []string
@@ -257,7 +331,18 @@ func (s *Server) reset(platform string) error {
 	}); err != nil {
 		return err
 	}
-	return s.loadFixtures(platform)
+	// The platform's fixtures come out as on a fresh start; requests then draw from a new stream,
+	// so nothing made after this reset repeats an id made before it.
+	s.rand.Reseed(s.cfg.seed)
+	s.faker.Reseed(s.cfg.seed)
+	if err := s.loadFixtures(platform); err != nil {
+		return err
+	}
+	s.partialResets++
+	stream := s.cfg.seed ^ servingStream ^ (s.partialResets * 0xc2b2ae3d27d4eb4f)
+	s.rand.Reseed(stream)
+	s.faker.Reseed(stream)
+	return nil
 }
 
 func (s *Server) restore(snapshot []byte) error {

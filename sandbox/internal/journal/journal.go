@@ -50,7 +50,8 @@ func Trim(b []byte) string {
 // Journal is the capped log. It is safe for concurrent use.
 type Journal struct {
 	mu      sync.RWMutex
-	entries []Entry // ring buffer
+	cap     int
+	entries []Entry // ring buffer, grown up to cap
 	next    int     // where the next entry goes
 	full    bool
 	seq     uint64
@@ -62,7 +63,7 @@ func New(capacity int) *Journal {
 	if capacity <= 0 {
 		capacity = DefaultCapacity
 	}
-	return &Journal{entries: make([]Entry, capacity), byID: map[string]uint64{}}
+	return &Journal{cap: capacity, byID: map[string]uint64{}}
 }
 
 // Add appends e, assigning its sequence number, and returns it.
@@ -73,13 +74,15 @@ func (j *Journal) Add(e Entry) Entry {
 	e.Seq = j.seq
 	if j.full {
 		delete(j.byID, j.entries[j.next].ID)
+		j.entries[j.next] = e
+	} else {
+		j.entries = append(j.entries, e)
 	}
-	j.entries[j.next] = e
 	if e.ID != "" {
 		j.byID[e.ID] = e.Seq
 	}
 	j.next++
-	if j.next == len(j.entries) {
+	if j.next == j.cap {
 		j.next, j.full = 0, true
 	}
 	return e
@@ -194,7 +197,7 @@ func (j *Journal) Each(fn func(e *Entry) bool) {
 func (j *Journal) Clear() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	clear(j.entries)
+	j.entries = nil
 	j.next, j.full = 0, false
 	clear(j.byID)
 }

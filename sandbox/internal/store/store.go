@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/tidwall/buntdb"
 )
@@ -26,6 +27,33 @@ type Store struct {
 	db      *buntdb.DB
 	path    string
 	indexes []indexDef
+	// tracked prefixes and their versions: a version grows with every committed write under
+	// its prefix, so readers can cache decoded values and know when they are stale.
+	tracked  []string
+	versions []atomic.Uint64
+}
+
+// Track starts counting writes under prefix (see Version). Call it before serving requests.
+func (s *Store) Track(prefixes ...string) {
+	s.tracked = append(s.tracked, prefixes...)
+	s.versions = make([]atomic.Uint64, len(s.tracked))
+}
+
+// Version returns how many committed transactions have written under a tracked prefix (0 for an
+// untracked one). A cache entry taken at one version is current while the version is unchanged.
+func (s *Store) Version(prefix string) uint64 {
+	for i, p := range s.tracked {
+		if p == prefix {
+			return s.versions[i].Load()
+		}
+	}
+	return 0
+}
+
+func (s *Store) bumpAll() {
+	for i := range s.versions {
+		s.versions[i].Add(1)
+	}
 }
 
 type indexDef struct {
@@ -91,13 +119,35 @@ func (s *Store) View(fn func(tx *Tx) error) error {
 // makes check-then-write sequences (quotas, single-use tickets) exact under concurrency. If fn
 // returns an error nothing it wrote is kept.
 func (s *Store) Update(fn func(tx *Tx) error) error {
-	return s.db.Update(func(btx *buntdb.Tx) error { return fn(&Tx{tx: btx, writable: true}) })
+	t := &Tx{writable: true, store: s}
+	err := s.db.Update(func(btx *buntdb.Tx) error {
+		t.tx = btx
+		return fn(t)
+	})
+	if err == nil && t.dirty != 0 {
+		for i := range s.versions {
+			if t.dirty&(1<<i) != 0 {
+				s.versions[i].Add(1)
+			}
+		}
+	}
+	return err
 }
 
 // Tx is a transaction with JSON helpers.
 type Tx struct {
 	tx       *buntdb.Tx
 	writable bool
+	store    *Store
+	dirty    uint64 // bit i: wrote under tracked prefix i
+}
+
+func (t *Tx) touch(key string) {
+	for i, p := range t.store.tracked {
+		if strings.HasPrefix(key, p) {
+			t.dirty |= 1 << i
+		}
+	}
 }
 
 // ErrReadOnly is returned when a View transaction tries to write.
@@ -144,6 +194,7 @@ func (t *Tx) PutRaw(key, value string) error {
 	if !t.writable {
 		return ErrReadOnly
 	}
+	t.touch(key)
 	if _, _, err := t.tx.Set(key, value, nil); err != nil {
 		return fmt.Errorf("store: set %s: %w", key, err)
 	}
@@ -167,6 +218,7 @@ func (t *Tx) Delete(key string) error {
 	if !t.writable {
 		return ErrReadOnly
 	}
+	t.touch(key)
 	if _, err := t.tx.Delete(key); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
 		return fmt.Errorf("store: delete %s: %w", key, err)
 	}
@@ -262,6 +314,9 @@ func (s *Store) Snapshot() ([]byte, error) {
 	return out, nil
 }
 
+// Entries returns every key and value in key order.
+func (s *Store) Entries() ([]Entry, error) { return s.entries() }
+
 func (s *Store) entries() ([]Entry, error) {
 	entries := []Entry{}
 	err := s.db.View(func(tx *buntdb.Tx) error {
@@ -287,6 +342,12 @@ func (s *Store) Restore(snapshot []byte) error {
 	if err := json.Unmarshal(snapshot, &entries); err != nil {
 		return fmt.Errorf("store: decode snapshot: %w", err)
 	}
+	return s.RestoreEntries(entries)
+}
+
+// RestoreEntries replaces the whole state with entries (as Entries returns them).
+func (s *Store) RestoreEntries(entries []Entry) error {
+	defer s.bumpAll()
 	return s.db.Update(func(tx *buntdb.Tx) error {
 		if err := tx.DeleteAll(); err != nil {
 			return fmt.Errorf("store: clear: %w", err)
@@ -308,6 +369,7 @@ func (s *Store) Restore(snapshot []byte) error {
 
 // Clear deletes every key; indexes stay defined.
 func (s *Store) Clear() error {
+	defer s.bumpAll()
 	return s.db.Update(func(tx *buntdb.Tx) error {
 		if err := tx.DeleteAll(); err != nil {
 			return fmt.Errorf("store: clear: %w", err)

@@ -76,7 +76,7 @@ func (a *App) AccountType() string {
 	return a.Type
 }
 
-func appKey(appid string) string { return "wechat:app:" + appid }
+func appKey(appid string) string { return appPrefix + appid }
 
 var (
 	appIDPattern  = regexp.MustCompile(`^wx[0-9a-f]{16}$`)

@@ -3,8 +3,8 @@ package wechat
 import (
 	"fmt"
 	"net"
-	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
@@ -74,15 +74,87 @@ func (t *Token) state(now time.Time) string {
 	return "valid"
 }
 
-func tokenKey(tok string) string            { return "wechat:token:" + tok }
+// Key prefixes of tokens and apps; the store tracks writes under them for the token cache.
+const (
+	tokenPrefix = "wechat:token:"
+	appPrefix   = "wechat:app:"
+)
+
+func tokenKey(tok string) string            { return tokenPrefix + tok }
 func tokenRefKey(appid, kind string) string { return "wechat:tokenref:" + appid + ":" + kind }
 
-// tokenPattern is the shape of every token the sandbox issues; anything else is malformed (40014).
-var tokenPattern = regexp.MustCompile(`^[0-9]{2}_[A-Za-z0-9_-]{128}$`)
+// validTokenShape reports whether tok has the shape of every token the sandbox issues: two
+// digits, "_", and 128 URL-safe characters. Anything else is malformed (40014).
+func validTokenShape(tok string) bool {
+	if len(tok) != 131 || tok[2] != '_' || !isDigit(tok[0]) || !isDigit(tok[1]) {
+		return false
+	}
+	for i := 3; i < len(tok); i++ {
+		c := tok[i]
+		if !(isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // NewTokenString mints a token string of WeChat's shape from the seeded source.
 func (p *Platform) NewTokenString() string {
 	return fmt.Sprintf("%02d_%s", 70+p.deps.Rand.IntN(30), p.deps.Rand.Token(128, seeded.URLSafe))
+}
+
+// tokenCache keeps decoded tokens and their apps between requests. An entry is used only while
+// no transaction has written a token or an app since it was taken (store versions), so it never
+// serves stale credentials; expiry is still decided per request against the clock.
+type tokenCache struct {
+	mu sync.RWMutex
+	m  map[string]cachedToken
+}
+
+type cachedToken struct {
+	tokens, apps uint64 // store versions when cached
+	tok          Token
+	app          App
+}
+
+const tokenCacheMax = 4096
+
+func (p *Platform) versions() (uint64, uint64) {
+	return p.deps.Store.Version(tokenPrefix), p.deps.Store.Version(appPrefix)
+}
+
+// lookupToken returns the token record and its app, from the cache when it is current.
+func (p *Platform) lookupToken(tok string) (*Token, *App, error) {
+	tv, av := p.versions()
+	p.cache.mu.RLock()
+	e, ok := p.cache.m[tok]
+	p.cache.mu.RUnlock()
+	if ok && e.tokens == tv && e.apps == av {
+		t, a := e.tok, e.app
+		return &t, &a, nil
+	}
+	var t Token
+	var app *App
+	err := p.deps.Store.View(func(tx *store.Tx) error {
+		ok, err := tx.Get(tokenKey(tok), &t)
+		if err != nil || !ok {
+			return err
+		}
+		app, err = p.GetApp(tx, t.AppID)
+		return err
+	})
+	if err != nil || app == nil {
+		return nil, nil, err
+	}
+	p.cache.mu.Lock()
+	if len(p.cache.m) >= tokenCacheMax {
+		clear(p.cache.m)
+	}
+	p.cache.m[tok] = cachedToken{tokens: tv, apps: av, tok: t, app: *app}
+	p.cache.mu.Unlock()
+	return &t, app, nil
 }
 
 // checkAccessToken resolves an access_token to its token and app, with WeChat's codes: 41001
@@ -91,40 +163,25 @@ func (p *Platform) checkAccessToken(now time.Time, tok string) (*Token, *App, er
 	if tok == "" {
 		return nil, nil, apierr.New(apierr.Unauthenticated, 41001, "no access_token in the query string")
 	}
-	if !tokenPattern.MatchString(tok) {
+	if !validTokenShape(tok) {
 		return nil, nil, apierr.New(apierr.Unauthenticated, 40014, "access_token is not of the form WeChat issues")
 	}
-	var t Token
-	var app *App
-	err := p.deps.Store.View(func(tx *store.Tx) error {
-		ok, err := tx.Get(tokenKey(tok), &t)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return apierr.New(apierr.Unauthenticated, 40001, "access_token was never issued by this sandbox")
-		}
-		switch t.state(now) {
-		case "revoked":
-			return apierr.New(apierr.Unauthenticated, 40001, "access_token was revoked")
-		case "superseded":
-			return apierr.Newf(apierr.Unauthenticated, 40001, "access_token was superseded at %s and its 5-minute overlap is over", t.SupersededAt.Format(time.RFC3339))
-		case "expired":
-			return apierr.Newf(apierr.Expired, 42001, "access_token expired at %s", t.ExpiresAt.Format(time.RFC3339))
-		}
-		app, err = p.GetApp(tx, t.AppID)
-		if err != nil {
-			return err
-		}
-		if app == nil {
-			return apierr.New(apierr.Unauthenticated, 40001, "the token's app no longer exists")
-		}
-		return nil
-	})
+	t, app, err := p.lookupToken(tok)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &t, app, nil
+	if t == nil {
+		return nil, nil, apierr.New(apierr.Unauthenticated, 40001, "access_token was never issued by this sandbox, or its app no longer exists")
+	}
+	switch t.state(now) {
+	case "revoked":
+		return nil, nil, apierr.New(apierr.Unauthenticated, 40001, "access_token was revoked")
+	case "superseded":
+		return nil, nil, apierr.Newf(apierr.Unauthenticated, 40001, "access_token was superseded at %s and its 5-minute overlap is over", t.SupersededAt.Format(time.RFC3339))
+	case "expired":
+		return nil, nil, apierr.Newf(apierr.Expired, 42001, "access_token expired at %s", t.ExpiresAt.Format(time.RFC3339))
+	}
+	return t, app, nil
 }
 
 // tokenAnswer is the success body of both token APIs: no errcode, as WeChat sends it.

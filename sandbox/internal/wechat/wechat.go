@@ -68,12 +68,14 @@ type Deps struct {
 
 // Platform is the WeChat emulation.
 type Platform struct {
-	deps Deps
+	deps  Deps
+	cache tokenCache
 }
 
 // New returns the platform and prepares its store indexes.
 func New(d Deps) (*Platform, error) {
-	return &Platform{deps: d}, nil
+	d.Store.Track(tokenPrefix, appPrefix)
+	return &Platform{deps: d, cache: tokenCache{m: map[string]cachedToken{}}}, nil
 }
 
 // Name implements endpoint.Platform.
