@@ -46,14 +46,17 @@
 //     sandbox; user info never includes a name (the manual lists none);
 //   - prod calls of an app without any ONLINE service are refused (GW-ENV-FORBIDDEN); tickets and
 //     tokens belong to the environment that issued them;
-//   - SMS templates "${name}" placeholders; SMS and messages only to users who have signed in to
+//   - SMS templates use "${name}" placeholders; at most 10 SMS per app and citizen per Beijing-time
+//     day (OPEN-RATE-LIMITED, 429); SMS and messages only to users who have signed in to
 //     the app (OPEN-USER-UNKNOWN); message URLs on the service's channel host; a repeated
 //     bizMsgId/bizTaskId answers the original result with errorCode OPEN-DUPLICATE-BIZ-ID as a
 //     warning (success stays true); finishing a DONE to-do (or cancelling a CANCELED one) answers
 //     its state;
 //   - the simulated app: the page at /jincheng/app/ opens the integrator's page in a frame, the
 //     bridge script talks to it with postMessage, and the page's <title> as the bridge reports it
-//     is compared with the listed service name (GET /_sandbox/jincheng/title-checks).
+//     is compared with the listed service name (GET /_sandbox/jincheng/title-checks). The app's
+//     own endpoints (/jincheng/app/open, /jincheng/app/api/*) stand for the phone and take the
+//     persona from the request, without credentials: they exist only in the sandbox.
 package jincheng
 
 import (
@@ -62,6 +65,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
@@ -229,7 +233,7 @@ func codeFor(c *endpoint.Call, err *apierr.Error) (string, int) {
 		if err.Cause == apierr.CauseWrongMethod {
 			return codeMethodNotAllowed, http.StatusMethodNotAllowed
 		}
-		if err.Field == "env" {
+		if err.Field == "env" && c.Op != nil && strings.Contains(c.Op.Path, "{env}") {
 			return codeNotFound, http.StatusNotFound // /jincheng/<not an environment>/...
 		}
 		return codeInvalidParameter, http.StatusBadRequest

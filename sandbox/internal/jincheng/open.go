@@ -4,6 +4,7 @@ import (
 	"errors"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -195,6 +196,11 @@ func (p *Platform) handleSendSMS(c *endpoint.Call) (any, error) {
 		if err := knownUser(tx, caller, cz.UserID); err != nil {
 			return err
 		}
+		if n, err := smsToday(tx, a.AppCode, cz.UserID, c.Now); err != nil {
+			return err
+		} else if n >= SMSPerUserPerDay {
+			return named(codeRateLimited, "app "+a.AppCode+" already sent "+strconv.Itoa(n)+" SMS to this user today (Beijing time); the limit is 10")
+		}
 		text, err := fillTemplate(tpl.Content, req.Params)
 		if err != nil {
 			return err
@@ -210,6 +216,29 @@ func (p *Platform) handleSendSMS(c *endpoint.Call) (any, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// SMSPerUserPerDay is how many SMS one app may send one citizen in a Beijing-time day (invented).
+const SMSPerUserPerDay = 10
+
+var beijing = time.FixedZone("CST", 8*3600)
+
+// smsToday counts the SMS app sent to userid on now's Beijing-time day.
+func smsToday(tx *store.Tx, appCode, userid string, now time.Time) (int, error) {
+	day := now.In(beijing).Format("2006-01-02")
+	n := 0
+	var derr error
+	err := tx.AscendPrefix(keySMS, func(_, v string) bool {
+		var s SMS
+		if derr = decode(v, &s); derr != nil {
+			return false
+		}
+		if s.AppCode == appCode && s.UserID == userid && s.SentAt.In(beijing).Format("2006-01-02") == day {
+			n++
+		}
+		return true
+	})
+	return n, errors.Join(err, derr)
 }
 
 // channelHost is the host of the service's channel URL in env.

@@ -3,6 +3,7 @@ package jincheng_test
 import (
 	"net/url"
 	"testing"
+	"time"
 )
 
 const base = "/jincheng/test/openapi/v1"
@@ -69,6 +70,17 @@ func TestSMS(t *testing.T) {
 	e.refused("neither userid nor mobile", 400, "INVALID-PARAMETER", send(demoApp, with(map[string]any{"userid": nil})))
 	if r := send(demoApp, with(map[string]any{"userid": nil, "mobile": fxTester, "bizMsgId": "biz-m"}))(); r.Body["success"] != true {
 		t.Errorf("send by mobile: %s", r.Raw)
+	}
+	// Ten SMS per user and app per Beijing day: two sent, eight more, then the limit.
+	for i := range 8 {
+		if r := send(demoApp, with(map[string]any{"bizMsgId": "day-" + string(rune('a'+i))}))(); r.Body["success"] != true {
+			t.Fatalf("send %d: %s", i+3, r.Raw)
+		}
+	}
+	e.refused("eleventh SMS today", 429, "OPEN-RATE-LIMITED", send(demoApp, with(map[string]any{"bizMsgId": "day-k"})))
+	e.srv.Advance(14 * time.Hour) // 10:00 → 00:00 Beijing time the next day
+	if r := send(demoApp, with(map[string]any{"bizMsgId": "day-k"}))(); r.Body["success"] != true {
+		t.Errorf("first SMS of the next day: %s", r.Raw)
 	}
 }
 
