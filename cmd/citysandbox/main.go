@@ -2,6 +2,7 @@
 //
 //	citysandbox serve [flags]     serve the sandbox (default 127.0.0.1:8844)
 //	citysandbox bench [flags]     measure throughput and latency over loopback
+//	citysandbox healthcheck       exit 0 if a running sandbox is healthy
 //
 // Every flag can also be set through the environment as CITYSANDBOX_<NAME> (for example
 // CITYSANDBOX_ADDR, CITYSANDBOX_ADMIN_TOKEN); a flag on the command line wins.
@@ -59,6 +60,7 @@ const usage = `usage: citysandbox <command> [flags]
 commands:
   serve    serve the sandbox (default on 127.0.0.1:8844)
   bench    drive load over loopback and print throughput, p50 and p99
+  healthcheck  exit 0 if a running sandbox answers /_sandbox/health (used by the Docker image)
 
 Run "citysandbox <command> -h" for the flags of a command.
 `
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, rest, stdout, stderr)
 	case "bench":
 		return bench(ctx, rest, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe to write from the server goroutine and read from the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestServePrintsCredentialsAndShutsDownGracefully(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "state.db")
+	t.Setenv("CITYSANDBOX_DATA", data) // the environment fills flags not given
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, &out, &errOut) }()
+	addr := ""
+	re := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+) \(state: (.*)\)`)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+			if m[2] != data {
+				t.Errorf("state file %q, want %q from CITYSANDBOX_DATA", m[2], data)
+			}
+			break
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no banner: %s %s", out.String(), errOut.String())
+	}
+	for _, want := range []string{"wx5a1d0c0e00000001", "5a1d0c0e5a1d0c0e5a1d0c0e00000001", "/_sandbox/"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, out.String())
+		}
+	}
+	var hc bytes.Buffer
+	if err := run(context.Background(), []string{"healthcheck", "--url", addr + "/_sandbox/health"}, &hc, &hc); err != nil {
+		t.Errorf("healthcheck: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve after Ctrl-C: %v", err)
+	}
+	if err := run(context.Background(), []string{"healthcheck", "--url", addr + "/_sandbox/health", "--timeout", "200ms"}, &hc, &hc); err == nil {
+		t.Error("healthcheck passed against a stopped server")
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	var out bytes.Buffer
+	for _, args := range [][]string{nil, {"frobnicate"}} {
+		if err := run(context.Background(), args, &out, &out); exitCode(err) != 2 {
+			t.Errorf("run(%q) exit code %d, want 2", args, exitCode(err))
+		}
+	}
+	if err := run(context.Background(), []string{"serve", "--log-level", "loud"}, &out, &out); err == nil {
+		t.Error("a bad --log-level was accepted")
+	}
+}
