@@ -153,7 +153,7 @@ func (s *Server) build() error {
 	}
 	s.jincheng, err = jincheng.New(jincheng.Deps{
 		Store: s.store, Clock: s.clock, Journal: s.journal, Rand: s.rand, Faker: s.faker,
-		Fixtures: s.fixtures, Logger: s.logger,
+		Fixtures: s.fixtures, Logger: s.logger, Seed: s.cfg.seed,
 	})
 	if err != nil {
 		return fmt.Errorf("sandbox: jincheng: %w", err)

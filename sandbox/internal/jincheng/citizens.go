@@ -16,6 +16,7 @@ import (
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 )
 
@@ -72,9 +73,15 @@ func ValidID(id string) bool {
 	return ok && id[17] == c
 }
 
-// newCitizen draws a persona from the seeded faker. A mobile or name given by the caller is kept.
+// newCitizen draws a persona from the sandbox's seeded faker. A mobile or name given by the caller
+// is kept.
 func (p *Platform) newCitizen(mobile, name string) *Citizen {
-	f := p.deps.Faker
+	return drawCitizen(p.deps.Faker, mobile, name)
+}
+
+// drawCitizen draws a persona from f: name, userid, mobile, a resident ID issued in Jincheng with
+// its GB 11643 check digit, and the birthday and gender the ID encodes.
+func drawCitizen(f *fixture.Faker, mobile, name string) *Citizen {
 	c := &Citizen{Mobile: mobile, Name: name}
 	c.UserID = fmt.Sprintf("%08x%08x%08x%08x", f.IntRange(0, math.MaxUint32), f.IntRange(0, math.MaxUint32), f.IntRange(0, math.MaxUint32), f.IntRange(0, math.MaxUint32))
 	if c.Name == "" {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 )
 
@@ -55,20 +56,22 @@ type FixtureService struct {
 	Status             string   `yaml:"status"`
 }
 
-// LoadFixtures writes fixtures/jincheng.yaml into the store. Citizens are drawn from the seeded
-// faker first, in file order, so the same seed gives the same people.
+// LoadFixtures writes fixtures/jincheng.yaml into the store. Its citizens are drawn, in file
+// order, from a faker seeded with the sandbox's seed alone, so the same seed gives the same
+// people after a full reset, a Jincheng-only reset or a restart.
 func (p *Platform) LoadFixtures() error {
 	var f Fixtures
 	if err := p.deps.Fixtures.Decode("jincheng", &f); err != nil {
 		return err
 	}
 	now := p.deps.Clock.Now()
+	faker := fixture.NewFaker(p.deps.Seed)
 	var citizens []*Citizen
 	for _, fc := range f.Citizens {
-		citizens = append(citizens, p.newCitizen(fc.Mobile, fc.Name))
+		citizens = append(citizens, drawCitizen(faker, fc.Mobile, fc.Name))
 	}
 	for range f.GeneratedCitizens {
-		citizens = append(citizens, p.newCitizen("", ""))
+		citizens = append(citizens, drawCitizen(faker, "", ""))
 	}
 	err := p.deps.Store.Update(func(tx *store.Tx) error {
 		for i := range f.Vendors {

@@ -89,6 +89,8 @@ type Deps struct {
 	Faker    *fixture.Faker
 	Fixtures *fixture.Set
 	Logger   *slog.Logger
+	// Seed is the sandbox's seed; the fixture citizens are drawn from a faker seeded with it.
+	Seed uint64
 }
 
 // Platform is the Jincheng emulation.

@@ -293,4 +293,11 @@ func TestSameSeedSamePeople(t *testing.T) {
 	if id != rb.Body["requestId"] {
 		t.Errorf("request ids %q and %v differ for the same seed and requests", id, rb.Body["requestId"])
 	}
+	b.control("POST", "/_sandbox/jincheng/citizens", nil)
+	if r := b.control("POST", "/_sandbox/reset", map[string]string{"platform": "jincheng"}); r.Status != 200 {
+		t.Fatalf("reset jincheng: %d %s", r.Status, r.Raw)
+	}
+	if again := b.control("GET", "/_sandbox/jincheng/citizens", nil).Raw; !bytes.Equal(ca, again) {
+		t.Errorf("citizens after a Jincheng-only reset differ:\n%s\n%s", ca, again)
+	}
 }
