@@ -45,3 +45,27 @@ func (w *WeChat) SetPush(ctx context.Context, appid string, cfg WeChatPushConfig
 func (s *Server) Deliveries(appid string) ([]PushDelivery, error) {
 	return s.push.List(push.Filter{AppID: appid})
 }
+
+// WeChatReview is a mini program's transaction review, as its simulated author sees it.
+type WeChatReview = wechat.Review
+
+// WeChatReviewSpec says what reviews to post; seeded fake data fills what it leaves out.
+type WeChatReviewSpec = wechat.ReviewSpec
+
+// PostedWeChatReviews is what posting reviews did: the reviews and the pushes they caused.
+type PostedWeChatReviews = wechat.PostedReviews
+
+// PostReviews posts reviews as simulated users and pushes wxa_comment_bad_score for the negative
+// ones before returning, as POST /_sandbox/wechat/reviews does.
+func (w *WeChat) PostReviews(ctx context.Context, spec WeChatReviewSpec) (*PostedWeChatReviews, error) {
+	return w.p.PostReviews(ctx, spec)
+}
+
+// Review returns a review by commentId, or nil.
+func (w *WeChat) Review(commentID string) (*WeChatReview, error) { return w.p.LoadReview(commentID) }
+
+// ReviseReview has the reviewer revise a review after a compromise offer (stars 0 means 5, txt ""
+// a seeded text), as POST /_sandbox/wechat/reviews/{commentId}/revise does.
+func (w *WeChat) ReviseReview(commentID string, stars int, txt string) (*WeChatReview, error) {
+	return w.p.ReviseReview(commentID, stars, txt)
+}

@@ -88,6 +88,7 @@ func (p *Platform) Routes(r endpoint.Routes) {
 	p.registerTokenRoutes(r)
 	p.registerQuotaRoutes(r)
 	p.registerQRRoutes(r)   // issue 3: qrcode, showqrcode, qrcodejump*, scan, links, showitem
+	p.registerReviewRoutes(r) // issue 5: transaction reviews, media upload, custom send, reviewer verbs
 	p.registerPushRoutes(r) // issue 5: push config verbs, delivery log
 }
 

@@ -1,0 +1,835 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/citysandbox/citysandbox/sandbox"
+	"github.com/citysandbox/citysandbox/sandbox/sandboxtest"
+)
+
+// pushSink is an integrator's push receiver: it answers the handshake, checks every push's
+// signatures, decrypts safe-mode bodies with its own code (written from WeChat's scheme) and
+// keeps the decrypted events.
+type pushSink struct {
+	*httptest.Server
+	token, key, appid string
+	mu                sync.Mutex
+	events            []map[string]any
+	problems          []string
+}
+
+func newPushSink(t *testing.T, token, key, appid string) *pushSink {
+	s := &pushSink{token: token, key: key, appid: appid}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(func() {
+		s.Close()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, p := range s.problems {
+			t.Errorf("push receiver: %s", p)
+		}
+	})
+	return s
+}
+
+func (s *pushSink) serve(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q.Get("signature") != sha1Sorted(s.token, q.Get("timestamp"), q.Get("nonce")) {
+		s.problems = append(s.problems, "bad signature on "+r.URL.RawQuery)
+		http.Error(w, "bad signature", http.StatusForbidden)
+		return
+	}
+	if r.Method == http.MethodGet {
+		io.WriteString(w, q.Get("echostr"))
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	var env map[string]any
+	if err := json.Unmarshal(body, &env); err != nil {
+		s.problems = append(s.problems, "body is not JSON: "+string(body))
+		return
+	}
+	if q.Get("encrypt_type") == "aes" {
+		enc, _ := env["Encrypt"].(string)
+		if q.Get("msg_signature") != sha1Sorted(s.token, q.Get("timestamp"), q.Get("nonce"), enc) {
+			s.problems = append(s.problems, "bad msg_signature")
+		}
+		plain, appid, err := wxDecrypt(s.key, enc)
+		if err != nil || appid != s.appid {
+			s.problems = append(s.problems, fmt.Sprintf("decrypt: %v (appid %q)", err, appid))
+			return
+		}
+		env = nil
+		if err := json.Unmarshal(plain, &env); err != nil {
+			s.problems = append(s.problems, "decrypted body is not JSON: "+string(plain))
+			return
+		}
+	}
+	s.events = append(s.events, env)
+	io.WriteString(w, "success")
+}
+
+func (s *pushSink) got() []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.events)
+}
+
+// wxDecrypt is WeChat's message decryption as an integrator writes it from the documentation.
+func wxDecrypt(encodingAESKey, enc string) ([]byte, string, error) {
+	key, err := base64.StdEncoding.DecodeString(encodingAESKey + "=")
+	if err != nil {
+		return nil, "", err
+	}
+	ct, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil || len(ct) == 0 || len(ct)%32 != 0 {
+		return nil, "", fmt.Errorf("ciphertext: %v, %d bytes", err, len(ct))
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, "", err
+	}
+	plain := make([]byte, len(ct))
+	cipher.NewCBCDecrypter(block, key[:16]).CryptBlocks(plain, ct)
+	pad := int(plain[len(plain)-1])
+	if pad < 1 || pad > 32 {
+		return nil, "", fmt.Errorf("pad %d", pad)
+	}
+	plain = plain[:len(plain)-pad]
+	n := binary.BigEndian.Uint32(plain[16:20])
+	return plain[20 : 20+n], string(plain[20+n:]), nil
+}
+
+// reviewEnv is a sandbox with a mini program, its token, and helpers for the review APIs.
+type reviewEnv struct {
+	t   *testing.T
+	srv *sandboxtest.Server
+	app *sandbox.WeChatApp
+	tok string
+}
+
+func newReviewEnv(t *testing.T) *reviewEnv {
+	t.Helper()
+	srv := sandboxtest.New(t)
+	app := newApp(t, srv, sandbox.WeChatAppSpec{Type: "mini_program", Tier: "unlimited"})
+	return &reviewEnv{t: t, srv: srv, app: app, tok: token(t, srv, app.AppID, app.Secret)}
+}
+
+func (e *reviewEnv) get(path string, q url.Values) answer {
+	e.t.Helper()
+	q.Set("access_token", e.tok)
+	return do(e.t, e.srv, http.MethodGet, "https://api.weixin.qq.com"+path+"?"+q.Encode(), nil)
+}
+
+func (e *reviewEnv) post(path string, body any) answer {
+	e.t.Helper()
+	return do(e.t, e.srv, http.MethodPost, "https://api.weixin.qq.com"+path+"?access_token="+e.tok, body)
+}
+
+// ok fails unless a is the family's success shape.
+func ok(t testing.TB, a answer) {
+	t.Helper()
+	if a.status != http.StatusOK || a.errcode() != 0 || a.json["success"] != true {
+		t.Fatalf("answer %d %s, want errcode 0 and success true", a.status, a.raw)
+	}
+}
+
+// postReviews posts reviews through the control verb.
+func (e *reviewEnv) postReviews(body map[string]any) sandbox.PostedWeChatReviews {
+	e.t.Helper()
+	if body["appid"] == nil {
+		body["appid"] = e.app.AppID
+	}
+	a := do(e.t, e.srv, http.MethodPost, "/_sandbox/wechat/reviews", body)
+	if a.status != http.StatusCreated {
+		e.t.Fatalf("POST /_sandbox/wechat/reviews = %d %s", a.status, a.raw)
+	}
+	var out sandbox.PostedWeChatReviews
+	if err := json.Unmarshal(a.raw, &out); err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+type listPage struct {
+	Total       int `json:"total"`
+	Offset      int `json:"offset"`
+	CommentList []struct {
+		CommentID string `json:"commentId"`
+		Score     int    `json:"score"`
+		Create    string `json:"createTime"`
+		ExtInfo   struct {
+			IsAlreadySendTmpl bool `json:"isAlreadySendTmpl"`
+		} `json:"extInfo"`
+	} `json:"commentList"`
+}
+
+func (e *reviewEnv) list(filter, offset, limit int, start, end int64) listPage {
+	e.t.Helper()
+	q := url.Values{"startTime": {strconv.FormatInt(start, 10)}, "endTime": {strconv.FormatInt(end, 10)}}
+	if filter >= 0 {
+		q.Set("filterType", strconv.Itoa(filter))
+	}
+	if offset >= 0 {
+		q.Set("offset", strconv.Itoa(offset))
+	}
+	if limit >= 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	a := e.get("/wxaapi/comment/mpcommentlist/get", q)
+	ok(e.t, a)
+	if _, has := a.json["errmsg"]; has {
+		e.t.Errorf("list answer has errmsg: %s", a.raw)
+	}
+	var p listPage
+	if err := json.Unmarshal(a.raw, &p); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+func (e *reviewEnv) listAll(filter int) listPage {
+	return e.list(filter, -1, 100, 0, 1<<40)
+}
+
+func ids(p listPage) []string {
+	var out []string
+	for _, c := range p.CommentList {
+		out = append(out, c.CommentID)
+	}
+	return out
+}
+
+func (e *reviewEnv) info(commentID string) answer {
+	e.t.Helper()
+	return e.get("/wxaapi/comment/commentinfo/get", url.Values{"commentId": {commentID}})
+}
+
+// pngBytes is a small real PNG.
+func pngBytes(t testing.TB) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	img.Set(1, 1, color.RGBA{255, 0, 0, 255})
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func (e *reviewEnv) upload(typ, field string, data []byte) answer {
+	e.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile(field, "pic.png")
+	fw.Write(data)
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, "https://api.weixin.qq.com/cgi-bin/media/upload?type="+typ+"&access_token="+e.tok, &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	a := answer{status: resp.StatusCode, header: resp.Header, raw: raw}
+	if err := json.Unmarshal(raw, &a.json); err != nil {
+		e.t.Fatalf("upload answer %s: %v", raw, err)
+	}
+	return a
+}
+
+const (
+	sinkToken = "SinkToken1"
+	sinkKey   = "kWxPqR7sT2uV9wX4yZ6aB8cD0eF1gH3iJ5kL7mN9oPq"
+)
+
+func TestNegativeReviewFlowEndToEnd(t *testing.T) {
+	t.Parallel()
+	e := newReviewEnv(t)
+	sink := newPushSink(t, sinkToken, sinkKey, e.app.AppID)
+	if _, err := e.srv.WeChat().SetPush(t.Context(), e.app.AppID, sandbox.WeChatPushConfig{
+		URL: sink.URL + "/wx/push", Token: sinkToken, EncodingAESKey: sinkKey, Format: "json", Mode: "safe",
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A one-star review: the event is pushed, encrypted, before the verb answers.
+	posted := e.postReviews(map[string]any{"score": 1, "txt": "等了一个星期才发货"})
+	r := posted.Reviews[0]
+	if len(posted.Deliveries) != 1 || posted.Deliveries[0].Status != "delivered" || posted.Deliveries[0].Event != "wxa_comment_bad_score" {
+		t.Fatalf("deliveries = %+v, want one delivered wxa_comment_bad_score", posted.Deliveries)
+	}
+	events := sink.got()
+	if len(events) != 1 {
+		t.Fatalf("receiver got %d events, want 1", len(events))
+	}
+	ev := events[0]
+	result, _ := ev["result"].(map[string]any)
+	if ev["Event"] != "wxa_comment_bad_score" || ev["MsgType"] != "event" || ev["ToUserName"] != e.app.OriginalID || result["comment_id"] != r.CommentID {
+		t.Errorf("event = %v, want wxa_comment_bad_score for %s to %s", ev, r.CommentID, e.app.OriginalID)
+	}
+	if got := e.listAll(1); !slices.Contains(ids(got), r.CommentID) {
+		t.Errorf("filterType 1 = %v, want the new review", ids(got))
+	}
+	if got := e.listAll(3); !slices.Contains(ids(got), r.CommentID) {
+		t.Errorf("filterType 3 = %v, want the new review (no compromise yet)", ids(got))
+	}
+
+	// Customer service: refused until the quota is reset, then exactly one message.
+	msg := map[string]any{"touser": r.OpenID, "msgtype": "text", "text": map[string]any{"content": "您好，我们想了解一下情况"}}
+	unchanged(t, e.srv, func() { wantErrcode(t, e.post("/cgi-bin/message/custom/send", msg), 45015) })
+	ok(t, e.post("/wxaapi/comment/apikfquota/reset", map[string]any{"commentId": r.CommentID}))
+	wantErrcode(t, e.post("/cgi-bin/message/custom/send", msg), 0)
+	unchanged(t, e.srv, func() { wantErrcode(t, e.post("/cgi-bin/message/custom/send", msg), 45015) })
+	if p := e.listAll(1); len(p.CommentList) != 1 || !p.CommentList[0].ExtInfo.IsAlreadySendTmpl {
+		t.Errorf("after the message, extInfo = %+v, want isAlreadySendTmpl true", p.CommentList)
+	}
+
+	// A compromise offer with an uploaded picture; the reviewer sees it and revises.
+	up := e.upload("image", "media", pngBytes(t))
+	mediaID := up.str("media_id")
+	if up.status != 200 || up.str("type") != "image" || mediaID == "" || up.json["created_at"] != float64(sandboxtest.Start.Unix()) {
+		t.Fatalf("upload = %s, want an image media id created now", up.raw)
+	}
+	ok(t, e.post("/wxaapi/comment/confirmcompromise", map[string]any{"commentId": r.CommentID, "picList": []string{mediaID}, "content": "全额退款并补发"}))
+	seen := do(t, e.srv, http.MethodGet, "/_sandbox/wechat/reviews/"+r.CommentID, nil)
+	if comp, _ := seen.json["compromise"].(map[string]any); comp["content"] != "全额退款并补发" {
+		t.Errorf("the reviewer sees %s, want the compromise offer", seen.raw)
+	}
+	if msgs, _ := seen.json["kf_messages"].([]any); len(msgs) != 1 {
+		t.Errorf("the reviewer got %d customer-service messages, want 1", len(msgs))
+	}
+	if got := e.listAll(3); slices.Contains(ids(got), r.CommentID) {
+		t.Errorf("filterType 3 still lists the review after the compromise")
+	}
+	e.srv.Advance(time.Hour)
+	rev := do(t, e.srv, http.MethodPost, "/_sandbox/wechat/reviews/"+r.CommentID+"/revise", map[string]any{"score": 5, "txt": "商家处理得很好"})
+	if rev.status != http.StatusOK {
+		t.Fatalf("revise = %d %s", rev.status, rev.raw)
+	}
+
+	for _, tc := range []struct {
+		filter int
+		want   bool
+	}{{1, false}, {2, true}, {3, false}, {4, true}, {5, true}, {6, true}} {
+		if got := slices.Contains(ids(e.listAll(tc.filter)), r.CommentID); got != tc.want {
+			t.Errorf("after revision, filterType %d lists the review = %v, want %v", tc.filter, got, tc.want)
+		}
+	}
+	info := e.info(r.CommentID)
+	ok(t, info)
+	var detail struct {
+		Info struct {
+			Content struct {
+				Score   int `json:"score"`
+				Content struct {
+					Txt string `json:"txt"`
+				} `json:"content"`
+			} `json:"content"`
+		} `json:"info"`
+		ProcessInfo struct {
+			CommentID  string `json:"commentId"`
+			ActionList []struct {
+				Type       int    `json:"type"`
+				UpdateTime *int64 `json:"updateTime"`
+			} `json:"actionList"`
+		} `json:"processInfo"`
+		OldComment *struct {
+			CommentID string `json:"commentId"`
+			Score     int    `json:"score"`
+			Content   struct {
+				Txt string `json:"txt"`
+			} `json:"content"`
+		} `json:"oldComment"`
+	}
+	if err := json.Unmarshal(info.raw, &detail); err != nil {
+		t.Fatal(err)
+	}
+	if detail.Info.Content.Score != 500 || detail.Info.Content.Content.Txt != "商家处理得很好" {
+		t.Errorf("revised review = %+v, want 500 and the new text", detail.Info.Content)
+	}
+	if o := detail.OldComment; o == nil || o.Score != 100 || o.Content.Txt != "等了一个星期才发货" || o.CommentID != r.CommentID {
+		t.Errorf("oldComment = %+v, want the one-star original", o)
+	}
+	start := sandboxtest.Start.Unix()
+	wantTimes := []int64{start, start, start, start + 3600}
+	if al := detail.ProcessInfo.ActionList; len(al) != 4 {
+		t.Fatalf("actionList = %+v, want 4 steps", al)
+	} else {
+		for i, a := range al {
+			if a.Type != i+1 || a.UpdateTime == nil || *a.UpdateTime != wantTimes[i] {
+				t.Errorf("actionList[%d] = %+v, want type %d at %d", i, a, i+1, wantTimes[i])
+			}
+		}
+	}
+
+	// The control plane's delivery log has the push with its try.
+	dl := do(t, e.srv, http.MethodGet, "/_sandbox/wechat/push/deliveries?appid="+e.app.AppID, nil)
+	list, _ := dl.json["deliveries"].([]any)
+	if len(list) != 1 {
+		t.Fatalf("deliveries = %s, want 1", dl.raw)
+	}
+	d := list[0].(map[string]any)
+	if tries, _ := d["tries"].([]any); d["status"] != "delivered" || len(tries) != 1 || d["answer"] != "success" || d["url"] == "" {
+		t.Errorf("delivery = %v, want delivered after 1 try with answer success", d)
+	}
+}
+
+func TestPositiveReviewsPushNothing(t *testing.T) {
+	t.Parallel()
+	e := newReviewEnv(t)
+	sink := newPushSink(t, sinkToken, sinkKey, e.app.AppID)
+	if _, err := e.srv.WeChat().SetPush(t.Context(), e.app.AppID, sandbox.WeChatPushConfig{URL: sink.URL, Token: sinkToken, Format: "xml"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, stars := range []int{3, 4, 5} {
+		if p := e.postReviews(map[string]any{"score": stars}); len(p.Deliveries) != 0 {
+			t.Errorf("a %d-star review pushed %+v, want nothing", stars, p.Deliveries)
+		}
+	}
+	if n := len(sink.got()); n != 0 {
+		t.Errorf("receiver got %d events, want 0", n)
+	}
+}
+
+func TestPushRetriesAHangingReceiver(t *testing.T) {
+	t.Parallel()
+	// The receiver hangs on the first push until the sandbox gives up (a 1 s timeout for the
+	// test), then answers: the delivery log shows a timeout and a success, same message twice.
+	srv := sandboxtest.New(t, sandbox.WithPushTiming(time.Second, 3))
+	app := newApp(t, srv, sandbox.WeChatAppSpec{Type: "mini_program"})
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var bodies []string
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			io.WriteString(w, r.URL.Query().Get("echostr"))
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, r.URL.RawQuery+"\n"+string(b))
+		n := len(bodies)
+		mu.Unlock()
+		if n == 1 {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		io.WriteString(w, "success")
+	}))
+	t.Cleanup(func() { close(release); recv.Close() })
+	if _, err := srv.WeChat().SetPush(t.Context(), app.AppID, sandbox.WeChatPushConfig{URL: recv.URL, Token: "Tok123", Format: "xml", Mode: "compatible"}); err != nil {
+		t.Fatal(err)
+	}
+	a := do(t, srv, http.MethodPost, "/_sandbox/wechat/reviews", map[string]any{"appid": app.AppID, "score": 2})
+	if a.status != http.StatusCreated {
+		t.Fatalf("post review = %d %s", a.status, a.raw)
+	}
+	ds, err := srv.Deliveries(app.AppID)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("Deliveries = %+v, %v; want 1", ds, err)
+	}
+	d := ds[0]
+	if d.Status != "delivered" || len(d.Tries) != 2 || d.Tries[0].HTTPStatus != 0 || d.Tries[0].Error == "" || d.Tries[1].Answer != "success" {
+		t.Errorf("delivery = %+v, want a timed-out try then a successful one", d)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 2 || bodies[0] != bodies[1] {
+		t.Errorf("receiver got %q, want the same URL and body twice", bodies)
+	}
+}
+
+func TestReviewFiltersAndReplies(t *testing.T) {
+	t.Parallel()
+	e := newReviewEnv(t)
+	byStars := map[int]string{}
+	for _, stars := range []int{1, 2, 3, 4, 5} {
+		byStars[stars] = e.postReviews(map[string]any{"score": stars}).Reviews[0].CommentID
+		e.srv.Advance(time.Minute)
+	}
+	want := map[int][]string{
+		1: {byStars[2], byStars[1]},
+		2: {byStars[5], byStars[4]},
+		3: {byStars[2], byStars[1]},
+		4: {byStars[5], byStars[4], byStars[3], byStars[2], byStars[1]},
+		5: nil,
+		6: {byStars[5], byStars[4], byStars[3], byStars[2], byStars[1]},
+		0: {byStars[5], byStars[4], byStars[3], byStars[2], byStars[1]},
+	}
+	for f, w := range want {
+		p := e.listAll(f)
+		if got := ids(p); !slices.Equal(got, w) || p.Total != len(w) {
+			t.Errorf("filterType %d = %v (total %d), want %v newest first", f, got, p.Total, w)
+		}
+	}
+	// No filterType at all is "all" too, with the default page of 8.
+	if p := e.list(-1, -1, -1, 0, 1<<40); p.Total != 5 || p.Offset != 0 {
+		t.Errorf("no filterType: total %d offset %d, want 5 and 0", p.Total, p.Offset)
+	}
+
+	// The developer's comment takes a review out of filterType 4; deleting it brings it back and
+	// deletes the replies under it.
+	id := byStars[3]
+	ok(t, e.post("/wxaapi/comment/reply/add", map[string]any{"commentId": id, "content": "感谢您的评价"}))
+	if slices.Contains(ids(e.listAll(4)), id) {
+		t.Error("filterType 4 lists a review that has a comment")
+	}
+	replies := func() (string, []string) {
+		a := e.get("/wxaapi/comment/replyandcommentreplylist/get", url.Values{"commentId": {id}})
+		ok(t, a)
+		var out struct {
+			List struct {
+				Reply *struct {
+					ReplyID      string `json:"replyId"`
+					ReplyContent struct {
+						Content string `json:"content"`
+					} `json:"replyContent"`
+				} `json:"reply"`
+				CommentReplyList []struct {
+					CommentReplyID string `json:"commentReplyId"`
+				} `json:"commentReplyList"`
+			} `json:"list"`
+		}
+		json.Unmarshal(a.raw, &out)
+		var crs []string
+		for _, cr := range out.List.CommentReplyList {
+			crs = append(crs, cr.CommentReplyID)
+		}
+		if out.List.Reply == nil {
+			return "", crs
+		}
+		return out.List.Reply.ReplyID, crs
+	}
+	replyID, _ := replies()
+	if replyID == "" {
+		t.Fatal("no reply listed after reply/add")
+	}
+	ok(t, e.post("/wxaapi/comment/commentreply/add", map[string]any{"commentId": id, "replyId": replyID, "content": "补充说明一"}))
+	ok(t, e.post("/wxaapi/comment/commentreply/add", map[string]any{"commentId": id, "content": "补充说明二"}))
+	_, crs := replies()
+	if len(crs) != 2 {
+		t.Fatalf("comment replies = %v, want 2", crs)
+	}
+	ok(t, e.post("/wxaapi/comment/commentreply/delete", map[string]any{"commentId": id, "replyId": replyID, "commentReplyId": crs[0]}))
+	if _, left := replies(); !slices.Equal(left, crs[1:]) {
+		t.Errorf("after deleting %s: %v, want %v", crs[0], left, crs[1:])
+	}
+	ok(t, e.post("/wxaapi/comment/reply/delete", map[string]any{"commentId": id, "replyId": replyID}))
+	if r, left := replies(); r != "" || len(left) != 0 {
+		t.Errorf("after reply/delete: reply %q, replies %v; want none", r, left)
+	}
+	if !slices.Contains(ids(e.listAll(4)), id) {
+		t.Error("filterType 4 does not list the review after its comment was deleted")
+	}
+}
+
+func TestReviewListPagingAndTimeRange(t *testing.T) {
+	t.Parallel()
+	e := newReviewEnv(t)
+	var all []string // oldest first
+	var times []int64
+	for i := range 20 {
+		p := e.postReviews(map[string]any{"score": 4 + i%2})
+		all = append(all, p.Reviews[0].CommentID)
+		times = append(times, p.Reviews[0].CreateTime)
+		e.srv.Advance(time.Minute)
+	}
+	newest := slices.Clone(all)
+	slices.Reverse(newest)
+	var paged []string
+	for off := 0; ; off += 8 {
+		p := e.list(6, off, -1, 0, 1<<40)
+		if p.Total != 20 || p.Offset != off {
+			t.Errorf("page at %d: total %d offset %d, want 20 and %d", off, p.Total, p.Offset, off)
+		}
+		if len(p.CommentList) == 0 {
+			break
+		}
+		paged = append(paged, ids(p)...)
+	}
+	if !slices.Equal(paged, newest) {
+		t.Errorf("paging by 8 gave %v, want %v", paged, newest)
+	}
+	// [times[5], times[9]] holds reviews 5..9; offset 1, limit 2 gives 8 and 7.
+	p := e.list(6, 1, 2, times[5], times[9])
+	if p.Total != 5 || !slices.Equal(ids(p), []string{all[8], all[7]}) {
+		t.Errorf("range page = %v (total %d), want [%s %s] of 5", ids(p), p.Total, all[8], all[7])
+	}
+	if p := e.list(6, 0, 8, times[19]+1, times[19]+100); p.Total != 0 || len(p.CommentList) != 0 {
+		t.Errorf("a range after the last review = %+v, want nothing", p)
+	}
+	if p := e.list(2, 0, 8, times[3], times[2]); p.Total != 0 {
+		t.Errorf("startTime after endTime gave total %d, want 0", p.Total)
+	}
+}
+
+func TestReviewsAreSeededAndChinese(t *testing.T) {
+	t.Parallel()
+	list := func() []byte {
+		e := newReviewEnv(t)
+		e.postReviews(map[string]any{"count": 50})
+		a := e.get("/wxaapi/comment/mpcommentlist/get", url.Values{"startTime": {"0"}, "endTime": {"9999999999"}, "limit": {"100"}})
+		ok(t, a)
+		return a.raw
+	}
+	first, second := list(), list()
+	if !bytes.Equal(first, second) {
+		t.Error("two sandboxes with the same seed listed different reviews")
+	}
+	var p struct {
+		Total       int `json:"total"`
+		CommentList []struct {
+			UserInfo struct {
+				NickName string `json:"nickName"`
+			} `json:"userInfo"`
+			Content struct {
+				Txt string `json:"txt"`
+			} `json:"content"`
+			ProductInfo struct {
+				ProductList []struct {
+					Name string `json:"name"`
+				} `json:"productList"`
+			} `json:"productInfo"`
+			Score int `json:"score"`
+		} `json:"commentList"`
+	}
+	json.Unmarshal(first, &p)
+	if p.Total != 50 || len(p.CommentList) != 50 {
+		t.Fatalf("total %d, %d listed; want 50", p.Total, len(p.CommentList))
+	}
+	scores := map[int]bool{}
+	for _, c := range p.CommentList {
+		scores[c.Score] = true
+		for _, s := range []string{c.UserInfo.NickName, c.Content.Txt} {
+			if !hasHan(s) {
+				t.Errorf("%q is not Chinese", s)
+			}
+		}
+		if len(c.ProductInfo.ProductList) == 0 {
+			t.Errorf("review without products")
+		}
+	}
+	if len(scores) != 5 {
+		t.Errorf("50 random reviews have scores %v, want all five", scores)
+	}
+}
+
+func hasHan(s string) bool {
+	for _, r := range s {
+		if r >= 0x4e00 && r <= 0x9fff {
+			return true
+		}
+	}
+	return false
+}
+
+func TestAcceptCompromisePolicy(t *testing.T) {
+	t.Parallel()
+	e := newReviewEnv(t)
+	r := e.postReviews(map[string]any{"score": 2, "accept_compromise": true}).Reviews[0]
+	ok(t, e.post("/wxaapi/comment/confirmcompromise", map[string]any{"commentId": r.CommentID, "picList": []string{}, "content": "补偿优惠券"}))
+	if got := ids(e.listAll(5)); !slices.Equal(got, []string{r.CommentID}) {
+		t.Errorf("filterType 5 = %v, want the review the reviewer revised at once", got)
+	}
+	var detail struct {
+		OldComment *struct {
+			Score int `json:"score"`
+		} `json:"oldComment"`
+	}
+	json.Unmarshal(e.info(r.CommentID).raw, &detail)
+	if detail.OldComment == nil || detail.OldComment.Score != 200 {
+		t.Errorf("oldComment = %+v, want the two-star original", detail.OldComment)
+	}
+}
+
+func TestReviewRefusalsChangeNothing(t *testing.T) {
+	t.Parallel()
+	e := newReviewEnv(t)
+	neg := e.postReviews(map[string]any{"score": 1}).Reviews[0]
+	pos := e.postReviews(map[string]any{"score": 5}).Reviews[0]
+	replied := e.postReviews(map[string]any{"score": 2}).Reviews[0]
+	ok(t, e.post("/wxaapi/comment/reply/add", map[string]any{"commentId": replied.CommentID, "content": "您好"}))
+	ok(t, e.post("/wxaapi/comment/confirmcompromise", map[string]any{"commentId": replied.CommentID, "picList": []string{}, "content": "退款"}))
+	ok(t, e.post("/wxaapi/comment/apikfquota/reset", map[string]any{"commentId": replied.CommentID}))
+	other := newApp(t, e.srv, sandbox.WeChatAppSpec{Type: "mini_program", Tier: "unlimited"})
+	theirs := e.postReviews(map[string]any{"appid": other.AppID, "score": 1}).Reviews[0]
+	oa := newApp(t, e.srv, sandbox.WeChatAppSpec{Type: "official_account", Tier: "unlimited"})
+	oaTok := token(t, e.srv, oa.AppID, oa.Secret)
+	personal := newApp(t, e.srv, sandbox.WeChatAppSpec{Type: "mini_program", SubjectType: "personal", Tier: "unlimited"})
+	personalTok := token(t, e.srv, personal.AppID, personal.Secret)
+	png := pngBytes(t)
+	oldMedia := e.upload("image", "media", png).str("media_id")
+	e.srv.Advance(72 * time.Hour)
+	e.tok = token(t, e.srv, e.app.AppID, e.app.Secret)
+	oaTok = token(t, e.srv, oa.AppID, oa.Secret)
+	personalTok = token(t, e.srv, personal.AppID, personal.Secret)
+	otherMedia := func() string {
+		o := &reviewEnv{t: t, srv: e.srv, app: other, tok: token(t, e.srv, other.AppID, other.Secret)}
+		return o.upload("image", "media", png).str("media_id")
+	}()
+
+	var replyID string
+	{
+		a := e.get("/wxaapi/comment/replyandcommentreplylist/get", url.Values{"commentId": {replied.CommentID}})
+		var out struct {
+			List struct {
+				Reply struct {
+					ReplyID string `json:"replyId"`
+				} `json:"reply"`
+			} `json:"list"`
+		}
+		json.Unmarshal(a.raw, &out)
+		replyID = out.List.Reply.ReplyID
+	}
+	ok(t, e.post("/wxaapi/comment/commentreply/add", map[string]any{"commentId": replied.CommentID, "content": "补充"}))
+
+	api := "https://api.weixin.qq.com"
+	q := func(path, tok string, v url.Values) string {
+		v.Set("access_token", tok)
+		return api + path + "?" + v.Encode()
+	}
+	p := func(path, tok string) string { return api + path + "?access_token=" + tok }
+	span := url.Values{"startTime": {"0"}, "endTime": {"9999999999"}}
+	with := func(k, v string) url.Values {
+		out := url.Values{}
+		for kk, vv := range span {
+			out[kk] = vv
+		}
+		out.Set(k, v)
+		return out
+	}
+	tests := []struct {
+		name   string
+		method string
+		url    string
+		body   any
+		want   int
+	}{
+		{"list without startTime", "GET", q("/wxaapi/comment/mpcommentlist/get", e.tok, url.Values{"endTime": {"1"}}), nil, -10001},
+		{"list without endTime", "GET", q("/wxaapi/comment/mpcommentlist/get", e.tok, url.Values{"startTime": {"1"}}), nil, -10001},
+		{"list non-numeric startTime", "GET", q("/wxaapi/comment/mpcommentlist/get", e.tok, url.Values{"startTime": {"yesterday"}, "endTime": {"1"}}), nil, -10001},
+		{"list filterType 7", "GET", q("/wxaapi/comment/mpcommentlist/get", e.tok, with("filterType", "7")), nil, -10001},
+		{"list filterType text", "GET", q("/wxaapi/comment/mpcommentlist/get", e.tok, with("filterType", "bad")), nil, -10001},
+		{"list limit 0", "GET", q("/wxaapi/comment/mpcommentlist/get", e.tok, with("limit", "0")), nil, -10001},
+		{"list limit 101", "GET", q("/wxaapi/comment/mpcommentlist/get", e.tok, with("limit", "101")), nil, -10001},
+		{"list negative offset", "GET", q("/wxaapi/comment/mpcommentlist/get", e.tok, with("offset", "-1")), nil, -10001},
+		{"list without token", "GET", api + "/wxaapi/comment/mpcommentlist/get?" + span.Encode(), nil, 41001},
+		{"list with a bad token", "GET", q("/wxaapi/comment/mpcommentlist/get", "12_bogus", span), nil, 40014},
+		{"list by an official account", "GET", q("/wxaapi/comment/mpcommentlist/get", oaTok, span), nil, 48001},
+		{"list by a personal mini program", "GET", q("/wxaapi/comment/mpcommentlist/get", personalTok, span), nil, -10007},
+		{"info of another's review", "GET", q("/wxaapi/comment/commentinfo/get", e.tok, url.Values{"commentId": {theirs.CommentID}}), nil, -10403},
+		{"info of an unknown review", "GET", q("/wxaapi/comment/commentinfo/get", e.tok, url.Values{"commentId": {"2000000000000000001"}}), nil, -10403},
+		{"info of a non-numeric id", "GET", q("/wxaapi/comment/commentinfo/get", e.tok, url.Values{"commentId": {"abc"}}), nil, -10001},
+		{"info without commentId", "GET", q("/wxaapi/comment/commentinfo/get", e.tok, url.Values{}), nil, -10001},
+		{"replies of another's review", "GET", q("/wxaapi/comment/replyandcommentreplylist/get", e.tok, url.Values{"commentId": {theirs.CommentID}}), nil, -10403},
+		{"reply/add to another's review", "POST", p("/wxaapi/comment/reply/add", e.tok), map[string]any{"commentId": theirs.CommentID, "content": "x"}, -10403},
+		{"reply/add empty content", "POST", p("/wxaapi/comment/reply/add", e.tok), map[string]any{"commentId": neg.CommentID, "content": " "}, -10001},
+		{"reply/add without content", "POST", p("/wxaapi/comment/reply/add", e.tok), map[string]any{"commentId": neg.CommentID}, -10001},
+		{"reply/add twice", "POST", p("/wxaapi/comment/reply/add", e.tok), map[string]any{"commentId": replied.CommentID, "content": "again"}, 10000},
+		{"reply/add numeric commentId", "POST", p("/wxaapi/comment/reply/add", e.tok), map[string]any{"commentId": 123, "content": "x"}, -10001},
+		{"reply/add unknown field", "POST", p("/wxaapi/comment/reply/add", e.tok), map[string]any{"commentId": neg.CommentID, "content": "x", "extra": 1}, -10001},
+		{"reply/add empty body", "POST", p("/wxaapi/comment/reply/add", e.tok), "", 44002},
+		{"reply/add bad JSON", "POST", p("/wxaapi/comment/reply/add", e.tok), "{", 47001},
+		{"reply/delete wrong replyId", "POST", p("/wxaapi/comment/reply/delete", e.tok), map[string]any{"commentId": replied.CommentID, "replyId": "123"}, -10003},
+		{"reply/delete on a review without comment", "POST", p("/wxaapi/comment/reply/delete", e.tok), map[string]any{"commentId": neg.CommentID, "replyId": replyID}, -10003},
+		{"commentreply/add wrong replyId", "POST", p("/wxaapi/comment/commentreply/add", e.tok), map[string]any{"commentId": replied.CommentID, "replyId": "999", "content": "x"}, -10003},
+		{"commentreply/add without a comment", "POST", p("/wxaapi/comment/commentreply/add", e.tok), map[string]any{"commentId": neg.CommentID, "content": "x"}, 10000},
+		{"commentreply/delete wrong id", "POST", p("/wxaapi/comment/commentreply/delete", e.tok), map[string]any{"commentId": replied.CommentID, "replyId": replyID, "commentReplyId": "1"}, -10003},
+		{"commentreply/delete reply of another review", "POST", p("/wxaapi/comment/commentreply/delete", e.tok), map[string]any{"commentId": neg.CommentID, "replyId": replyID, "commentReplyId": "1"}, -10003},
+		{"kf reset on a positive review", "POST", p("/wxaapi/comment/apikfquota/reset", e.tok), map[string]any{"commentId": pos.CommentID}, 10000},
+		{"kf reset twice", "POST", p("/wxaapi/comment/apikfquota/reset", e.tok), map[string]any{"commentId": replied.CommentID}, 10000},
+		{"kf reset another's review", "POST", p("/wxaapi/comment/apikfquota/reset", e.tok), map[string]any{"commentId": theirs.CommentID}, -10403},
+		{"compromise on a positive review", "POST", p("/wxaapi/comment/confirmcompromise", e.tok), map[string]any{"commentId": pos.CommentID, "picList": []string{}, "content": "x"}, 10000},
+		{"compromise twice", "POST", p("/wxaapi/comment/confirmcompromise", e.tok), map[string]any{"commentId": replied.CommentID, "picList": []string{}, "content": "x"}, 10000},
+		{"compromise with an expired picture", "POST", p("/wxaapi/comment/confirmcompromise", e.tok), map[string]any{"commentId": neg.CommentID, "picList": []string{oldMedia}, "content": "x"}, 40007},
+		{"compromise with another's picture", "POST", p("/wxaapi/comment/confirmcompromise", e.tok), map[string]any{"commentId": neg.CommentID, "picList": []string{otherMedia}, "content": "x"}, 40007},
+		{"compromise with an unknown picture", "POST", p("/wxaapi/comment/confirmcompromise", e.tok), map[string]any{"commentId": neg.CommentID, "picList": []string{"nope"}, "content": "x"}, 40007},
+		{"compromise without picList", "POST", p("/wxaapi/comment/confirmcompromise", e.tok), map[string]any{"commentId": neg.CommentID, "content": "x"}, -10001},
+		{"custom send to a stranger", "POST", p("/cgi-bin/message/custom/send", e.tok), map[string]any{"touser": "oStranger000000000000000000", "msgtype": "text", "text": map[string]any{"content": "hi"}}, 40003},
+		{"custom send an image", "POST", p("/cgi-bin/message/custom/send", e.tok), map[string]any{"touser": replied.OpenID, "msgtype": "image", "image": map[string]any{"media_id": "x"}}, 40008},
+		{"custom send without reset", "POST", p("/cgi-bin/message/custom/send", e.tok), map[string]any{"touser": neg.OpenID, "msgtype": "text", "text": map[string]any{"content": "hi"}}, 45015},
+		{"custom send to another's reviewer", "POST", p("/cgi-bin/message/custom/send", e.tok), map[string]any{"touser": theirs.OpenID, "msgtype": "text", "text": map[string]any{"content": "hi"}}, 40003},
+		{"media upload of a voice", "POST", p("/cgi-bin/media/upload", e.tok) + "&type=voice", "", 40004},
+		{"media upload without type", "POST", p("/cgi-bin/media/upload", e.tok), "", 40004},
+		{"media upload without a form", "POST", p("/cgi-bin/media/upload", e.tok) + "&type=image", "not a form", 41005},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			unchanged(t, e.srv, func() { wantErrcode(t, do(t, e.srv, tt.method, tt.url, tt.body), tt.want) })
+		})
+	}
+	t.Run("media upload of a text file", func(t *testing.T) {
+		unchanged(t, e.srv, func() { wantErrcode(t, e.upload("image", "media", []byte("hello, not an image")), 40005) })
+	})
+	t.Run("media upload in the wrong field", func(t *testing.T) {
+		unchanged(t, e.srv, func() { wantErrcode(t, e.upload("image", "file", png), 41005) })
+	})
+}
+
+func TestReviewControlRefusals(t *testing.T) {
+	t.Parallel()
+	e := newReviewEnv(t)
+	neg := e.postReviews(map[string]any{"score": 1}).Reviews[0]
+	oa := newApp(t, e.srv, sandbox.WeChatAppSpec{Type: "official_account"})
+	tests := []struct {
+		name       string
+		path       string
+		body       any
+		wantStatus int
+		wantCode   string
+	}{
+		{"revise before a compromise", "/_sandbox/wechat/reviews/" + neg.CommentID + "/revise", map[string]any{}, 409, "no_compromise_offer"},
+		{"revise an unknown review", "/_sandbox/wechat/reviews/2999/revise", map[string]any{}, 404, "review_not_found"},
+		{"review of an unknown app", "/_sandbox/wechat/reviews", map[string]any{"appid": "wx0000000000000000"}, 404, "app_not_found"},
+		{"review of an official account", "/_sandbox/wechat/reviews", map[string]any{"appid": oa.AppID}, 400, "invalid_review"},
+		{"six stars", "/_sandbox/wechat/reviews", map[string]any{"appid": e.app.AppID, "score": 6}, 400, "invalid"},
+		{"images and a video", "/_sandbox/wechat/reviews", map[string]any{"appid": e.app.AppID, "images": []string{"https://x/1.jpg"}, "video": map[string]any{"url": "https://x/v.mp4"}}, 400, "invalid_review"},
+		{"too many", "/_sandbox/wechat/reviews", map[string]any{"appid": e.app.AppID, "count": 1001}, 400, "invalid"},
+		{"paid in the future", "/_sandbox/wechat/reviews", map[string]any{"appid": e.app.AppID, "pay_time": sandboxtest.Start.Unix() + 10}, 400, "invalid_review"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			unchanged(t, e.srv, func() {
+				a := do(t, e.srv, http.MethodPost, tt.path, tt.body)
+				e, _ := a.json["error"].(map[string]any)
+				if a.status != tt.wantStatus || e["code"] != tt.wantCode {
+					t.Errorf("= %d %s, want %d %s", a.status, a.raw, tt.wantStatus, tt.wantCode)
+				}
+			})
+		})
+	}
+	ok(t, e.post("/wxaapi/comment/confirmcompromise", map[string]any{"commentId": neg.CommentID, "picList": []string{}, "content": "退款"}))
+	if a := do(t, e.srv, http.MethodPost, "/_sandbox/wechat/reviews/"+neg.CommentID+"/revise", map[string]any{"score": 4}); a.status != 200 {
+		t.Fatalf("revise = %d %s", a.status, a.raw)
+	}
+	unchanged(t, e.srv, func() {
+		if a := do(t, e.srv, http.MethodPost, "/_sandbox/wechat/reviews/"+neg.CommentID+"/revise", map[string]any{}); a.status != 409 {
+			t.Errorf("second revise = %d %s, want 409 already_revised", a.status, a.raw)
+		}
+	})
+}
