@@ -262,7 +262,7 @@ func reviewFwKey(appid string, f int, i int64) string {
 }
 func reviewUserKey(appid, openid string) string { return "wechat:review:user:" + appid + ":" + openid }
 func reviewKfKey(appid, openid string) string   { return "wechat:review:kf:" + appid + ":" + openid }
-func mediaKey(mediaID string) string             { return "wechat:media:" + mediaID }
+func mediaKey(mediaID string) string            { return "wechat:media:" + mediaID }
 
 func getInt(tx *store.Tx, key string) (int64, error) {
 	s, ok, err := tx.GetRaw(key)

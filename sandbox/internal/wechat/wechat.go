@@ -87,9 +87,9 @@ func (p *Platform) Routes(r endpoint.Routes) {
 	p.registerAppRoutes(r)
 	p.registerTokenRoutes(r)
 	p.registerQuotaRoutes(r)
-	p.registerQRRoutes(r)   // issue 3: qrcode, showqrcode, qrcodejump*, scan, links, showitem
+	p.registerQRRoutes(r)     // issue 3: qrcode, showqrcode, qrcodejump*, scan, links, showitem
 	p.registerReviewRoutes(r) // issue 5: transaction reviews, media upload, custom send, reviewer verbs
-	p.registerPushRoutes(r) // issue 5: push config verbs, delivery log
+	p.registerPushRoutes(r)   // issue 5: push config verbs, delivery log
 }
 
 // RequestID returns a rid: the Unix time in hex, then two seeded random groups.
