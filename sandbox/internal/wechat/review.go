@@ -71,8 +71,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/brianvoe/gofakeit/v7"
-
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/push"
@@ -956,7 +954,9 @@ func (p *Platform) revise(r *Review, now int64, stars int, txt string) {
 	if stars == 0 {
 		stars = 5
 	}
-	if txt == "" {
+	if txt == "" && stars >= 4 {
+		txt = p.deps.Faker.Pick(textsRevised)
+	} else if txt == "" {
 		txt = p.reviewText(stars)
 	}
 	r.Old = &OldReview{CreateTime: r.CreateTime, Score: r.Score, Txt: r.Txt, Media: r.Media, RevisedAt: now}
@@ -1199,25 +1199,24 @@ func (p *Platform) newReview(tx *store.Tx, app *App, s ReviewSpec, seq, now int6
 		}
 	}
 	stars := s.Stars
-	p.deps.Faker.Do(func(g *gofakeit.Faker) {
-		if stars == 0 {
-			stars = g.IntRange(1, 5)
+	fk := p.deps.Faker
+	if stars == 0 {
+		stars = fk.IntRange(1, 5)
+	}
+	if r.NickName == "" {
+		r.NickName = p.chineseNickname()
+	}
+	if r.Amount == 0 {
+		r.Amount = int64(fk.IntRange(1, 500)) * 100 / int64(fk.IntRange(1, 4))
+	}
+	if r.PayTime == 0 {
+		r.PayTime = now - int64(fk.IntRange(3600, 7*24*3600))
+	}
+	if len(r.Products) == 0 {
+		for range fk.IntRange(1, 3) {
+			r.Products = append(r.Products, ReviewProduct{Name: fk.Pick(productNames), PicURL: "https://mmbiz.qpic.cn/mmbiz_jpg/" + rnd.Token(24, seeded.Alphanumeric) + "/0"})
 		}
-		if r.NickName == "" {
-			r.NickName = chineseNickname(g)
-		}
-		if r.Amount == 0 {
-			r.Amount = int64(g.IntRange(1, 500)) * 100 / int64(g.IntRange(1, 4))
-		}
-		if r.PayTime == 0 {
-			r.PayTime = now - int64(g.IntRange(3600, 7*24*3600))
-		}
-		if len(r.Products) == 0 {
-			for range g.IntRange(1, 3) {
-				r.Products = append(r.Products, ReviewProduct{Name: g.RandomString(productNames), PicURL: "https://mmbiz.qpic.cn/mmbiz_jpg/" + g.LetterN(24) + "/0"})
-			}
-		}
-	})
+	}
 	if r.OpenID == "" {
 		r.OpenID = "o" + rnd.Token(27, seeded.URLSafe)
 	}
@@ -1268,26 +1267,23 @@ var (
 )
 
 // chineseNickname draws a nickname: a plain name or a playful one, like WeChat users choose.
-func chineseNickname(g *gofakeit.Faker) string {
-	if g.Bool() {
-		return g.RandomString(nickSurnames) + g.RandomString(nickGiven)
+func (p *Platform) chineseNickname() string {
+	fk := p.deps.Faker
+	if fk.IntRange(0, 1) == 0 {
+		return fk.Pick(nickSurnames) + fk.Pick(nickGiven)
 	}
-	return g.RandomString(nickStyles) + g.RandomString(nickThings)
+	return fk.Pick(nickStyles) + fk.Pick(nickThings)
 }
 
+// reviewText draws a review text that fits the stars.
 func (p *Platform) reviewText(stars int) string {
-	var s string
-	p.deps.Faker.Do(func(g *gofakeit.Faker) {
-		switch {
-		case stars <= negativeMaxStar:
-			s = g.RandomString(textsBad)
-		case stars == 3:
-			s = g.RandomString(textsMiddle)
-		default:
-			s = g.RandomString(textsGood)
-		}
-	})
-	return s
+	switch {
+	case stars <= negativeMaxStar:
+		return p.deps.Faker.Pick(textsBad)
+	case stars == 3:
+		return p.deps.Faker.Pick(textsMiddle)
+	}
+	return p.deps.Faker.Pick(textsGood)
 }
 
 func (p *Platform) handlePostReviews(c *endpoint.Call) (any, error) {
