@@ -296,3 +296,20 @@ func TestUnlimitedTierHasNoQuota(t *testing.T) {
 		}
 	}
 }
+
+func TestMinuteQuota(t *testing.T) {
+	t.Parallel()
+	srv := sandboxtest.New(t)
+	app := newApp(t, srv, sandbox.WeChatAppSpec{Type: "official_account", Tier: "test"}) // stable_token: 1,000 a minute
+	body := stableBody(app.AppID, app.Secret, false)
+	for i := range 1000 {
+		if a := do(t, srv, "POST", "/cgi-bin/stable_token", body); a.str("access_token") == "" {
+			t.Fatalf("call %d refused: %s", i+1, a.raw)
+		}
+	}
+	unchanged(t, srv, func() { wantErrcode(t, do(t, srv, "POST", "/cgi-bin/stable_token", body), 45011) })
+	srv.Advance(time.Minute)
+	if a := do(t, srv, "POST", "/cgi-bin/stable_token", body); a.str("access_token") == "" {
+		t.Fatalf("the next minute refused: %s", a.raw)
+	}
+}
