@@ -672,6 +672,16 @@ func TestCityServiceMenus(t *testing.T) {
 	if o := open("home"); dig(o.json, "service", "name") != "晋城市民服务" {
 		t.Errorf("homepage menu: %s", o.raw)
 	}
+	t.Run("journal", func(t *testing.T) {
+		j := do(t, srv, "GET", "/_sandbox/requests?event=cityservice_open", nil)
+		entries := j.json["requests"].([]any)
+		if len(entries) != 3 {
+			t.Fatalf("%d cityservice_open events, want 3: %s", len(entries), j.raw)
+		}
+		if e := entries[0]; dig(e, "appid") != serviceAppID || !strings.Contains(dig(e, "reason").(string), "o_carol opened the health_code page") {
+			t.Errorf("event = %v", e)
+		}
+	})
 	t.Run("unknown key", func(t *testing.T) {
 		unchanged(t, srv, func() {
 			if r := do(t, srv, "POST", csOpen, map[string]any{"openid": "o", "menu": map[string]any{"appid": serviceAppID, "key": "nope"}}); r.status != 404 {

@@ -166,7 +166,7 @@ func (s *Server) build() error {
 	s.control.Routes(routes)
 	s.wechat.Routes(routes)
 	s.jincheng.Routes(routes)
-	s.city = cityservice.New(cityservice.Deps{Store: s.store, Clock: s.clock, Faker: s.faker, Fixtures: s.fixtures, WeChat: s.wechat})
+	s.city = cityservice.New(cityservice.Deps{Store: s.store, Clock: s.clock, Faker: s.faker, Fixtures: s.fixtures, Journal: s.journal, WeChat: s.wechat})
 	s.city.Routes(routes)
 
 	s.engine = gin.New()

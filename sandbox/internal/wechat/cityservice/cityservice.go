@@ -59,6 +59,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
+	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
@@ -69,6 +70,8 @@ type Deps struct {
 	Clock    clock.Clock
 	Faker    *fixture.Faker
 	Fixtures *fixture.Set
+	// Journal, when set, records each simulated open as event "cityservice_open".
+	Journal *journal.Journal
 	// WeChat knows the accounts that settle services, apply and call the API.
 	WeChat *wechat.Platform
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 )
 
@@ -109,12 +110,17 @@ func (e *Emulator) handleOpenCityServicePage(c *endpoint.Call) (any, error) {
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	return e.Open(req)
+	return e.open(c.Now, req)
 }
 
 // Open simulates a user opening a path, H5 URL or menu entry (the Go twin of
-// POST /_sandbox/wechat/cityservice/open). It changes nothing.
+// POST /_sandbox/wechat/cityservice/open). It changes no state; the journal records the open as
+// event "cityservice_open".
 func (e *Emulator) Open(req OpenSpec) (*Page, error) {
+	return e.open(e.deps.Clock.Now(), req)
+}
+
+func (e *Emulator) open(now time.Time, req OpenSpec) (*Page, error) {
 	if req.OpenID == "" {
 		return nil, csCtlErr(apierr.Invalid, "invalid_open", "openid is required")
 	}
@@ -122,6 +128,7 @@ func (e *Emulator) Open(req OpenSpec) (*Page, error) {
 		return nil, csCtlErr(apierr.Invalid, "invalid_open", "give either path (a Mini Program path or H5 URL) or menu {appid, key}")
 	}
 	var out Page
+	var opened string
 	err := e.deps.Store.View(func(tx *store.Tx) error {
 		meta, err := csLoadMeta(tx)
 		if err != nil {
@@ -146,10 +153,15 @@ func (e *Emulator) Open(req OpenSpec) (*Page, error) {
 		}
 		out, err = e.csOpen(tx, meta, path, query, req.OpenID)
 		out.Entry.MenuKey = menuKey
+		opened = path
 		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if e.deps.Journal != nil {
+		e.deps.Journal.Add(journal.Entry{Time: now, Platform: "wechat", Event: "cityservice_open", Method: "OPEN", Path: opened,
+			AppID: out.Entry.AppID, Status: 200, Reason: fmt.Sprintf("%s opened the %s page", req.OpenID, out.Page)})
 	}
 	return &out, nil
 }
