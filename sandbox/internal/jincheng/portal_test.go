@@ -290,4 +290,30 @@ func TestVendorVerbs(t *testing.T) {
 	if strings.Contains(string(l.Raw), "password") {
 		t.Errorf("vendor list shows passwords: %s", l.Raw)
 	}
+	e.refused("citizen with a taken mobile", 409, "APP-CITIZEN-EXISTS", func() reply {
+		return e.control("POST", "/_sandbox/jincheng/citizens", map[string]string{"mobile": fxTester})
+	})
+	e.refused("citizen with a bad mobile", 400, "invalid", func() reply {
+		return e.control("POST", "/_sandbox/jincheng/citizens", map[string]string{"mobile": "10000000000"})
+	})
+	e.refused("unknown citizen", 404, "APP-CITIZEN-NOT-FOUND", func() reply { return e.control("GET", "/_sandbox/jincheng/citizens/nobody", nil) })
+	e.refused("listing decision on an unknown service", 404, "ADMIN-NOT-FOUND", func() reply {
+		return e.control("POST", "/_sandbox/jincheng/services/S00000000/approve", nil)
+	})
+	e.refused("SMS decision on an unknown app", 404, "ADMIN-NOT-FOUND", func() reply {
+		return e.control("POST", "/_sandbox/jincheng/apps/APP00000000/sms/approve", nil)
+	})
+	e.refused("SMS decision without an application", 409, "ADMIN-STATE", func() reply {
+		return e.control("POST", "/_sandbox/jincheng/apps/"+fxOtherAppID+"/sms/approve", nil)
+	})
+	e.refused("reject without a reason", 400, "invalid", func() reply {
+		return e.control("POST", "/_sandbox/jincheng/services/"+fxTesting+"/reject", map[string]string{})
+	})
+	c := e.control("POST", "/_sandbox/jincheng/citizens", map[string]string{"name": "测试用户"})
+	if c.Status != 201 || c.str("name") != "测试用户" || len(c.str("idnum")) != 18 {
+		t.Errorf("create citizen: %d %s", c.Status, c.Raw)
+	}
+	if g := e.control("GET", "/_sandbox/jincheng/citizens/"+c.str("userid"), nil); g.str("mobile") != c.str("mobile") {
+		t.Errorf("get citizen: %s", g.Raw)
+	}
 }
