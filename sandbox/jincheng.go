@@ -38,3 +38,12 @@ func (j *Jincheng) Launch(serviceCode, persona, env string) (*JinchengLaunch, er
 func (j *Jincheng) TitleChecks(serviceCode string) ([]JinchengTitleCheck, error) {
 	return j.s.jincheng.TitleChecks(serviceCode)
 }
+
+// JinchengFixtureApp is an application of fixtures/jincheng.yaml.
+type JinchengFixtureApp = jincheng.FixtureApp
+
+// FixtureCredentials returns the fixture vendors (with passwords) and approved applications
+// (with appCode and appSecret).
+func (j *Jincheng) FixtureCredentials() ([]JinchengVendor, []JinchengFixtureApp, error) {
+	return j.s.jincheng.FixtureCredentials()
+}

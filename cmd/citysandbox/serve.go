@@ -83,4 +83,16 @@ func banner(w io.Writer, sb *sandbox.Server, a net.Addr, data, adminToken string
 		}
 		fmt.Fprintf(w, "  %-28s appid=%s secret=%s  %s\n", kind, app.AppID, app.Secret, strings.TrimSpace(app.Name))
 	}
+	vendors, japps, err := sb.Jincheng().FixtureCredentials()
+	if err != nil {
+		fmt.Fprintf(w, "Jincheng fixtures: %v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "Jincheng 晋来办 (%s/jincheng/, simulated app: %s/jincheng/app/):\n", base, base)
+	for _, v := range vendors {
+		fmt.Fprintf(w, "  vendor %-21s password=%s  %s\n", v.Account, v.Password, v.Name)
+	}
+	for _, a := range japps {
+		fmt.Fprintf(w, "  app    %-21s appSecret=%s  %s\n", a.AppCode, a.AppSecret, a.AppName)
+	}
 }

@@ -140,3 +140,19 @@ func (p *Platform) loadFixtureApp(tx *store.Tx, fa FixtureApp, now time.Time) er
 	}
 	return nil
 }
+
+// FixtureCredentials returns the vendors and approved applications of fixtures/jincheng.yaml, for
+// the server's banner.
+func (p *Platform) FixtureCredentials() ([]Vendor, []FixtureApp, error) {
+	var f Fixtures
+	if err := p.deps.Fixtures.Decode("jincheng", &f); err != nil {
+		return nil, nil, err
+	}
+	var apps []FixtureApp
+	for _, a := range f.Apps {
+		if a.Status == "" || a.Status == AppApproved {
+			apps = append(apps, a)
+		}
+	}
+	return f.Vendors, apps, nil
+}
