@@ -157,3 +157,19 @@ func sha1Sorted(parts ...string) string {
 	sum := sha1.Sum([]byte(strings.Join(s, "")))
 	return hex.EncodeToString(sum[:])
 }
+
+func TestDeliveriesListRefusesBadLimit(t *testing.T) {
+	t.Parallel()
+	srv := sandboxtest.New(t)
+	for _, q := range []string{"limit=-1", "limit=ten"} {
+		unchanged(t, srv, func() {
+			status, got := controlDo(t, srv, http.MethodGet, "/_sandbox/wechat/push/deliveries?"+q, nil)
+			if e, _ := got["error"].(map[string]any); status != http.StatusBadRequest || e["code"] != "invalid_filter" {
+				t.Errorf("deliveries?%s = %d %v, want 400 invalid_filter", q, status, got)
+			}
+		})
+	}
+	if status, got := controlDo(t, srv, http.MethodGet, "/_sandbox/wechat/apps/wx0000000000000000/push", nil); status != http.StatusNotFound {
+		t.Errorf("GET push of an unknown app = %d %v, want 404", status, got)
+	}
+}

@@ -453,14 +453,22 @@ func TestPushRetriesAHangingReceiver(t *testing.T) {
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("Deliveries = %+v, %v; want 1", ds, err)
 	}
+	// Normally two tries; a third only if the prompt answer itself took over a second.
 	d := ds[0]
-	if d.Status != "delivered" || len(d.Tries) != 2 || d.Tries[0].HTTPStatus != 0 || d.Tries[0].Error == "" || d.Tries[1].Answer != "success" {
+	last := d.Tries[len(d.Tries)-1]
+	if d.Status != "delivered" || len(d.Tries) < 2 || d.Tries[0].HTTPStatus != 0 || d.Tries[0].Error == "" || last.Answer != "success" {
 		t.Errorf("delivery = %+v, want a timed-out try then a successful one", d)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(bodies) != 2 || bodies[0] != bodies[1] {
-		t.Errorf("receiver got %q, want the same URL and body twice", bodies)
+	if len(bodies) != len(d.Tries) {
+		t.Errorf("receiver got %d requests, the log says %d tries", len(bodies), len(d.Tries))
+	}
+	for _, b := range bodies {
+		if b != bodies[0] {
+			t.Errorf("receiver got %q, want the same URL and body every time", bodies)
+			break
+		}
 	}
 }
 

@@ -242,27 +242,35 @@ func TestDeliverRetriesHangingReceiverWithSameMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dl.Status != StatusDelivered || len(dl.Tries) != 2 {
-		t.Fatalf("delivery %s after %d tries, want delivered after 2", dl.Status, len(dl.Tries))
+	// Normally two tries; a third only if the prompt answer itself took over the timeout.
+	n := len(dl.Tries)
+	if dl.Status != StatusDelivered || n < 2 {
+		t.Fatalf("delivery %s after %d tries, want delivered after 2", dl.Status, n)
 	}
-	if !strings.HasPrefix(dl.Tries[0].Error, "timeout") || dl.Tries[0].HTTPStatus != 0 || dl.Tries[1].HTTPStatus != 200 {
+	if !strings.HasPrefix(dl.Tries[0].Error, "timeout") || dl.Tries[0].HTTPStatus != 0 || dl.Tries[n-1].HTTPStatus != 200 {
 		t.Errorf("tries = %+v; want a timeout then HTTP 200", dl.Tries)
 	}
 	reqs := rc.requests()
-	if len(reqs) != 2 || reqs[0].Query != reqs[1].Query || reqs[0].Body != reqs[1].Body {
-		t.Errorf("receiver got %+v; want the same URL and body twice", reqs)
+	if len(reqs) != n {
+		t.Errorf("receiver got %d requests, the record says %d tries", len(reqs), n)
+	}
+	for _, r := range reqs {
+		if r.Query != reqs[0].Query || r.Body != reqs[0].Body {
+			t.Errorf("receiver got %+v; want the same URL and body every time", reqs)
+			break
+		}
 	}
 	list, err := d.List(Filter{})
-	if err != nil || len(list) != 1 || len(list[0].Tries) != 2 || list[0].Status != StatusDelivered {
-		t.Errorf("List = %+v, %v; want the one delivery with its 2 tries", list, err)
+	if err != nil || len(list) != 1 || len(list[0].Tries) != n || list[0].Status != StatusDelivered {
+		t.Errorf("List = %+v, %v; want the one delivery with its %d tries", list, err, n)
 	}
-	var n int
-	_ = st.View(func(tx *store.Tx) error { n, err = tx.Count(DefaultPrefix + "delivery:"); return err })
-	if n != 1 {
-		t.Errorf("%d delivery keys, want 1", n)
+	var keys int
+	_ = st.View(func(tx *store.Tx) error { keys, err = tx.Count(DefaultPrefix + "delivery:"); return err })
+	if keys != 1 {
+		t.Errorf("%d delivery keys, want 1", keys)
 	}
-	if got := j.List(journal.Filter{}); len(got) != 2 || got[0].Event != "push" {
-		t.Errorf("journal has %d entries, want 2 push tries", len(got))
+	if got := j.List(journal.Filter{}); len(got) != n || got[0].Event != "push" {
+		t.Errorf("journal has %d entries, want %d push tries", len(got), n)
 	}
 }
 
