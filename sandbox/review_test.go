@@ -841,3 +841,28 @@ func TestReviewControlRefusals(t *testing.T) {
 		}
 	})
 }
+
+func TestReviewGetParamsFromBody(t *testing.T) {
+	t.Parallel()
+	e := newReviewEnv(t)
+	r := e.postReviews(map[string]any{"score": 2}).Reviews[0]
+	// The new documentation lists the GET parameters as body fields: a JSON body works too, with
+	// numbers or strings, and the query wins when both are given.
+	a := do(t, e.srv, http.MethodGet, "https://api.weixin.qq.com/wxaapi/comment/mpcommentlist/get?access_token="+e.tok,
+		map[string]any{"startTime": "0", "endTime": 9999999999, "filterType": 1, "limit": 1})
+	ok(t, a)
+	if a.json["total"] != float64(1) {
+		t.Errorf("list with a body = %s, want the one negative review", a.raw)
+	}
+	a = do(t, e.srv, http.MethodGet, "https://api.weixin.qq.com/wxaapi/comment/mpcommentlist/get?filterType=2&access_token="+e.tok,
+		map[string]any{"startTime": 0, "endTime": 9999999999, "filterType": 1})
+	ok(t, a)
+	if a.json["total"] != float64(0) {
+		t.Errorf("query filterType 2 over body 1 = %s, want total 0", a.raw)
+	}
+	ok(t, do(t, e.srv, http.MethodGet, "https://api.weixin.qq.com/wxaapi/comment/commentinfo/get?access_token="+e.tok, map[string]any{"commentId": r.CommentID}))
+	unchanged(t, e.srv, func() {
+		wantErrcode(t, do(t, e.srv, http.MethodGet, "https://api.weixin.qq.com/wxaapi/comment/mpcommentlist/get?access_token="+e.tok, map[string]any{"startTime": "0"}), -10001)
+		wantErrcode(t, do(t, e.srv, http.MethodGet, "https://api.weixin.qq.com/wxaapi/comment/mpcommentlist/get?access_token="+e.tok, map[string]any{"startTime": "0", "endTime": "9", "limit": 500}), -10001)
+	})
+}

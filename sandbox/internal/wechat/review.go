@@ -47,7 +47,8 @@ package wechat
 //   - createTime is the sandbox time of posting, never earlier than the mini program's previous
 //     review (so that posting order is time order even when the clock is set back); the list is
 //     in posting order, newest first; the request's startTime/endTime select by createTime;
-//   - limit is at most 100; a GET body is not read (the query carries the parameters);
+//   - limit is at most 100; the GET APIs read their parameters from the query, or else from a
+//     JSON body (the new documentation calls them body fields);
 //   - wxa_comment_bad_score comes from the openid "oWeChatTeamNotify0000000000000".
 //
 // Storage, built so that a page costs the same at any offset: each review gets a sequence
@@ -60,6 +61,7 @@ package wechat
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -583,6 +585,28 @@ func checkText(field, s string) error {
 	return nil
 }
 
+// getParams reads a GET API's parameters from the query, or else from a JSON body: WeChat's
+// new documentation lists them as a "request body" although the method is GET and its example
+// uses the query. A body value may be a string or a number.
+func getParams(c *endpoint.Call) func(name string) string {
+	var body map[string]any
+	if len(bytes.TrimSpace(c.Body)) > 0 {
+		_ = json.Unmarshal(c.Body, &body) // a body that is not an object is ignored, like WeChat's GET
+	}
+	return func(name string) string {
+		if v := c.Query(name); v != "" {
+			return v
+		}
+		switch v := body[name].(type) {
+		case string:
+			return strings.TrimSpace(v)
+		case float64:
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		}
+		return ""
+	}
+}
+
 func parseUnix(name, s string) (int64, error) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
@@ -597,11 +621,12 @@ func (p *Platform) handleCommentList(c *endpoint.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	start, err := parseUnix("startTime", c.Query("startTime"))
+	param := getParams(c)
+	start, err := parseUnix("startTime", param("startTime"))
 	if err != nil {
 		return nil, err
 	}
-	end, err := parseUnix("endTime", c.Query("endTime"))
+	end, err := parseUnix("endTime", param("endTime"))
 	if err != nil {
 		return nil, err
 	}
@@ -611,7 +636,7 @@ func (p *Platform) handleCommentList(c *endpoint.Call) (any, error) {
 		dst      *int
 		min, max int
 	}{{"filterType", &f, 0, reviewFilters}, {"offset", &offset, 0, 1 << 30}, {"limit", &limit, 1, reviewMaxLimit}} {
-		s := c.Query(q.name)
+		s := param(q.name)
 		if s == "" {
 			continue
 		}
@@ -654,7 +679,7 @@ func (p *Platform) viewReview(c *endpoint.Call, fn func(app *App, r *Review) (an
 	}
 	var out any
 	err = p.deps.Store.View(func(tx *store.Tx) error {
-		r, err := ownReview(tx, app, c.Query("commentId"))
+		r, err := ownReview(tx, app, getParams(c)("commentId"))
 		if err != nil {
 			return err
 		}
