@@ -578,13 +578,13 @@ const (
 	partSecurity   = "securityTestReport"
 )
 
-// readListingForm reads the multipart listing application: the two report files and prodUrl.
-func readListingForm(c *endpoint.Call) (map[string]*Report, string, error) {
-	mt, params, err := mime.ParseMediaType(c.Request().Header.Get("Content-Type"))
+// parseListingForm reads the multipart listing application: the two report files and prodUrl.
+func parseListingForm(contentType string, body []byte) (map[string]*Report, string, error) {
+	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return nil, "", named(codeInvalidParameter, "the listing application is multipart/form-data with the parts "+partFunctional+" and "+partSecurity)
 	}
-	mr := multipart.NewReader(bytes.NewReader(c.Body), params["boundary"])
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
 	reports := map[string]*Report{}
 	prodURL := ""
 	for {
@@ -616,7 +616,7 @@ func readListingForm(c *endpoint.Call) (map[string]*Report, string, error) {
 }
 
 func (p *Platform) handleSubmitListing(c *endpoint.Call) (any, error) {
-	reports, prodURL, err := readListingForm(c)
+	reports, prodURL, err := parseListingForm(c.Request().Header.Get("Content-Type"), c.Body)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
 	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
 )
 
@@ -228,3 +229,29 @@ func FuzzVerifySignature(f *testing.F) {
 }
 
 func newTestFaker(seed uint64) *fixture.Faker { return fixture.NewFaker(seed) }
+
+// FuzzListingForm: the multipart decoder of a listing application never panics, and what it
+// accepts names only the two reports (with their true sizes) and prodUrl.
+func FuzzListingForm(f *testing.F) {
+	const boundary = "b0undary"
+	f.Add("multipart/form-data; boundary="+boundary, []byte("--"+boundary+"\r\nContent-Disposition: form-data; name=\"functionalTestReport\"; filename=\"f.pdf\"\r\n\r\nabc\r\n--"+boundary+"\r\nContent-Disposition: form-data; name=\"prodUrl\"\r\n\r\nhttps://x.example/\r\n--"+boundary+"--\r\n"))
+	f.Add("multipart/form-data", []byte{})
+	f.Add("text/plain", []byte("x"))
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		reports, _, err := parseListingForm(contentType, body)
+		if err != nil {
+			if e := apierr.As(err); e == nil || e.Name != codeInvalidParameter || e.Status != 400 {
+				t.Fatalf("refusal %v, want INVALID-PARAMETER (400)", err)
+			}
+			return
+		}
+		for name, r := range reports {
+			if name != partFunctional && name != partSecurity {
+				t.Fatalf("accepted part %q", name)
+			}
+			if r.Size < 0 || r.Size > int64(len(body)) || len(r.SHA256) != 64 {
+				t.Fatalf("report %+v from a %d-byte body", r, len(body))
+			}
+		}
+	})
+}
