@@ -161,6 +161,7 @@ func (s *Server) build() error {
 	s.control = control.New(control.Deps{
 		Store: s.store, Journal: s.journal, Clock: s.clock, Faults: s.faults, Spec: s.spec,
 		Version: s.cfg.version, AdminToken: s.cfg.adminToken, Reset: s.reset, Restore: s.restore,
+		ClockMoved: s.clockMoved,
 	})
 	routes := endpoint.Routes{}
 	s.control.Routes(routes)
@@ -362,11 +363,24 @@ func (s *Server) Reset() error { return s.reset("") }
 // Now returns the sandbox time.
 func (s *Server) Now() time.Time { return s.clock.Now() }
 
-// Advance moves the sandbox clock forward.
-func (s *Server) Advance(d time.Duration) { s.clock.Advance(d) }
+// Advance moves the sandbox clock forward and delivers the pushes that fall due.
+func (s *Server) Advance(d time.Duration) {
+	s.clock.Advance(d)
+	s.clockMoved()
+}
 
-// SetTime moves the sandbox clock to t.
-func (s *Server) SetTime(t time.Time) { s.clock.Set(t) }
+// SetTime moves the sandbox clock to t and delivers the pushes that fall due.
+func (s *Server) SetTime(t time.Time) {
+	s.clock.Set(t)
+	s.clockMoved()
+}
+
+// clockMoved delivers what the clock made due: third-party platforms' ticket pushes.
+func (s *Server) clockMoved() {
+	if err := s.wechat.PushDueTickets(s.clock.Now()); err != nil {
+		s.logger.Warn("scheduled pushes", "err", err)
+	}
+}
 
 // StateHash returns a hash of the whole stored state.
 func (s *Server) StateHash() (string, error) { return s.store.Hash() }
@@ -399,6 +413,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{Handler: s.engine, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	if !s.clock.Frozen() {
+		// A running clock makes pushes fall due without any clock move: look every 10 s.
+		tick := time.NewTicker(10 * time.Second)
+		defer tick.Stop()
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					s.clockMoved()
+				}
+			}
+		}()
+	}
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {

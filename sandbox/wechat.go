@@ -69,3 +69,34 @@ func (w *WeChat) Review(commentID string) (*WeChatReview, error) { return w.p.Lo
 func (w *WeChat) ReviseReview(commentID string, stars int, txt string) (*WeChatReview, error) {
 	return w.p.ReviseReview(commentID, stars, txt)
 }
+
+// WeChatAuthorizeRequest is what the simulated administrator of an account confirms on a
+// third-party platform's authorization page.
+type WeChatAuthorizeRequest = wechat.AuthorizeRequest
+
+// WeChatAuthorizeResult is an authorization: the code, the redirect and how the push went.
+type WeChatAuthorizeResult = wechat.AuthorizeResult
+
+// WeChatRevokeResult is a cancelled authorization and how the push went.
+type WeChatRevokeResult = wechat.RevokeResult
+
+// WeChatTicketResult is a component_verify_ticket pushed on demand.
+type WeChatTicketResult = wechat.TicketResult
+
+// AuthorizeComponent plays the administrator who scans the authorization page and confirms, as
+// POST /_sandbox/wechat/components/{appid}/authorize does.
+func (w *WeChat) AuthorizeComponent(componentAppID string, req WeChatAuthorizeRequest) (*WeChatAuthorizeResult, error) {
+	return w.p.Authorize(componentAppID, req)
+}
+
+// RevokeComponentAuthorization cancels an account's authorization of a third-party platform, as
+// DELETE /_sandbox/wechat/components/{appid}/authorizations/{authorizer_appid} does.
+func (w *WeChat) RevokeComponentAuthorization(componentAppID, authorizerAppID string) (*WeChatRevokeResult, error) {
+	return w.p.Revoke(componentAppID, authorizerAppID)
+}
+
+// PushComponentTicket pushes a third-party platform's component_verify_ticket now, as
+// POST /_sandbox/wechat/components/{appid}/ticket does.
+func (w *WeChat) PushComponentTicket(componentAppID string) (*WeChatTicketResult, error) {
+	return w.p.PushTicket(componentAppID)
+}

@@ -36,6 +36,8 @@ type Deps struct {
 	Reset func(platform string) error
 	// Restore replaces the state with a snapshot.
 	Restore func(snapshot []byte) error
+	// ClockMoved, when set, runs after every clock move (scheduled pushes fall due).
+	ClockMoved func()
 }
 
 // Plane is the control plane.
@@ -206,6 +208,9 @@ func (p *Plane) handleMoveClock(c *endpoint.Call) (any, error) {
 		p.deps.Clock.Set(t)
 	default:
 		return nil, invalid("give advance or set")
+	}
+	if p.deps.ClockMoved != nil {
+		p.deps.ClockMoved()
 	}
 	return p.clockView(), nil
 }

@@ -87,9 +87,10 @@ func (p *Platform) Routes(r endpoint.Routes) {
 	p.registerAppRoutes(r)
 	p.registerTokenRoutes(r)
 	p.registerQuotaRoutes(r)
-	p.registerQRRoutes(r)     // issue 3: qrcode, showqrcode, qrcodejump*, scan, links, showitem
-	p.registerReviewRoutes(r) // issue 5: transaction reviews, media upload, custom send, reviewer verbs
-	p.registerPushRoutes(r)   // issue 5: push config verbs, delivery log
+	p.registerQRRoutes(r)        // issue 3: qrcode, showqrcode, qrcodejump*, scan, links, showitem
+	p.registerReviewRoutes(r)    // issue 5: transaction reviews, media upload, custom send, reviewer verbs
+	p.registerPushRoutes(r)      // issue 5: push config verbs, delivery log
+	p.registerComponentRoutes(r) // issue 6: third-party platform authorization
 }
 
 // RequestID returns a rid: the Unix time in hex, then two seeded random groups.
@@ -105,7 +106,8 @@ type Principal struct {
 
 // Security scheme names in openapi/wechat.yaml.
 const (
-	schemeAccessToken = "accessToken"
+	schemeAccessToken          = "accessToken"
+	schemeComponentAccessToken = "componentAccessToken"
 )
 
 // Authenticate implements endpoint.Platform.
@@ -119,15 +121,21 @@ func (p *Platform) Authenticate(c *endpoint.Call, scheme string) error {
 		c.AppID = app.AppID
 		c.Principal = &Principal{App: app, Token: tok}
 		return nil
+	case schemeComponentAccessToken:
+		return p.authenticateComponent(c)
 	}
 	return apierr.Newf(apierr.Internal, -1, "unknown security scheme %q", scheme)
 }
 
-// Admit implements endpoint.Platform: the account type, then the operation's quota.
+// Admit implements endpoint.Platform: third-party rules (component.go), the account type, then
+// the operation's quota.
 func (p *Platform) Admit(c *endpoint.Call) error {
 	pr, _ := c.Principal.(*Principal)
 	if pr == nil {
 		return nil // token and quota-by-secret APIs check their own credentials
+	}
+	if err := p.admitToken(c, pr); err != nil {
+		return err
 	}
 	if len(c.Op.AccountTypes) > 0 && !slices.Contains(c.Op.AccountTypes, pr.App.AccountType()) {
 		return apierr.Newf(apierr.Forbidden, 48001, "%s accounts may not call %s", pr.App.AccountType(), c.Op.Path)
