@@ -137,6 +137,7 @@ func (p *Platform) SetPushConfig(ctx context.Context, appid string, cfg PushConf
 	return &cfg, nil
 }
 
+// handlePutPushConfig serves PUT /_sandbox/wechat/apps/{appid}/push (开发管理 → 消息推送 in the console).
 func (p *Platform) handlePutPushConfig(c *endpoint.Call) (any, error) {
 	var cfg PushConfig
 	if err := c.Bind(&cfg); err != nil {
@@ -146,6 +147,7 @@ func (p *Platform) handlePutPushConfig(c *endpoint.Call) (any, error) {
 	return p.SetPushConfig(c.Request().Context(), c.Param("appid"), cfg)
 }
 
+// handleGetPushConfig serves GET /_sandbox/wechat/apps/{appid}/push.
 func (p *Platform) handleGetPushConfig(c *endpoint.Call) (any, error) {
 	var cfg PushConfig
 	err := p.deps.Store.View(func(tx *store.Tx) error {
@@ -168,6 +170,7 @@ func (p *Platform) handleGetPushConfig(c *endpoint.Call) (any, error) {
 	return cfg, nil
 }
 
+// handleListDeliveries serves GET /_sandbox/wechat/push/deliveries.
 func (p *Platform) handleListDeliveries(c *endpoint.Call) (any, error) {
 	f := push.Filter{AppID: c.Query("appid"), Event: c.Query("event"), After: c.Query("after")}
 	if s := c.Query("limit"); s != "" {

@@ -1311,6 +1311,7 @@ func (p *Platform) reviewText(stars int) string {
 	return p.deps.Faker.Pick(textsGood)
 }
 
+// handlePostReviews serves POST /_sandbox/wechat/reviews (a simulated reviewer posting).
 func (p *Platform) handlePostReviews(c *endpoint.Call) (any, error) {
 	var s ReviewSpec
 	if err := c.Bind(&s); err != nil {
@@ -1338,6 +1339,7 @@ func (p *Platform) LoadReview(commentID string) (*Review, error) {
 	return r, err
 }
 
+// handleGetReview serves GET /_sandbox/wechat/reviews/{commentId}: the review as its author sees it.
 func (p *Platform) handleGetReview(c *endpoint.Call) (any, error) {
 	r, err := p.LoadReview(c.Param("commentId"))
 	if err != nil {
@@ -1381,6 +1383,7 @@ func (p *Platform) ReviseReview(commentID string, stars int, txt string) (*Revie
 	return out, err
 }
 
+// handleReviseReview serves POST /_sandbox/wechat/reviews/{commentId}/revise.
 func (p *Platform) handleReviseReview(c *endpoint.Call) (any, error) {
 	var req struct {
 		Stars int    `json:"score"`
