@@ -233,3 +233,14 @@ func BenchmarkReviewListToEnd(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReviewListScanBaseline is what a page costs without the index: reading and filtering
+// every review (the brute-force specification above), for comparison with BenchmarkReviewListPage.
+func BenchmarkReviewListScanBaseline(b *testing.B) {
+	w := setupBench(b)
+	for b.Loop() {
+		if ids := w.bruteForce(b, 6, 0, 1<<40); len(ids) != 10000 {
+			b.Fatalf("scan found %d reviews", len(ids))
+		}
+	}
+}
