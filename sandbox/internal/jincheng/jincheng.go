@@ -36,7 +36,9 @@
 //   - the test URL may be http on a loopback host (local development); production URLs are https;
 //   - registering a tester's mobile that no citizen has creates a synthetic citizen for it (the
 //     manual: the platform "initialises data" for the phone numbers the vendor provides);
-//   - ticket 60 s, token 300 s, reusable within its life, no refresh; a refused exchange changes
+//   - ticket 60 s, token 300 s, reusable within its life, no refresh; GET
+//     /_sandbox/jincheng/audit/tokens flags a token used more than 60 s after issue (the manual
+//     says to fetch user info at once and never keep tokens); a refused exchange changes
 //     nothing (reference §2.3 burns a ticket even on a failed call; the sandbox's rule that a
 //     refusal leaves state unchanged wins, so only a successful exchange uses a ticket up);
 //   - signing: the X-JLB-* headers, the body hash in the string to sign, a 300 s window; a nonce

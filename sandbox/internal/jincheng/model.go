@@ -209,6 +209,11 @@ type Token struct {
 	UserID      string    `json:"userid"`
 	IssuedAt    time.Time `json:"issuedAt"`
 	ExpiresAt   time.Time `json:"expiresAt"`
+	// Uses counts getUserInfo calls; LateUses those made more than LateUse after issue, a sign
+	// that the integrator keeps tokens instead of fetching user info at once (manual §7.3).
+	Uses       int       `json:"uses"`
+	LateUses   int       `json:"lateUses"`
+	LastUsedAt time.Time `json:"lastUsedAt,omitzero"`
 }
 
 // TitleCheck records whether a page the app opened carried the listed service name as its title.

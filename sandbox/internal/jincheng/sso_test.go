@@ -301,3 +301,45 @@ func TestSameSeedSamePeople(t *testing.T) {
 		t.Errorf("citizens after a Jincheng-only reset differ:\n%s\n%s", ca, again)
 	}
 }
+
+// TestTokenAudit: a token used more than 60 s after issue is flagged (manual: fetch user info at
+// once, never keep tokens); the audit changes nothing.
+func TestTokenAudit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	_, prompt := e.signIn(demoApp, fxTesting, fxTester, "test")
+	_, kept := e.signIn(demoApp, fxTesting, fxTester2, "test")
+	use := func(tok string) {
+		t.Helper()
+		if r := e.signed(demoApp, "POST", "/jincheng/test/sso/v1/getUserInfo", nil, map[string]string{"token": tok}); r.Body["success"] != true {
+			t.Fatalf("getUserInfo: %s", r.Raw)
+		}
+	}
+	use(prompt)
+	use(kept)
+	e.srv.Advance(61 * time.Second)
+	use(kept)
+	before := e.hash()
+	r := e.control("GET", "/_sandbox/jincheng/audit/tokens?flagged=true", nil)
+	items := r.Body["items"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("flagged tokens = %v, want 1", items)
+	}
+	got := items[0].(map[string]any)
+	if got["token"] != kept || got["uses"] != float64(2) || got["lateUses"] != float64(1) || got["flagged"] != true {
+		t.Errorf("audit = %v", got)
+	}
+	all := e.control("GET", "/_sandbox/jincheng/audit/tokens?appCode="+fxAppCode, nil).Body["items"].([]any)
+	if len(all) != 2 {
+		t.Fatalf("all tokens = %v", all)
+	}
+	for _, it := range all {
+		m := it.(map[string]any)
+		if m["token"] == prompt && (m["flagged"] != false || m["uses"] != float64(1)) {
+			t.Errorf("the promptly used token: %v", m)
+		}
+	}
+	if e.hash() != before {
+		t.Error("reading the audit changed the state")
+	}
+}
