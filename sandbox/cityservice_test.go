@@ -446,6 +446,7 @@ func TestCityServicePathRefusals(t *testing.T) {
 		{"params not JSON", map[string]any{"page_type": 0, "src_channel": 0, "service_id": csNationalFund, "params": "type=11"}, 40097},
 		{"params an object", map[string]any{"page_type": 0, "src_channel": 0, "service_id": csNationalFund, "params": `{"key":"type","value":"11"}`}, 40097},
 		{"params value a number", map[string]any{"page_type": 0, "src_channel": 0, "service_id": csNationalFund, "params": `[{"key":"type","value":11}]`}, 40097},
+		{"params value null", map[string]any{"page_type": 0, "src_channel": 0, "service_id": csNationalFund, "params": `[{"key":"type","value":null}]`}, 40097},
 		{"params extra field", map[string]any{"page_type": 0, "src_channel": 0, "service_id": csNationalFund, "params": `[{"key":"type","value":"11","x":"y"}]`}, 40097},
 		{"params duplicate key", map[string]any{"page_type": 0, "src_channel": 0, "service_id": csNationalFund, "params": `[{"key":"type","value":"11"},{"key":"type","value":"12"}]`}, 40097},
 		{"params eleven pairs", map[string]any{"page_type": 0, "src_channel": 0, "service_id": csNationalFund, "params": string(many)}, 40097},

@@ -349,7 +349,7 @@ func csParseParams(s string) ([]KV, error) {
 		var kv KV
 		kr, okK := obj["key"]
 		vr, okV := obj["value"]
-		if len(obj) != 2 || !okK || !okV || json.Unmarshal(kr, &kv.Key) != nil || json.Unmarshal(vr, &kv.Value) != nil {
+		if len(obj) != 2 || !okK || !okV || !jsonString(kr, &kv.Key) || !jsonString(vr, &kv.Value) {
 			return nil, csInvalid(`params[%d] must be {"key":"<string>","value":"<string>"} and nothing else`, i)
 		}
 		if kv.Key == "" {
@@ -362,6 +362,12 @@ func csParseParams(s string) ([]KV, error) {
 		out = append(out, kv)
 	}
 	return out, nil
+}
+
+// jsonString decodes raw into s if raw is a JSON string (json.Unmarshal would also take null).
+func jsonString(raw json.RawMessage, s *string) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, s) == nil
 }
 
 // csBuildPath makes the path (and, for page type 0, the query) of a resolved target.
