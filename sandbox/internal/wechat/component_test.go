@@ -24,11 +24,11 @@ const (
 
 // compEnv wraps a sandbox with the calls these tests make.
 type compEnv struct {
-	t   *testing.T
+	t   testing.TB
 	srv *sandboxtest.Server
 }
 
-func newCompEnv(t *testing.T, opts ...sandbox.Option) *compEnv {
+func newCompEnv(t testing.TB, opts ...sandbox.Option) *compEnv {
 	t.Helper()
 	return &compEnv{t: t, srv: sandboxtest.New(t, opts...)}
 }
@@ -637,5 +637,34 @@ func TestComponentControlVerbs(t *testing.T) {
 	_, j := h.control(http.MethodGet, "/_sandbox/requests?event=component_component_verify_ticket&appid="+comp2.AppID, nil)
 	if j["count"] != float64(1) {
 		t.Errorf("journal has %v ticket pushes for %s, want 1", j["count"], comp2.AppID)
+	}
+}
+
+func TestStartPushTicketAndClockVerb(t *testing.T) {
+	t.Parallel()
+	h := newCompEnv(t)
+	comp, other := h.component(), h.component()
+	before := h.hash()
+	wantCompErrcode(t, "start_push_ticket with another component's secret", h.post("/cgi-bin/component/api_start_push_ticket", map[string]any{"component_appid": comp.AppID, "component_secret": other.Secret}), 40125)
+	wantCompErrcode(t, "start_push_ticket without a secret", h.post("/cgi-bin/component/api_start_push_ticket", map[string]any{"component_appid": comp.AppID}), 41004)
+	wantCompErrcode(t, "start_push_ticket for an official account", h.post("/cgi-bin/component/api_start_push_ticket", map[string]any{"component_appid": fixtureService, "component_secret": other.Secret}), 61011)
+	if h.hash() != before {
+		t.Errorf("refused start_push_ticket calls changed the state")
+	}
+	// Answered ok even though no URL is set: the push was tried.
+	wantCompErrcode(t, "start_push_ticket", h.post("/cgi-bin/component/api_start_push_ticket", map[string]any{"component_appid": comp.AppID, "component_secret": comp.Secret}), 0)
+	_, m := h.control(http.MethodGet, "/_sandbox/wechat/components/"+comp.AppID, nil)
+	ticket := compStr(m, "ticket")
+	if ticket == "" {
+		t.Fatalf("no ticket after start_push_ticket: %v", m)
+	}
+	// Moving the clock through the control plane makes the scheduled push fall due: 20 minutes
+	// after the first ticket a new one is drawn.
+	if st, m := h.control(http.MethodPost, "/_sandbox/clock", map[string]any{"advance": "20m"}); st != http.StatusOK {
+		t.Fatalf("clock: %d %v", st, m)
+	}
+	_, m = h.control(http.MethodGet, "/_sandbox/wechat/components/"+comp.AppID, nil)
+	if got := compStr(m, "ticket"); got == "" || got == ticket {
+		t.Errorf("after POST /_sandbox/clock 20m the ticket is %q, want a new one", got)
 	}
 }
