@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,4 +66,41 @@ func TestGatewayRefusals(t *testing.T) {
 	e.refused("replayed nonce", 401, "GW-NONCE-REPLAYED", call(once))
 	e.srv.Advance(299 * time.Second)
 	e.refused("replayed nonce near the window's end", 401, "GW-NONCE-REPLAYED", call(once))
+}
+
+// TestRotateSecret: a rotation shows the new secret once; the old one signs for 10 minutes more.
+func TestRotateSecret(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	s := e.login(fxVendor, fxPassword)
+	r := e.vendor(s, "POST", "/jincheng/admin/v1/apps/"+fxAppID+"/rotateSecret", nil)
+	fresh := r.str("appSecret")
+	if r.Status != 200 || len(fresh) != 43 || fresh == fxSecret {
+		t.Fatalf("rotate: %d %s", r.Status, r.Raw)
+	}
+	if g := e.vendor(s, "GET", "/jincheng/admin/v1/apps/"+fxAppID, nil); strings.Contains(string(g.Raw), fresh) || strings.Contains(string(g.Raw), fxSecret) {
+		t.Errorf("GET app shows a secret: %s", g.Raw)
+	}
+	const path = "/jincheng/test/openapi/v1/todos"
+	q := url.Values{"userid": {"u"}}
+	list := func(secret string) func() reply {
+		return func() reply { return e.signed(signer{fxAppCode, secret}, "GET", path, q, nil) }
+	}
+	for name, secret := range map[string]string{"new": fresh, "old, in grace": fxSecret} {
+		if r := list(secret)(); r.Status != 200 {
+			t.Errorf("%s secret: %d %s", name, r.Status, r.Raw)
+		}
+	}
+	e.srv.Advance(10 * time.Minute)
+	e.refused("old secret after the grace period", 401, "GW-INVALID-SIGNATURE", list(fxSecret))
+	if r := list(fresh)(); r.Status != 200 {
+		t.Errorf("new secret: %d %s", r.Status, r.Raw)
+	}
+	e.refused("rotate another vendor's app", 404, "ADMIN-NOT-FOUND", func() reply {
+		return e.vendor(s, "POST", "/jincheng/admin/v1/apps/"+fxOtherAppID+"/rotateSecret", nil)
+	})
+	p := e.vendor(s, "POST", "/jincheng/admin/v1/apps", map[string]any{"appName": "x", "contactName": "y", "contactPhone": "13835600100", "needUserInfo": false})
+	e.refused("rotate a PENDING app", 409, "ADMIN-STATE", func() reply {
+		return e.vendor(s, "POST", "/jincheng/admin/v1/apps/"+p.str("appId")+"/rotateSecret", nil)
+	})
 }

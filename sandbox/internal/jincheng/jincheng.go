@@ -30,7 +30,8 @@
 //     because gin cannot route Google-style "{appId}:approve" verbs;
 //   - the operator is not a portal user: operator decisions are control-plane verbs under
 //     /_sandbox/jincheng/ (approve/reject apps, listings and SMS applications, offline/online);
-//     the approve verb's answer is the only place the appSecret is ever shown;
+//     the approve verb's answer is the only place the appSecret is ever shown (and the answer of
+//     a vendor's rotateSecret, after which the old secret still signs for 10 minutes);
 //   - service states beyond 测试中 (REVIEWING 审核中, ONLINE 已上架, REJECTED 已驳回, OFFLINE 已下架)
 //     and their transitions; a REJECTED application is edited and resubmitted;
 //   - the test URL may be http on a loopback host (local development); production URLs are https;

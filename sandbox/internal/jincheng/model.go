@@ -110,6 +110,9 @@ type App struct {
 	RejectReason string         `json:"rejectReason,omitempty"`
 	AppCode      string         `json:"appCode,omitempty"`
 	AppSecret    string         `json:"appSecret,omitempty"`
+	// PreviousSecret still signs until PreviousUntil, after a rotation.
+	PreviousSecret string     `json:"previousSecret,omitempty"`
+	PreviousUntil  *time.Time `json:"previousUntil,omitempty"`
 	Testers      []string       `json:"testers,omitempty"`
 	SMS          *SMSCapability `json:"sms,omitempty"`
 }

@@ -27,6 +27,7 @@ func (p *Platform) registerPortalRoutes(r endpoint.Routes) {
 	r.Handle("jlbListApps", p.handleListApps)                // GET /jincheng/admin/v1/apps
 	r.Handle("jlbGetApp", p.handleGetApp)                    // GET /jincheng/admin/v1/apps/{appId}
 	r.Handle("jlbResubmitApp", p.handleResubmitApp)          // POST /jincheng/admin/v1/apps/{appId}/resubmit
+	r.Handle("jlbRotateSecret", p.handleRotateSecret)         // POST /jincheng/admin/v1/apps/{appId}/rotateSecret
 	r.Handle("jlbAddTester", p.handleAddTester)              // POST /jincheng/admin/v1/apps/{appId}/testers
 	r.Handle("jlbListTesters", p.handleListTesters)          // GET /jincheng/admin/v1/apps/{appId}/testers
 	r.Handle("jlbRemoveTester", p.handleRemoveTester)        // DELETE /jincheng/admin/v1/apps/{appId}/testers/{mobile}
@@ -242,6 +243,32 @@ func (p *Platform) handleResubmitApp(c *endpoint.Call) (any, error) {
 		return nil, err
 	}
 	return a.View(), nil
+}
+
+// SecretGrace is how long the previous appSecret keeps signing after a rotation (invented).
+const SecretGrace = 10 * time.Minute
+
+// handleRotateSecret issues a new appSecret, shown in this answer only; the old one signs for
+// ten more minutes so that a deployment can roll over.
+func (p *Platform) handleRotateSecret(c *endpoint.Call) (any, error) {
+	secret := p.deps.Rand.Token(43, seeded.Alphanumeric+"-_")
+	var a *App
+	err := p.deps.Store.Update(func(tx *store.Tx) error {
+		var err error
+		if a, err = vendorApp(tx, c.Principal.(*Vendor), c.Param("appId")); err != nil {
+			return err
+		}
+		if a.Status != AppApproved {
+			return named(codeAdminState, "only an APPROVED application has a secret to rotate; "+a.AppID+" is "+a.Status)
+		}
+		until := c.Now.Add(SecretGrace)
+		a.PreviousSecret, a.PreviousUntil, a.AppSecret = a.AppSecret, &until, secret
+		return putApp(tx, a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"appId": a.AppID, "appCode": a.AppCode, "appSecret": a.AppSecret, "previousSecretValidUntil": a.PreviousUntil}, nil
 }
 
 // testersView lists an app's testers with the citizens behind them.

@@ -151,7 +151,13 @@ func (p *Platform) checkSignature(c *endpoint.Call) (*Caller, error) {
 	if app == nil || app.Status != AppApproved || app.AppSecret == "" {
 		return nil, named(codeInvalidAppCode, "no approved app has appCode "+strconvQuote(r.AppCode))
 	}
-	if e := Verify(app.AppSecret, r, h.Get(HeaderMethod), h.Get(HeaderSignature), c.Now); e != nil {
+	e := Verify(app.AppSecret, r, h.Get(HeaderMethod), h.Get(HeaderSignature), c.Now)
+	if e != nil && e.Name == codeInvalidSignature && app.PreviousSecret != "" && c.Now.Before(*app.PreviousUntil) {
+		if Verify(app.PreviousSecret, r, h.Get(HeaderMethod), h.Get(HeaderSignature), c.Now) == nil {
+			e = nil // the secret before a rotation, within its grace period
+		}
+	}
+	if e != nil {
 		return nil, e
 	}
 	if seen {
