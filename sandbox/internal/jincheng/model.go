@@ -97,24 +97,24 @@ type SMSCapability struct {
 
 // App is a declared application.
 type App struct {
-	AppID        string         `json:"appId"`
-	Vendor       string         `json:"vendor"`
-	AppName      string         `json:"appName"`
-	ContactName  string         `json:"contactName"`
-	ContactPhone string         `json:"contactPhone"`
-	NeedUserInfo bool           `json:"needUserInfo"`
-	UserInfoType string         `json:"userInfoType"`
-	Status       string         `json:"status"`
-	DeclaredAt   time.Time      `json:"declaredAt"`
-	ReviewedAt   *time.Time     `json:"reviewedAt,omitempty"`
-	RejectReason string         `json:"rejectReason,omitempty"`
-	AppCode      string         `json:"appCode,omitempty"`
-	AppSecret    string         `json:"appSecret,omitempty"`
+	AppID        string     `json:"appId"`
+	Vendor       string     `json:"vendor"`
+	AppName      string     `json:"appName"`
+	ContactName  string     `json:"contactName"`
+	ContactPhone string     `json:"contactPhone"`
+	NeedUserInfo bool       `json:"needUserInfo"`
+	UserInfoType string     `json:"userInfoType"`
+	Status       string     `json:"status"`
+	DeclaredAt   time.Time  `json:"declaredAt"`
+	ReviewedAt   *time.Time `json:"reviewedAt,omitempty"`
+	RejectReason string     `json:"rejectReason,omitempty"`
+	AppCode      string     `json:"appCode,omitempty"`
+	AppSecret    string     `json:"appSecret,omitempty"`
 	// PreviousSecret still signs until PreviousUntil, after a rotation.
-	PreviousSecret string     `json:"previousSecret,omitempty"`
-	PreviousUntil  *time.Time `json:"previousUntil,omitempty"`
-	Testers      []string       `json:"testers,omitempty"`
-	SMS          *SMSCapability `json:"sms,omitempty"`
+	PreviousSecret string         `json:"previousSecret,omitempty"`
+	PreviousUntil  *time.Time     `json:"previousUntil,omitempty"`
+	Testers        []string       `json:"testers,omitempty"`
+	SMS            *SMSCapability `json:"sms,omitempty"`
 }
 
 // AppView is an application as the portal shows it: never the secret.

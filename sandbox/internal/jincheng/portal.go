@@ -27,7 +27,7 @@ func (p *Platform) registerPortalRoutes(r endpoint.Routes) {
 	r.Handle("jlbListApps", p.handleListApps)                // GET /jincheng/admin/v1/apps
 	r.Handle("jlbGetApp", p.handleGetApp)                    // GET /jincheng/admin/v1/apps/{appId}
 	r.Handle("jlbResubmitApp", p.handleResubmitApp)          // POST /jincheng/admin/v1/apps/{appId}/resubmit
-	r.Handle("jlbRotateSecret", p.handleRotateSecret)         // POST /jincheng/admin/v1/apps/{appId}/rotateSecret
+	r.Handle("jlbRotateSecret", p.handleRotateSecret)        // POST /jincheng/admin/v1/apps/{appId}/rotateSecret
 	r.Handle("jlbAddTester", p.handleAddTester)              // POST /jincheng/admin/v1/apps/{appId}/testers
 	r.Handle("jlbListTesters", p.handleListTesters)          // GET /jincheng/admin/v1/apps/{appId}/testers
 	r.Handle("jlbRemoveTester", p.handleRemoveTester)        // DELETE /jincheng/admin/v1/apps/{appId}/testers/{mobile}
