@@ -34,6 +34,14 @@
 //     other types carry the query in path; business_type comes with types 0, 1 and 2; app_id and
 //     username come with every answer (a jump from another Mini Program needs them; the examples
 //     show them for type 5). An H5 answer's path is the complete URL, without query_string;
+//   - params is required for page type 0 (the reference lists it with service_id), "[]" being
+//     enough; a key or value that is not a JSON string (null included) is malformed;
+//   - the world: ten cities (广州, 深圳, 北京, 上海, 杭州, 成都, 武汉, 西安, 太原, 晋城), their
+//     topics and 16 categories, hand-picked services and health codes (广州, 深圳, 杭州 and 晋城
+//     have two), and 2 to 3 services per city and category generated from the sandbox's seed;
+//   - the callers: official accounts (service and subscription) and Mini Programs with their own
+//     tokens; third-party platforms call with an authorizer token of such an account, the grant
+//     being the authorizer's;
 //   - city names are accepted with or without the trailing 市; params key "city" and city_id
 //     accept a city's name or code; fields that do not apply to the page type are ignored;
 //   - the application's jump_scenes are src_channel values; an approval grants a subset of what
