@@ -28,6 +28,7 @@ type config struct {
 	version       string
 	pushTimeout   time.Duration
 	pushTries     int
+	recorder      *Recorder
 }
 
 // WithSeed seeds every random value (ids, tokens, fake data). Default 1.

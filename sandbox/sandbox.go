@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -34,6 +35,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
 	"github.com/citysandbox/citysandbox/sandbox/internal/push"
 	"github.com/citysandbox/citysandbox/sandbox/internal/quota"
+	"github.com/citysandbox/citysandbox/sandbox/internal/scenario"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
@@ -62,6 +64,11 @@ type Server struct {
 	logger   *slog.Logger
 	// partialResets counts one-platform resets, each of which starts a new random stream.
 	partialResets uint64
+	contract      *scenario.Contract
+	// handler is engine, wrapped by the recorder when one is configured.
+	handler http.Handler
+	// seed is the configured seed, or the one a reset with a seed set since (scenario replays).
+	seed atomic.Uint64
 }
 
 // Spec is a loaded set of OpenAPI documents that several sandboxes may share. It also keeps the
@@ -97,6 +104,7 @@ func New(opts ...Option) (*Server, error) {
 		o(&cfg)
 	}
 	s := &Server{cfg: cfg, logger: cfg.logger}
+	s.seed.Store(cfg.seed)
 	if s.logger == nil {
 		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -153,7 +161,7 @@ func (s *Server) build() error {
 	}
 	s.jincheng, err = jincheng.New(jincheng.Deps{
 		Store: s.store, Clock: s.clock, Journal: s.journal, Rand: s.rand, Faker: s.faker,
-		Fixtures: s.fixtures, Logger: s.logger, Seed: s.cfg.seed,
+		Fixtures: s.fixtures, Logger: s.logger, Seed: s.cfg.seed, CurrentSeed: s.seed.Load,
 	})
 	if err != nil {
 		return fmt.Errorf("sandbox: jincheng: %w", err)
@@ -162,9 +170,13 @@ func (s *Server) build() error {
 		Store: s.store, Journal: s.journal, Clock: s.clock, Faults: s.faults, Spec: s.spec,
 		Version: s.cfg.version, AdminToken: s.cfg.adminToken, Reset: s.reset, Restore: s.restore,
 		ClockMoved: s.clockMoved,
+		Reseed: s.seed.Store,
 	})
+	s.contract = scenario.NewContract(s.spec)
+	s.journal.Observe(s.contract.Observe)
 	routes := endpoint.Routes{}
 	s.control.Routes(routes)
+	s.contract.Routes(routes)
 	s.wechat.Routes(routes)
 	s.jincheng.Routes(routes)
 	s.city = cityservice.New(cityservice.Deps{Store: s.store, Clock: s.clock, Faker: s.faker, Fixtures: s.fixtures, Journal: s.journal, WeChat: s.wechat})
@@ -189,6 +201,10 @@ func (s *Server) build() error {
 			return s.wechat
 		},
 	})
+	s.handler = s.engine
+	if s.cfg.recorder != nil {
+		s.handler = s.cfg.recorder.attach(s, s.engine)
+	}
 	return err
 }
 
@@ -226,7 +242,7 @@ func (s *Server) restoreClock() error {
 		s.clock.SetOffset(m.ClockOffset)
 	}
 	m.Restarts++
-	stream := s.cfg.seed ^ servingStream ^ (m.Restarts * 0x9e3779b97f4a7c15)
+	stream := s.seed.Load() ^ servingStream ^ (m.Restarts * 0x9e3779b97f4a7c15)
 	s.rand.Reseed(stream)
 	s.faker.Reseed(stream)
 	return s.store.Update(func(tx *store.Tx) error { return tx.Put(metaKey, m) })
@@ -239,7 +255,7 @@ func (s *Server) saveClock() error {
 		if _, err := tx.Get(metaKey, &m); err != nil {
 			return err
 		}
-		m.Seed, m.ClockOffset = s.cfg.seed, s.clock.Offset()
+		m.Seed, m.ClockOffset = s.seed.Load(), s.clock.Offset()
 		return tx.Put(metaKey, m)
 	})
 }
@@ -268,13 +284,13 @@ func (s *Server) loadFixtures(platform string) error {
 // sandbox's seed, the same whether the fixtures were generated or copied, so the same seed,
 // clock and requests give the same bytes either way.
 func (s *Server) loadBaseline() error {
-	s.rand.Reseed(s.cfg.seed)
-	s.faker.Reseed(s.cfg.seed)
+	s.rand.Reseed(s.seed.Load())
+	s.faker.Reseed(s.seed.Load())
 	cache := s.cfg.shared
 	if s.cfg.ownFixtures {
 		cache = nil
 	}
-	key := baselineKey{seed: s.cfg.seed, at: s.clock.Now().UnixNano()}
+	key := baselineKey{seed: s.seed.Load(), at: s.clock.Now().UnixNano()}
 	var entries []store.Entry
 	if cache != nil {
 		cache.mu.Lock()
@@ -299,8 +315,8 @@ func (s *Server) loadBaseline() error {
 			cache.mu.Unlock()
 		}
 	}
-	s.rand.Reseed(s.cfg.seed ^ servingStream)
-	s.faker.Reseed(s.cfg.seed ^ servingStream)
+	s.rand.Reseed(s.seed.Load() ^ servingStream)
+	s.faker.Reseed(s.seed.Load() ^ servingStream)
 	return nil
 }
 
@@ -334,13 +350,13 @@ func (s *Server) reset(platform string) error {
 	}
 	// The platform's fixtures come out as on a fresh start; requests then draw from a new stream,
 	// so nothing made after this reset repeats an id made before it.
-	s.rand.Reseed(s.cfg.seed)
-	s.faker.Reseed(s.cfg.seed)
+	s.rand.Reseed(s.seed.Load())
+	s.faker.Reseed(s.seed.Load())
 	if err := s.loadFixtures(platform); err != nil {
 		return err
 	}
 	s.partialResets++
-	stream := s.cfg.seed ^ servingStream ^ (s.partialResets * 0xc2b2ae3d27d4eb4f)
+	stream := s.seed.Load() ^ servingStream ^ (s.partialResets * 0xc2b2ae3d27d4eb4f)
 	s.rand.Reseed(stream)
 	s.faker.Reseed(stream)
 	return nil
@@ -355,7 +371,7 @@ func (s *Server) restore(snapshot []byte) error {
 }
 
 // Handler returns the sandbox's HTTP handler, to mount anywhere.
-func (s *Server) Handler() http.Handler { return s.engine }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Reset returns to the fixtures: the store, the journal, faults and the random sequence.
 func (s *Server) Reset() error { return s.reset("") }
@@ -410,7 +426,7 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net
 
 // Serve serves on ln until ctx is cancelled.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{Handler: s.engine, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	if !s.clock.Frozen() {

@@ -3,6 +3,7 @@
 //	citysandbox serve [flags]     serve the sandbox (default 127.0.0.1:8844)
 //	citysandbox bench [flags]     measure throughput and latency over loopback
 //	citysandbox healthcheck       exit 0 if a running sandbox is healthy
+//	citysandbox replay FILE...    replay scenario files (against --target or a built-in sandbox)
 //
 // Every flag can also be set through the environment as CITYSANDBOX_<NAME> (for example
 // CITYSANDBOX_ADDR, CITYSANDBOX_ADMIN_TOKEN); a flag on the command line wins.
@@ -61,6 +62,7 @@ commands:
   serve    serve the sandbox (default on 127.0.0.1:8844)
   bench    drive load over loopback and print throughput, p50 and p99
   healthcheck  exit 0 if a running sandbox answers /_sandbox/health (used by the Docker image)
+  replay   replay scenario files: replay [--target URL] [--report] FILE...
 
 Run "citysandbox <command> -h" for the flags of a command.
 `
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return bench(ctx, rest, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, rest, stdout, stderr)
+	case "replay":
+		return replay(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

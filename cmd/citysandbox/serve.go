@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox"
 )
@@ -25,9 +26,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fixturesDir := fs.String("fixtures", "", "directory that replaces the built-in fixtures")
 	adminToken := fs.String("admin-token", "", "bearer token required on /_sandbox/ routes (but health)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	record := fs.String("record", "", "write the traffic of this run as a scenario to FILE on shutdown (freezes the clock; state in memory unless --data is given)")
+	recordHashes := fs.Bool("record-hashes", false, "with --record, also pin every step's response digest and state hash")
 	if err := envDefaults(fs, args); err != nil {
 		return err
 	}
+	dataSet := false
+	fs.Visit(func(f *flag.Flag) { dataSet = dataSet || f.Name == "data" })
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
@@ -40,11 +45,29 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *fixturesDir != "" {
 		opts = append(opts, sandbox.WithFixtures(os.DirFS(*fixturesDir)))
 	}
+	var rec *sandbox.Recorder
+	if *record != "" {
+		// A recording replays byte for byte only from a fresh store with a frozen clock: the
+		// integrator's suite moves time through /_sandbox/clock, which is recorded too.
+		rec = sandbox.NewRecorder("recorded "+time.Now().UTC().Format(time.RFC3339), *recordHashes)
+		opts = append(opts, sandbox.WithRecorder(rec), sandbox.WithFrozenClock(time.Now().UTC().Truncate(time.Second)))
+		if !dataSet {
+			opts = append(opts, sandbox.WithStorePath(":memory:"))
+			*data = ":memory:"
+		}
+	}
 	sb, err := sandbox.New(opts...)
 	if err != nil {
 		return err
 	}
 	defer func() {
+		if rec != nil {
+			if err := rec.WriteFile(*record); err != nil {
+				logger.Error("write recording", "err", err)
+			} else {
+				fmt.Fprintf(stdout, "recorded %d requests to %s (replay: citysandbox replay %s)\n", rec.Len(), *record, *record)
+			}
+		}
 		if err := sb.Close(); err != nil {
 			logger.Error("close", "err", err)
 		}

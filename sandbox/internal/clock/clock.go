@@ -79,6 +79,14 @@ func (c *Controllable) Set(t time.Time) {
 	c.offset = t.Sub(c.wall())
 }
 
+// Freeze stops the clock at t: from now on it moves only when advanced or set. Scenario replays
+// freeze a served sandbox's clock so that every answer is reproducible.
+func (c *Controllable) Freeze(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.frozen, c.at, c.offset = true, t, 0
+}
+
 // Offset returns how far a running clock is from wall time (zero for a frozen clock).
 func (c *Controllable) Offset() time.Duration {
 	c.mu.RLock()

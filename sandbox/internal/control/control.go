@@ -34,6 +34,8 @@ type Deps struct {
 	AdminToken string
 	// Reset restores the fixtures; platform names one platform ("wechat", "jincheng") or all.
 	Reset func(platform string) error
+	// Reseed makes seed the sandbox's seed from the next reset on.
+	Reseed func(seed uint64)
 	// Restore replaces the state with a snapshot.
 	Restore func(snapshot []byte) error
 	// ClockMoved, when set, runs after every clock move (scheduled pushes fall due).
@@ -153,10 +155,27 @@ func (p *Plane) handleHealth(c *endpoint.Call) (any, error) {
 
 func (p *Plane) handleReset(c *endpoint.Call) (any, error) {
 	var req struct {
-		Platform string `json:"platform"`
+		Platform string  `json:"platform"`
+		Seed     *uint64 `json:"seed"`
+		Clock    string  `json:"clock"`
 	}
 	if err := c.Bind(&req); err != nil {
 		return nil, err
+	}
+	// A scenario replay pins the seed and freezes the clock before the fixtures load, so that
+	// what they generate is reproducible too.
+	if (req.Seed != nil || req.Clock != "") && req.Platform != "" {
+		return nil, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_reset", Reason: "seed and clock apply to a reset of every platform"}
+	}
+	if req.Clock != "" {
+		t, err := time.Parse(time.RFC3339, req.Clock)
+		if err != nil {
+			return nil, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_reset", Reason: fmt.Sprintf("clock %q is not an RFC 3339 time", req.Clock)}
+		}
+		p.deps.Clock.Freeze(t.UTC()) // as sandboxtest and New's clocks: times render the same
+	}
+	if req.Seed != nil && p.deps.Reseed != nil {
+		p.deps.Reseed(*req.Seed)
 	}
 	if err := p.deps.Reset(req.Platform); err != nil {
 		return nil, err

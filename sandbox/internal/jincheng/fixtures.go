@@ -65,7 +65,11 @@ func (p *Platform) LoadFixtures() error {
 		return err
 	}
 	now := p.deps.Clock.Now()
-	faker := fixture.NewFaker(p.deps.Seed)
+	seed := p.deps.Seed
+	if p.deps.CurrentSeed != nil {
+		seed = p.deps.CurrentSeed()
+	}
+	faker := fixture.NewFaker(seed)
 	var citizens []*Citizen
 	for _, fc := range f.Citizens {
 		citizens = append(citizens, drawCitizen(faker, fc.Mobile, fc.Name))

@@ -94,6 +94,9 @@ type Deps struct {
 	Logger   *slog.Logger
 	// Seed is the sandbox's seed; the fixture citizens are drawn from a faker seeded with it.
 	Seed uint64
+	// CurrentSeed, when set, is read instead of Seed at each fixture load: a reset may reseed
+	// the sandbox (scenario replays pin their seed that way).
+	CurrentSeed func() uint64
 }
 
 // Platform is the Jincheng emulation.

@@ -56,6 +56,16 @@ type Journal struct {
 	full    bool
 	seq     uint64
 	byID    map[string]uint64 // id -> seq
+	// observers see every entry as it is added (contract reports count them); set before use.
+	observers []func(Entry)
+}
+
+// Observe makes fn see every entry added from now on, outside the journal's lock, so that
+// counters kept elsewhere outlive the cap. Call it while wiring, before requests arrive.
+func (j *Journal) Observe(fn func(Entry)) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.observers = append(j.observers, fn)
 }
 
 // New returns a journal that keeps at most capacity entries (DefaultCapacity when <= 0).
@@ -68,6 +78,14 @@ func New(capacity int) *Journal {
 
 // Add appends e, assigning its sequence number, and returns it.
 func (j *Journal) Add(e Entry) Entry {
+	e = j.add(e)
+	for _, fn := range j.observers {
+		fn(e)
+	}
+	return e
+}
+
+func (j *Journal) add(e Entry) Entry {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.seq++
@@ -193,11 +211,13 @@ func (j *Journal) Each(fn func(e *Entry) bool) {
 	}
 }
 
-// Clear forgets every entry.
+// Clear forgets every entry and restarts the numbering.
 func (j *Journal) Clear() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.entries = nil
-	j.next, j.full = 0, false
+	// Numbering restarts too, so that a reset sandbox answers the same journal to the same
+	// requests (scenario replays compare responses byte for byte).
+	j.next, j.full, j.seq = 0, false, 0
 	clear(j.byID)
 }

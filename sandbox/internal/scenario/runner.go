@@ -1,0 +1,425 @@
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+// Target is the sandbox a scenario runs against.
+type Target struct {
+	// URL is the sandbox's base URL (http://127.0.0.1:8844).
+	URL string
+	// Client sends the requests; nil means a client that follows no redirects.
+	Client *http.Client
+	// StateHash returns the hash of the sandbox's stored state. Nil means asking
+	// GET /_sandbox/state (in process, the server's own StateHash is cheaper and leaves the
+	// journal alone).
+	StateHash func(ctx context.Context) (string, error)
+	// AdminToken, when set, is sent as a bearer token on /_sandbox/ requests.
+	AdminToken string
+}
+
+// Runner runs scenarios against a target.
+type Runner struct {
+	Target Target
+	// Out receives one line per step ("ok", "FAIL"); nil discards them.
+	Out io.Writer
+}
+
+// StepResult is what one step did.
+type StepResult struct {
+	// Section is "setup" or "steps"; Index counts from 1 within it.
+	Section string
+	Index   int
+	Name    string
+	Line    int
+	// Action is "GET /cgi-bin/token" or "advance 2h".
+	Action string
+	Status int
+	// Errcode is the body's errcode, if it has one.
+	Errcode *int
+	// Digest is "sha256:<hex>" of the response body (every body, for a repeated request).
+	Digest string
+	// StateHash is the state's hash after the step.
+	StateHash string
+}
+
+// Label names the step for people: `step 3 "token expires" (tokens.yaml:40)`.
+func (r *StepResult) Label(file string) string {
+	sec := "step"
+	if r.Section == "setup" {
+		sec = "setup step"
+	}
+	s := fmt.Sprintf("%s %d", sec, r.Index)
+	if r.Name != "" {
+		s += fmt.Sprintf(" %q", r.Name)
+	}
+	switch {
+	case r.Line > 0 && file != "":
+		s += fmt.Sprintf(" (%s:%d)", file, r.Line)
+	case r.Line > 0:
+		s += fmt.Sprintf(" (line %d)", r.Line)
+	}
+	return s
+}
+
+// Result is one run of a scenario.
+type Result struct {
+	Scenario *Scenario
+	Steps    []StepResult
+	Vars     Vars
+}
+
+// Failure is a step whose answer did not meet its expectations, or that could not run.
+type Failure struct {
+	File     string
+	Step     StepResult
+	Problems []string
+	// Response is the answer, when there was one.
+	Response []byte
+	Header   http.Header
+}
+
+func (f *Failure) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s failed: %s", f.Step.Label(f.File), f.Step.Action)
+	for _, p := range f.Problems {
+		b.WriteString("\n  " + p)
+	}
+	if f.Response != nil {
+		fmt.Fprintf(&b, "\n  response (%d %s):\n    %s", f.Step.Status, f.Header.Get("Content-Type"), clip(indentJSON(f.Response)))
+	}
+	return b.String()
+}
+
+func indentJSON(b []byte) string {
+	var out bytes.Buffer
+	if json.Indent(&out, b, "    ", "  ") != nil {
+		return string(b)
+	}
+	return out.String()
+}
+
+// Run resets the target to the scenario's seed and clock, then runs the setup and the steps,
+// stopping at the first failure (a *Failure). The result holds every step run so far.
+func (r *Runner) Run(ctx context.Context, sc *Scenario) (*Result, error) {
+	res := &Result{Scenario: sc, Vars: Vars{}}
+	for k, v := range sc.Vars {
+		res.Vars.SetString(k, v)
+	}
+	reset, _ := json.Marshal(map[string]any{"seed": sc.SeedValue(), "clock": sc.ClockValue().Format(time.RFC3339Nano)})
+	if resp, err := r.do(ctx, http.MethodPost, "/_sandbox/reset", nil, reset); err != nil {
+		return res, fmt.Errorf("scenario %s: reset the sandbox: %w", sc.file, err)
+	} else if resp.status != http.StatusOK {
+		return res, fmt.Errorf("scenario %s: reset the sandbox: %d %s", sc.file, resp.status, resp.body)
+	}
+	r.printf("== %s (%s)\n", sc.Name, sc.file)
+	for _, sec := range []struct {
+		name  string
+		steps []Step
+	}{{"setup", sc.Setup}, {"steps", sc.Steps}} {
+		for i := range sec.steps {
+			sr, err := r.step(ctx, sc, &sec.steps[i], res.Vars)
+			sr.Section, sr.Index = sec.name, i+1
+			res.Steps = append(res.Steps, sr)
+			if err != nil {
+				if f, ok := err.(*Failure); ok {
+					f.Step = sr
+					r.printf("FAIL %s\n", sr.Label(sc.file))
+					return res, f
+				}
+				r.printf("FAIL %s\n", sr.Label(sc.file))
+				return res, &Failure{File: sc.file, Step: sr, Problems: []string{err.Error()}}
+			}
+			line := fmt.Sprintf("ok   %s  %s → %d", sr.Label(""), sr.Action, sr.Status)
+			if sr.Errcode != nil {
+				line += fmt.Sprintf(" errcode %d", *sr.Errcode)
+			}
+			r.printf("%s\n", line)
+		}
+	}
+	return res, nil
+}
+
+func (r *Runner) printf(format string, args ...any) {
+	if r.Out != nil {
+		fmt.Fprintf(r.Out, format, args...)
+	}
+}
+
+// step runs one step; a failed expectation is a *Failure.
+func (r *Runner) step(ctx context.Context, sc *Scenario, st *Step, vars Vars) (StepResult, error) {
+	sr := StepResult{Name: st.Name, Line: st.line}
+	var method, path string
+	var query url.Values
+	var header http.Header
+	var body []byte
+	switch {
+	case st.Request != nil:
+		var err error
+		method, path, query, header, body, err = vars.build(st.Request)
+		if err != nil {
+			return sr, err
+		}
+		// The action shows the templates, which say more than 128 random characters would.
+		sr.Action = method + " " + st.Request.Path
+		for i, k := range sortedKeys(st.Request.Query) {
+			sep := "&"
+			if i == 0 {
+				sep = "?"
+			}
+			sr.Action += sep + k + "=" + st.Request.Query[k]
+		}
+	case st.Advance != "":
+		d, err := vars.Expand(st.Advance)
+		if err != nil {
+			return sr, err
+		}
+		method, path, sr.Action = http.MethodPost, "/_sandbox/clock", "advance "+d
+		body, _ = json.Marshal(map[string]string{"advance": d})
+	default:
+		t, err := vars.Expand(st.Set)
+		if err != nil {
+			return sr, err
+		}
+		method, path, sr.Action = http.MethodPost, "/_sandbox/clock", "set "+t
+		body, _ = json.Marshal(map[string]string{"set": t})
+	}
+	if len(query) > 0 {
+		path += "?" + query.Encode()
+	}
+	n := max(1, st.Repeat)
+	h := sha256.New()
+	var resp *response
+	for i := range n {
+		var err error
+		resp, err = r.do(ctx, method, path, header, body)
+		if err != nil {
+			return sr, err
+		}
+		sr.Status = resp.status
+		if ec := gjson.GetBytes(resp.body, "errcode"); ec.Type == gjson.Number {
+			code := int(ec.Int())
+			sr.Errcode = &code
+		}
+		if n == 1 {
+			h.Write(resp.body)
+		} else {
+			sum := sha256.Sum256(resp.body)
+			h.Write(sum[:])
+		}
+		problems := vars.check(st.Expect, resp)
+		if st.Request == nil && st.Expect == nil && resp.status != http.StatusOK {
+			problems = append(problems, fmt.Sprintf("status: want 200 from the clock, got %d", resp.status))
+		}
+		if len(problems) > 0 {
+			if n > 1 {
+				problems = append([]string{fmt.Sprintf("(on repetition %d of %d)", i+1, n)}, problems...)
+			}
+			return sr, &Failure{File: sc.file, Problems: problems, Response: resp.body, Header: resp.header}
+		}
+	}
+	sr.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	hash, err := r.stateHash(ctx)
+	if err != nil {
+		return sr, fmt.Errorf("state hash: %w", err)
+	}
+	sr.StateHash = hash
+	var problems []string
+	if e := st.Expect; e != nil {
+		if e.Digest != "" && e.Digest != sr.Digest {
+			problems = append(problems, fmt.Sprintf("response diverged: digest want %s, got %s", e.Digest, sr.Digest))
+		}
+		if e.StateHash != "" && e.StateHash != sr.StateHash {
+			problems = append(problems, fmt.Sprintf("state diverged: state_hash want %s, got %s", e.StateHash, sr.StateHash))
+		}
+	}
+	if len(problems) > 0 {
+		return sr, &Failure{File: sc.file, Problems: problems, Response: resp.body, Header: resp.header}
+	}
+	for _, name := range sortedKeys(st.Capture) {
+		raw, err := capture(st.Capture[name], resp)
+		if err != nil {
+			return sr, &Failure{File: sc.file, Problems: []string{fmt.Sprintf("capture %s: %v", name, err)}, Response: resp.body, Header: resp.header}
+		}
+		vars[name] = raw
+	}
+	return sr, nil
+}
+
+// build expands a request's templates.
+func (v Vars) build(req *Request) (method, path string, query url.Values, header http.Header, body []byte, err error) {
+	method = req.Method
+	if path, err = v.Expand(req.Path); err != nil {
+		return
+	}
+	query = url.Values{}
+	for _, k := range sortedKeys(req.Query) {
+		var val string
+		if val, err = v.Expand(req.Query[k]); err != nil {
+			return
+		}
+		query.Set(k, val)
+	}
+	header = http.Header{}
+	for _, k := range sortedKeys(req.Headers) {
+		var val string
+		if val, err = v.Expand(req.Headers[k]); err != nil {
+			return
+		}
+		header.Set(k, val)
+	}
+	switch {
+	case req.JSON.Kind != 0:
+		if body, err = v.expandJSON(&req.JSON); err != nil {
+			return
+		}
+		if header.Get("Content-Type") == "" {
+			header.Set("Content-Type", "application/json")
+		}
+	case req.Body != nil:
+		var s string
+		if s, err = v.Expand(*req.Body); err != nil {
+			return
+		}
+		body = []byte(s)
+	}
+	return
+}
+
+// capture reads one variable from an answer, as JSON.
+func capture(c Capture, resp *response) (json.RawMessage, error) {
+	var val gjson.Result
+	if c.Header != "" {
+		h := resp.header.Get(c.Header)
+		if h == "" {
+			return nil, fmt.Errorf("no header %s in the answer", c.Header)
+		}
+		val = gjson.Result{Type: gjson.String, Str: h}
+	} else {
+		val = gjson.GetBytes(resp.body, c.Path)
+		if !val.Exists() {
+			return nil, fmt.Errorf("no field %s in the answer", c.Path)
+		}
+	}
+	if c.re == nil && c.Regex != "" {
+		re, err := regexp.Compile(c.Regex)
+		if err != nil {
+			return nil, fmt.Errorf("regex: %w", err)
+		}
+		c.re = re
+	}
+	if c.re != nil {
+		m := c.re.FindStringSubmatch(val.String())
+		if m == nil {
+			return nil, fmt.Errorf("%q does not match /%s/", val.String(), c.Regex)
+		}
+		s := m[0]
+		if len(m) > 1 {
+			s = m[1]
+		}
+		return json.Marshal(s)
+	}
+	if c.Header != "" {
+		return json.Marshal(val.Str)
+	}
+	return json.RawMessage(val.Raw), nil
+}
+
+// do sends one request to the target.
+func (r *Runner) do(ctx context.Context, method, path string, header http.Header, body []byte) (*response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(r.Target.URL, "/")+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.Target.AdminToken != "" && strings.HasPrefix(path, "/_sandbox/") && req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", "Bearer "+r.Target.AdminToken)
+	}
+	client := r.Target.Client
+	if client == nil {
+		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read answer: %w", err)
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+func (r *Runner) stateHash(ctx context.Context) (string, error) {
+	if r.Target.StateHash != nil {
+		return r.Target.StateHash(ctx)
+	}
+	resp, err := r.do(ctx, http.MethodGet, "/_sandbox/state", nil, nil)
+	if err != nil {
+		return "", err
+	}
+	if resp.status != http.StatusOK {
+		return "", fmt.Errorf("GET /_sandbox/state: %d", resp.status)
+	}
+	return gjson.GetBytes(resp.body, "hash").String(), nil
+}
+
+// Divergence is the first step at which two runs of a scenario differ.
+type Divergence struct {
+	Step StepResult
+	// What is "response", "state" or "steps" (one run stopped earlier).
+	What      string
+	Want, Got string
+}
+
+func (d *Divergence) String() string {
+	return fmt.Sprintf("%s diverged (%s): want %s, got %s", d.Step.Label(""), d.What, d.Want, d.Got)
+}
+
+// Compare returns the first step whose response or state differs between want and got, or nil
+// when the runs are the same.
+func Compare(want, got *Result) *Divergence {
+	for i := range min(len(want.Steps), len(got.Steps)) {
+		w, g := want.Steps[i], got.Steps[i]
+		if w.Digest != g.Digest {
+			return &Divergence{Step: g, What: "response", Want: w.Digest, Got: g.Digest}
+		}
+		if w.StateHash != g.StateHash {
+			return &Divergence{Step: g, What: "state", Want: w.StateHash, Got: g.StateHash}
+		}
+	}
+	if len(want.Steps) != len(got.Steps) {
+		i := min(len(want.Steps), len(got.Steps))
+		var s StepResult
+		if i < len(got.Steps) {
+			s = got.Steps[i]
+		} else {
+			s = want.Steps[i]
+		}
+		return &Divergence{Step: s, What: "steps", Want: fmt.Sprint(len(want.Steps)), Got: fmt.Sprint(len(got.Steps))}
+	}
+	return nil
+}
