@@ -170,7 +170,7 @@ func (s *Server) build() error {
 		Store: s.store, Journal: s.journal, Clock: s.clock, Faults: s.faults, Spec: s.spec,
 		Version: s.cfg.version, AdminToken: s.cfg.adminToken, Reset: s.reset, Restore: s.restore,
 		ClockMoved: s.clockMoved,
-		Reseed: s.seed.Store,
+		Reseed:     s.seed.Store,
 	})
 	s.contract = scenario.NewContract(s.spec)
 	s.journal.Observe(s.contract.Observe)
