@@ -322,33 +322,45 @@ type ticketPush struct {
 // PushDueTickets pushes, for every component, the ticket of the latest scheduled push at or
 // before now that has not been sent yet. The sandbox calls it whenever its clock moves.
 func (p *Platform) PushDueTickets(now time.Time) error {
-	var due []ticketPush
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
-		var comps []*App
+	// Look first (a View), so that a clock move with nothing due writes nothing.
+	var comps []*App
+	err := p.deps.Store.View(func(tx *store.Tx) error {
 		var ferr error
-		if err := tx.AscendPrefix("wechat:app:", func(_, v string) bool {
+		err := tx.AscendPrefix(appPrefix, func(_, v string) bool {
 			var a App
 			if ferr = jsonUnmarshal(v, &a); ferr != nil {
 				return false
 			}
-			if a.Type == TypeComponent {
+			if a.Type != TypeComponent || now.Sub(a.CreatedAt) < TicketPushPeriod {
+				return true
+			}
+			var st componentState
+			if _, ferr = tx.Get(componentStateKey(a.AppID), &st); ferr != nil {
+				return false
+			}
+			if int64(now.Sub(a.CreatedAt)/TicketPushPeriod) > st.LastSlot {
 				comps = append(comps, &a)
 			}
 			return true
-		}); err != nil {
-			return err
-		}
+		})
 		if ferr != nil {
 			return ferr
 		}
+		return err
+	})
+	if err != nil || len(comps) == 0 {
+		return err
+	}
+	var due []ticketPush
+	err = p.deps.Store.Update(func(tx *store.Tx) error {
 		for _, comp := range comps {
 			slot := int64(now.Sub(comp.CreatedAt) / TicketPushPeriod)
 			var st componentState
 			if _, err := tx.Get(componentStateKey(comp.AppID), &st); err != nil {
 				return err
 			}
-			if slot < 1 || slot <= st.LastSlot {
-				continue
+			if slot <= st.LastSlot {
+				continue // pushed meanwhile by a concurrent clock move
 			}
 			at := comp.CreatedAt.Add(time.Duration(slot) * TicketPushPeriod)
 			t, err := p.nextTicket(tx, comp, &st, at)

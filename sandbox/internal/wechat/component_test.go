@@ -634,7 +634,7 @@ func TestComponentControlVerbs(t *testing.T) {
 	if want := sandboxtest.Start.Add(20 * time.Minute).Format(time.RFC3339); compStr(m, "next_ticket_push") != want {
 		t.Errorf("next_ticket_push %v, want %s", m["next_ticket_push"], want)
 	}
-	_, j := h.control(http.MethodGet, "/_sandbox/requests?event=component_component_verify_ticket&appid="+comp2.AppID, nil)
+	_, j := h.control(http.MethodGet, "/_sandbox/requests?event=component_verify_ticket&appid="+comp2.AppID, nil)
 	if j["count"] != float64(1) {
 		t.Errorf("journal has %v ticket pushes for %s, want 1", j["count"], comp2.AppID)
 	}
@@ -645,6 +645,10 @@ func TestStartPushTicketAndClockVerb(t *testing.T) {
 	h := newCompEnv(t)
 	comp, other := h.component(), h.component()
 	before := h.hash()
+	h.srv.Advance(5 * time.Minute) // no push is due yet: nothing changes
+	if h.hash() != before {
+		t.Errorf("a clock move with no push due changed the state")
+	}
 	wantCompErrcode(t, "start_push_ticket with another component's secret", h.post("/cgi-bin/component/api_start_push_ticket", map[string]any{"component_appid": comp.AppID, "component_secret": other.Secret}), 40125)
 	wantCompErrcode(t, "start_push_ticket without a secret", h.post("/cgi-bin/component/api_start_push_ticket", map[string]any{"component_appid": comp.AppID}), 41004)
 	wantCompErrcode(t, "start_push_ticket for an official account", h.post("/cgi-bin/component/api_start_push_ticket", map[string]any{"component_appid": fixtureService, "component_secret": other.Secret}), 61011)

@@ -120,13 +120,18 @@ func (r pushResult) summary() string {
 // PUT /_sandbox/wechat/apps/{appid}/push) the way WeChat posts system pushes whatever the push
 // configuration says: XML, safe mode (an <AppId> and <Encrypt> envelope, encrypted with the
 // component's appid in the trailer), delivered only when the answer is exactly "success". The
-// happening is journaled as "component_<InfoType>" even when no URL is set.
+// happening is journaled (event component_verify_ticket, component_authorized,
+// component_updateauthorized, component_unauthorized) even when no URL is set.
 func (p *Platform) pushComponentEvent(comp *App, at time.Time, ev componentEvent) pushResult {
 	msg := ev.message(comp, at)
-	res := p.deliverComponentPush(comp, msg, ev.InfoType)
+	event := ev.InfoType // component_verify_ticket, component_authorized, ...
+	if !strings.HasPrefix(event, "component_") {
+		event = "component_" + event
+	}
+	res := p.deliverComponentPush(comp, msg, event)
 	plain, _ := msg.Encode(push.XML)
 	p.deps.Journal.Add(journal.Entry{
-		Event: "component_" + ev.InfoType, Time: p.deps.Clock.Now(), Platform: p.Name(),
+		Event: event, Time: p.deps.Clock.Now(), Platform: p.Name(),
 		Method: http.MethodPost, Path: res.URL, AppID: comp.AppID, Status: res.Status,
 		RequestBody: string(plain), Reason: res.summary(),
 	})
@@ -146,7 +151,7 @@ func (p *Platform) deliverComponentPush(comp *App, msg push.Message, event strin
 		return pushResult{Error: "no authorization-event URL: set one with PUT /_sandbox/wechat/apps/" + comp.AppID + "/push"}
 	}
 	t.Format, t.Mode, t.CryptAppID, t.RequireSuccess = push.XML, push.Safe, comp.AppID, true
-	d, err := p.deps.Push.Deliver(context.Background(), *t, "component_"+event, msg)
+	d, err := p.deps.Push.Deliver(context.Background(), *t, event, msg)
 	if err != nil {
 		return pushResult{URL: t.URL, Error: err.Error()}
 	}
