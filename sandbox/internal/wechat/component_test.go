@@ -662,13 +662,13 @@ func TestStartPushTicketAndClockVerb(t *testing.T) {
 	if ticket == "" {
 		t.Fatalf("no ticket after start_push_ticket: %v", m)
 	}
-	// Moving the clock through the control plane makes the scheduled push fall due: 20 minutes
-	// after the first ticket a new one is drawn.
-	if st, m := h.control(http.MethodPost, "/_sandbox/clock", map[string]any{"advance": "20m"}); st != http.StatusOK {
+	// Moving the clock through the control plane makes the scheduled push fall due: the push at
+	// creation + 30 min comes 25 minutes after the first ticket, so it carries a new one.
+	if st, m := h.control(http.MethodPost, "/_sandbox/clock", map[string]any{"advance": "30m"}); st != http.StatusOK {
 		t.Fatalf("clock: %d %v", st, m)
 	}
 	_, m = h.control(http.MethodGet, "/_sandbox/wechat/components/"+comp.AppID, nil)
 	if got := compStr(m, "ticket"); got == "" || got == ticket {
-		t.Errorf("after POST /_sandbox/clock 20m the ticket is %q, want a new one", got)
+		t.Errorf("after POST /_sandbox/clock 30m the ticket is %q, want a new one", got)
 	}
 }
