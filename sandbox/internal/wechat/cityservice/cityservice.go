@@ -40,8 +40,8 @@
 //     topics and 16 categories, hand-picked services and health codes (广州, 深圳, 杭州 and 晋城
 //     have two), and 2 to 3 services per city and category generated from the sandbox's seed;
 //   - the callers: official accounts (service and subscription) and Mini Programs with their own
-//     tokens; third-party platforms call with an authorizer token of such an account, the grant
-//     being the authorizer's;
+//     tokens; third-party platforms call with an authorizer token of such an account (permission
+//     set 22 or 105, else 61007), the approval being the authorizer's;
 //   - city names are accepted with or without the trailing 市; params key "city" and city_id
 //     accept a city's name or code; fields that do not apply to the page type are ignored;
 //   - the application's jump_scenes are src_channel values; an approval grants a subset of what
