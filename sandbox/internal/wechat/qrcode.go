@@ -19,8 +19,8 @@ package wechat
 //     expire_seconds 0 means the default;
 //   - the 100,001st permanent code is refused with 45009 (WeChat has a dedicated message but no
 //     published code);
-//   - only verified accounts may create codes (48001 otherwise); the daily quota counts valid
-//     requests only, so a refused request leaves every counter as it was;
+//   - only verified accounts may create codes (48001 otherwise); a refused request gives its
+//     call back to the daily quota, so it leaves every counter as it was;
 //   - showqrcode answers image/jpg (the old documentation's header) with
 //     "Cache-Control: max-age=604800", and an empty 404 without a Content-Type.
 
@@ -38,7 +38,6 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/qrimage"
-	"github.com/citysandbox/citysandbox/sandbox/internal/quota"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 )
@@ -64,7 +63,6 @@ const (
 	QRPermanentMaxID   = 100000  // the largest permanent scene_id
 	QRTempMaxID        = 1<<32 - 1
 	QRSceneStrMax      = 64 // characters
-	QRCreatePerDay     = 100000
 	qrURLPrefix        = "http://weixin.qq.com/q/"
 	qrTokenLength      = 20
 	qrShowCacheControl = "max-age=604800"
@@ -230,23 +228,6 @@ func (p *Platform) handleCreateQRCode(c *endpoint.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The permanent-code cap is checked before the daily quota counts the call, so that a refused
-	// request changes nothing; the write below checks it again under the lock.
-	var existing *QRCode
-	if s.expire == 0 {
-		if err := p.deps.Store.View(func(tx *store.Tx) error {
-			existing, err = p.permanentCode(tx, app.AppID, s)
-			return err
-		}); err != nil {
-			return nil, err
-		}
-	}
-	if err := p.admit(app, qrCreatePath, quota.Limits{PerDay: QRCreatePerDay}); err != nil {
-		return nil, err
-	}
-	if existing != nil {
-		return qrCreateAnswer{Ticket: existing.Ticket, URL: existing.URL}, nil
-	}
 	var code *QRCode
 	err = p.deps.Store.Update(func(tx *store.Tx) error {
 		if s.expire == 0 {
@@ -261,6 +242,9 @@ func (p *Platform) handleCreateQRCode(c *endpoint.Call) (any, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if code.Permanent() {
+		return qrCreateAnswer{Ticket: code.Ticket, URL: code.URL}, nil
 	}
 	return qrCreateAnswer{Ticket: code.Ticket, ExpireSeconds: s.expire, URL: code.URL}, nil
 }
