@@ -2,7 +2,7 @@ package wechat
 
 // errmsgTables are read in order; each API family that has errcodes of its own keeps its table
 // in its file and lists it here. They are read-only after start.
-var errmsgTables = []map[int]string{commonErrmsgs, reviewErrmsgs, componentErrmsgs}
+var errmsgTables = []map[int]string{commonErrmsgs, reviewErrmsgs, componentErrmsgs, qrjumpErrmsgs}
 
 // commonErrmsgs is WeChat's message per errcode, as emitted before " rid: ". Each keeps the upstream
 // punctuation: some end in a comma ("invalid appsecret,"), some are empty. Codes without an

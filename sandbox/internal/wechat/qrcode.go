@@ -47,6 +47,9 @@ import (
 // (showitem.go).
 func (p *Platform) registerQRRoutes(r endpoint.Routes) {
 	p.registerQRCodeRoutes(r)
+	p.registerQRJumpRoutes(r)
+	p.registerScanRoutes(r)
+	p.registerShowItemRoutes(r)
 }
 
 // registerQRCodeRoutes lists the parametric QR code APIs.
