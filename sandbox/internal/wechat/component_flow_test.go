@@ -251,13 +251,21 @@ func TestComponentProviderFlow(t *testing.T) {
 		t.Errorf("qrcode/create with the refreshed token: %v", m)
 	}
 
-	// 9. The administrator cancels: unauthorized arrives.
+	// 9. The administrator comes back and adds a set: updateauthorized arrives with a new code.
+	rcv.take()
+	code = h.authorize(comp.AppID, ctok, oa, []int{1, 3})
+	evs = rcv.take()
+	if len(evs) != 1 || evs[0].InfoType != "updateauthorized" || evs[0].AuthorizationCode != code || evs[0].AuthorizerAppid != oa {
+		t.Errorf("after re-authorizing the receiver got %+v, want updateauthorized with code %s", evs, code)
+	}
+
+	// 10. The administrator cancels: unauthorized arrives.
 	if _, err := h.srv.WeChat().RevokeComponentAuthorization(comp.AppID, oa); err != nil {
 		t.Fatal(err)
 	}
 	evs = rcv.take()
-	if len(evs) != 2 || evs[1].InfoType != "unauthorized" || evs[1].AuthorizerAppid != oa {
-		t.Errorf("after cancelling the receiver got %+v, want the on-demand ticket then unauthorized", evs)
+	if len(evs) != 1 || evs[0].InfoType != "unauthorized" || evs[0].AuthorizerAppid != oa || evs[0].AuthorizationCode != "" {
+		t.Errorf("after cancelling the receiver got %+v, want unauthorized", evs)
 	}
 }
 
@@ -294,5 +302,44 @@ func TestPermissionSetsEnforced(t *testing.T) {
 	h.authorize(comp.AppID, ctok, oa, []int{1, 3})
 	if m := h.post("/cgi-bin/qrcode/create?access_token="+oaTok, qr); compStr(m, "ticket") == "" {
 		t.Errorf("qrcode/create after set 3 was granted: %v", m)
+	}
+}
+
+// TestComponentPushNeedsSuccess: a system push counts as delivered only when the receiver answers
+// exactly "success"; otherwise it is tried three times and the ticket stays usable.
+func TestComponentPushNeedsSuccess(t *testing.T) {
+	t.Parallel()
+	h := newCompEnv(t)
+	comp := h.component()
+	var mu sync.Mutex
+	posts := 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			_, _ = io.WriteString(w, r.URL.Query().Get("echostr"))
+			return
+		}
+		mu.Lock()
+		posts++
+		mu.Unlock()
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer ts.Close()
+	if st, m := h.control(http.MethodPut, "/_sandbox/wechat/apps/"+comp.AppID+"/push", map[string]any{"url": ts.URL, "token": comp.Token}); st != http.StatusOK {
+		t.Fatalf("push URL: %d %v", st, m)
+	}
+	st, m := h.control(http.MethodPost, "/_sandbox/wechat/components/"+comp.AppID+"/ticket", nil)
+	push, _ := m["push"].(map[string]any)
+	if st != http.StatusOK || push["delivered"] != false || !strings.Contains(compStr(push, "error"), "success") {
+		t.Errorf("ticket push answered \"ok\": %d %v, want not delivered", st, m)
+	}
+	mu.Lock()
+	if posts != 3 {
+		t.Errorf("%d tries, want 3", posts)
+	}
+	mu.Unlock()
+	if m := h.post("/cgi-bin/component/api_component_token", map[string]any{
+		"component_appid": comp.AppID, "component_appsecret": comp.Secret, "component_verify_ticket": compStr(m, "ticket"),
+	}); compStr(m, "component_access_token") == "" {
+		t.Errorf("the undelivered ticket: %v, want a token", m)
 	}
 }
