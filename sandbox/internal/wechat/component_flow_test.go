@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/citysandbox/citysandbox/sandbox"
 	"github.com/citysandbox/citysandbox/sandbox/sandboxtest"
 )
 
@@ -226,15 +227,30 @@ func TestComponentProviderFlow(t *testing.T) {
 	info := h.queryAuth(comp.AppID, ctok, code)
 	atok, refresh := compStr(info, "authorizer_access_token"), compStr(info, "authorizer_refresh_token")
 
-	// 7. Call an account-service (set 3) API of the service account with the authorizer token.
-	qr := map[string]any{"expire_seconds": 600, "action_name": "QR_SCENE", "action_info": map[string]any{"scene": map[string]any{"scene_id": 7}}}
-	if m := h.post("/cgi-bin/qrcode/create?access_token="+atok, qr); compStr(m, "ticket") == "" {
-		t.Errorf("qrcode/create with the authorizer token: %v", m)
+	// 7. With the authorizer token, the provider creates a parametric QR code of the service
+	// account and a QR-jump rule that opens the linked Mini Program from it: both are in the
+	// account-service set (3).
+	qr := map[string]any{"action_name": "QR_LIMIT_STR_SCENE", "action_info": map[string]any{"scene": map[string]any{"scene_str": "shop-1"}}}
+	m = h.post("/cgi-bin/qrcode/create?access_token="+atok, qr)
+	codeURL := compStr(m, "url")
+	if codeURL == "" {
+		t.Fatalf("qrcode/create with the authorizer token: %v", m)
 	}
+	released := true
+	miniApp, err := h.srv.WeChat().CreateApp(sandbox.WeChatAppSpec{Type: "mini_program", Released: &released})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mini := miniApp.AppID
+	if st, m := h.control(http.MethodPost, "/_sandbox/wechat/apps/"+oa+"/links", map[string]any{"appid": mini}); st != http.StatusCreated {
+		t.Fatalf("link the service account and the Mini Program: %d %v", st, m)
+	}
+	rule := map[string]any{"prefix": codeURL, "appid": mini, "path": "pages/shop/index", "is_edit": 0}
+	wantCompErrcode(t, "qrcodejumpadd with the authorizer token", h.post("/cgi-bin/wxopen/qrcodejumpadd?access_token="+atok, rule), 0)
 
 	// 8. Two hours later the token has expired; refresh it with the same refresh token.
 	h.srv.Advance(2 * time.Hour)
-	wantCompErrcode(t, "expired authorizer token", h.post("/cgi-bin/qrcode/create?access_token="+atok, qr), 42001)
+	wantCompErrcode(t, "expired authorizer token", h.post("/cgi-bin/wxopen/qrcodejumppublish?access_token="+atok, map[string]any{"prefix": codeURL}), 42001)
 	rcv.take() // tickets pushed meanwhile
 	ticket = h.ticket(comp.AppID)
 	m = h.post("/cgi-bin/component/api_component_token", map[string]any{
@@ -247,8 +263,10 @@ func TestComponentProviderFlow(t *testing.T) {
 	if compStr(m, "authorizer_refresh_token") != refresh {
 		t.Fatalf("refresh: %v", m)
 	}
-	if m := h.post("/cgi-bin/qrcode/create?access_token="+compStr(m, "authorizer_access_token"), qr); compStr(m, "ticket") == "" {
-		t.Errorf("qrcode/create with the refreshed token: %v", m)
+	wantCompErrcode(t, "qrcodejumppublish with the refreshed token", h.post("/cgi-bin/wxopen/qrcodejumppublish?access_token="+compStr(m, "authorizer_access_token"), map[string]any{"prefix": codeURL}), 0)
+	// A user scanning the code now lands in the Mini Program.
+	if st, m := h.control(http.MethodPost, "/_sandbox/wechat/scan", map[string]any{"url": codeURL}); st != http.StatusOK || m["action"] != "open_mini_program" || m["appid"] != mini {
+		t.Errorf("scan of the service account's code: %d %v, want open_mini_program %s", st, m, mini)
 	}
 
 	// 9. The administrator comes back and adds a set: updateauthorized arrives with a new code.
@@ -286,6 +304,8 @@ func TestPermissionSetsEnforced(t *testing.T) {
 	}{
 		{"qrcode/create without set 3", "/cgi-bin/qrcode/create?access_token=" + oaTok, qr, 61007},
 		{"getservicepath without 22 or 105", "/cityservice/getservicepath?access_token=" + mpTok, map[string]any{"page_type": 1, "src_channel": 1}, 61007},
+		{"qrcodejumpadd on a service account without set 3", "/cgi-bin/wxopen/qrcodejumpadd?access_token=" + oaTok, map[string]any{"prefix": "http://weixin.qq.com/q/abc", "appid": fixtureMini, "path": "pages/index", "is_edit": 0}, 61007},
+		{"qrcodejumpget on a Mini Program without set 18", "/cgi-bin/wxopen/qrcodejumpget?access_token=" + mpTok, map[string]any{}, 61007},
 		{"quota tools need no set", "/cgi-bin/openapi/quota/get?access_token=" + oaTok, map[string]any{"cgi_path": "/cgi-bin/qrcode/create"}, 0},
 	} {
 		before := h.hash()
@@ -297,6 +317,13 @@ func TestPermissionSetsEnforced(t *testing.T) {
 		if tc.want == 61007 && !strings.HasPrefix(compStr(m, "errmsg"), "api is unauthorized to component rid: ") {
 			t.Errorf("%s: errmsg %q", tc.name, compStr(m, "errmsg"))
 		}
+	}
+	// GET APIs too: scan-to-follow needs set 18.
+	before := h.hash()
+	_, m := h.do(http.MethodGet, compAPIHost+"/wxa/getshowwxaitem?access_token="+mpTok, nil)
+	wantCompErrcode(t, "getshowwxaitem without set 18", m, 61007)
+	if h.hash() != before {
+		t.Errorf("the refused getshowwxaitem changed the state")
 	}
 	// Re-authorizing with set 3 (updateauthorized) opens qrcode/create to the live token.
 	h.authorize(comp.AppID, ctok, oa, []int{1, 3})
