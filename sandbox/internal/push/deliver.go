@@ -107,7 +107,8 @@ type Try struct {
 	// HTTPStatus is the receiver's status code; 0 when no answer came.
 	HTTPStatus int `json:"http_status"`
 	// LatencyMillis is measured in wall time: it is the integrator's server being timed, not
-	// sandbox time.
+	// sandbox time. It is kept in memory only, beside the stored record, so that the stored
+	// state (and its hash) stays the same from run to run; after a restart it reads 0.
 	LatencyMillis int64  `json:"latency_ms"`
 	Answer        string `json:"answer"`
 	// Error says why the try failed ("timeout after 5s", a connection error, "HTTP 500").
@@ -121,6 +122,35 @@ type Deliverer struct {
 	deps Deps
 	// mu makes deliveries one at a time, so ids follow delivery order.
 	mu sync.Mutex
+	// latencies holds each try's wall-time latency, keyed by delivery id and try number.
+	latencies sync.Map
+}
+
+type tryKey struct {
+	delivery string
+	n        int
+}
+
+// stored returns dl as it is written to the store: without wall-time latencies, which go to
+// d.latencies instead.
+func (d *Deliverer) stored(dl *Delivery) *Delivery {
+	c := *dl
+	c.Tries = make([]Try, len(dl.Tries))
+	for i, tr := range dl.Tries {
+		d.latencies.Store(tryKey{dl.ID, tr.N}, tr.LatencyMillis)
+		tr.LatencyMillis = 0
+		c.Tries[i] = tr
+	}
+	return &c
+}
+
+// withLatencies fills a stored record's latencies from memory.
+func (d *Deliverer) withLatencies(dl *Delivery) {
+	for i := range dl.Tries {
+		if v, ok := d.latencies.Load(tryKey{dl.ID, dl.Tries[i].N}); ok {
+			dl.Tries[i].LatencyMillis = v.(int64)
+		}
+	}
 }
 
 // New returns a Deliverer, filling the defaults of d.
@@ -256,7 +286,7 @@ func (d *Deliverer) Deliver(ctx context.Context, t Target, event string, msg Mes
 		case n == d.deps.Tries:
 			dl.Status = StatusFailed
 		}
-		if err := d.deps.Store.Update(func(tx *store.Tx) error { return tx.Put(d.deliveryPrefix()+dl.ID, dl) }); err != nil {
+		if err := d.deps.Store.Update(func(tx *store.Tx) error { return tx.Put(d.deliveryPrefix()+dl.ID, d.stored(dl)) }); err != nil {
 			return nil, fmt.Errorf("push: record try: %w", err)
 		}
 		if ok {
@@ -407,6 +437,7 @@ func (d *Deliverer) List(f Filter) ([]Delivery, error) {
 				return false
 			}
 			if (f.AppID == "" || f.AppID == dl.AppID) && (f.Event == "" || f.Event == dl.Event) {
+				d.withLatencies(&dl)
 				out = append(out, dl)
 			}
 			return f.Limit <= 0 || len(out) < f.Limit
