@@ -399,12 +399,17 @@ func equalJSON(a, b any) bool {
 }
 
 // clip shortens long values in messages.
-func clip(s string) string {
-	const max = 400
-	if len(s) > max {
-		return s[:max] + "…"
+func clip(s string) string { return clipN(s, 400) }
+
+// clipN shortens s to at most n bytes, on a character boundary.
+func clipN(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -99,7 +99,7 @@ func (f *Failure) Error() string {
 		b.WriteString("\n  " + p)
 	}
 	if f.Response != nil {
-		fmt.Fprintf(&b, "\n  response (%d %s):\n    %s", f.Step.Status, f.Header.Get("Content-Type"), clip(indentJSON(f.Response)))
+		fmt.Fprintf(&b, "\n  response (%d %s):\n    %s", f.Step.Status, f.Header.Get("Content-Type"), clipN(indentJSON(f.Response), 4000))
 	}
 	return b.String()
 }
