@@ -11,10 +11,13 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/jincheng"
 )
 
 // Target is the sandbox a scenario runs against.
@@ -36,6 +39,8 @@ type Runner struct {
 	Target Target
 	// Out receives one line per step ("ok", "FAIL"); nil discards them.
 	Out io.Writer
+
+	signed int // signed requests so far in this run: their nonces
 }
 
 // StepResult is what one step did.
@@ -116,6 +121,7 @@ func indentJSON(b []byte) string {
 // stopping at the first failure (a *Failure). The result holds every step run so far.
 func (r *Runner) Run(ctx context.Context, sc *Scenario) (*Result, error) {
 	res := &Result{Scenario: sc, Vars: Vars{}}
+	r.signed = 0
 	for k, v := range sc.Vars {
 		res.Vars.SetString(k, v)
 	}
@@ -204,6 +210,11 @@ func (r *Runner) step(ctx context.Context, sc *Scenario, st *Step, vars Vars) (S
 	h := sha256.New()
 	var resp *response
 	for i := range n {
+		if st.Request != nil && st.Request.Sign != nil {
+			if err := r.sign(ctx, st.Request.Sign, vars, method, path, body, header); err != nil {
+				return sr, err
+			}
+		}
 		var err error
 		resp, err = r.do(ctx, method, path, header, body)
 		if err != nil {
@@ -257,6 +268,42 @@ func (r *Runner) step(ctx context.Context, sc *Scenario, st *Step, vars Vars) (S
 		vars[name] = raw
 	}
 	return sr, nil
+}
+
+// sign sets the signature headers of a request, at the sandbox's current time.
+func (r *Runner) sign(ctx context.Context, sg *Signing, vars Vars, method, target string, body []byte, header http.Header) error {
+	code, err := vars.Expand(sg.AppCode)
+	if err != nil {
+		return err
+	}
+	secret, err := vars.Expand(sg.AppSecret)
+	if err != nil {
+		return err
+	}
+	resp, err := r.do(ctx, http.MethodGet, "/_sandbox/clock", nil, nil)
+	if err != nil {
+		return fmt.Errorf("sign: read the sandbox clock: %w", err)
+	}
+	now, err := time.Parse(time.RFC3339Nano, gjson.GetBytes(resp.body, "now").String())
+	if err != nil {
+		return fmt.Errorf("sign: the sandbox clock: %w", err)
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return err
+	}
+	r.signed++
+	req := jincheng.SignedRequest{
+		Method: method, Path: u.Path, Query: u.Query(), AppCode: code,
+		Timestamp: strconv.FormatInt(now.UnixMilli(), 10),
+		Nonce:     fmt.Sprintf("scenario-nonce-%06d", r.signed), Body: body,
+	}
+	header.Set(jincheng.HeaderAppCode, req.AppCode)
+	header.Set(jincheng.HeaderTimestamp, req.Timestamp)
+	header.Set(jincheng.HeaderNonce, req.Nonce)
+	header.Set(jincheng.HeaderMethod, jincheng.SignatureMethod)
+	header.Set(jincheng.HeaderSignature, jincheng.Sign(secret, req))
+	return nil
 }
 
 // build expands a request's templates.

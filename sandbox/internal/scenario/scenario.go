@@ -104,6 +104,17 @@ type Request struct {
 	JSON yamldoc.Node `yaml:"json,omitempty"`
 	// Body is a raw body, sent as is.
 	Body *string `yaml:"body,omitempty"`
+	// Sign adds a platform's request signature, computed at the sandbox's time.
+	Sign *Signing `yaml:"sign,omitempty"`
+}
+
+// Signing says how to sign a request: for scheme "jincheng", the X-JLB-* headers of the
+// Jincheng open platform's gateway (HMAC-SHA256 with the app's secret, the sandbox clock's Unix
+// milliseconds, and a nonce unique within the run).
+type Signing struct {
+	Scheme    string `yaml:"scheme"`
+	AppCode   string `yaml:"app_code"`
+	AppSecret string `yaml:"app_secret"`
 }
 
 // Expect lists what the answer must be. Absent fields are not checked.
@@ -292,6 +303,9 @@ func checkStep(file string, st *Step, defined map[string]bool) error {
 		}
 		if r.JSON.Kind != 0 && r.Body != nil {
 			return fail(lineOf(rn, "body"), "give json or body, not both")
+		}
+		if sg := r.Sign; sg != nil && (sg.Scheme != "jincheng" || sg.AppCode == "" || sg.AppSecret == "") {
+			return fail(lineOf(rn, "sign"), "sign needs scheme: jincheng, app_code and app_secret")
 		}
 	}
 	if st.Advance != "" && !strings.Contains(st.Advance, "${") {

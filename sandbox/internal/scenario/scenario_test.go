@@ -56,6 +56,7 @@ func TestParseRejects(t *testing.T) {
 		{"bad capture key", "steps:\n  - request: {method: GET, path: /x}\n    capture: {t: {pth: a}}\n", `unknown key "pth" in a capture`},
 		{"repeat without a request", "steps:\n  - advance: 1h\n    repeat: 3\n", "test.yaml:3: repeat applies to a request step"},
 		{"json and body", "steps:\n  - request: {method: POST, path: /x, json: {a: 1}, body: x}\n", "give json or body, not both"},
+		{"bad signing scheme", "steps:\n  - request: {method: POST, path: /x, sign: {scheme: aws, app_code: a, app_secret: b}}\n", "test.yaml:2: sign needs scheme: jincheng"},
 		{"bad digest", "steps:\n  - request: {method: GET, path: /x}\n    expect: {digest: md5:abc}\n", `digest "md5:abc"`},
 	}
 	for _, tt := range tests {
