@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 
@@ -103,8 +104,12 @@ func (f *Failure) Error() string {
 	for _, p := range f.Problems {
 		b.WriteString("\n  " + p)
 	}
-	if f.Response != nil {
-		fmt.Fprintf(&b, "\n  response (%d %s):\n    %s", f.Step.Status, f.Header.Get("Content-Type"), clipN(indentJSON(f.Response), 4000))
+	switch ct := f.Header.Get("Content-Type"); {
+	case f.Response == nil:
+	case !utf8.Valid(f.Response):
+		fmt.Fprintf(&b, "\n  response (%d %s): %d bytes, %s", f.Step.Status, ct, len(f.Response), Digest(f.Response))
+	default:
+		fmt.Fprintf(&b, "\n  response (%d %s):\n    %s", f.Step.Status, ct, clipN(indentJSON(f.Response), 4000))
 	}
 	return b.String()
 }
