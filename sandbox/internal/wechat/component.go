@@ -37,13 +37,16 @@ package wechat
 //   - api_get_authorizer_list lists active authorizations ordered by authorizer appid, with
 //     their refresh tokens;
 //   - authorizer_info: head_img and qrcode_url are made-up URLs derived from the appid,
-//     principal_name is the account name, alias and signature are empty, business_info all 0.
+//     principal_name is the account name, alias and signature are empty, business_info all 0;
+//   - permission sets are read from the grant at each call, so a re-authorization that adds or
+//     removes a set applies to authorizer tokens already issued;
+//   - an API that lists the component account type (clear_quota) takes a component token; an
+//     API declaring no permission set (the quota and rid tools) takes any authorizer token.
 
 import (
 	"fmt"
 	"net"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
@@ -71,12 +74,11 @@ func (p *Platform) registerComponentRoutes(r endpoint.Routes) {
 
 // Component lifetimes.
 const (
-	TicketPushPeriod  = 10 * time.Minute
-	TicketRotation    = 20 * time.Minute
-	TicketLifetime    = 12 * time.Hour
-	PreAuthLifetime   = 600 * time.Second
-	AuthCodeLifetime  = 600 * time.Second
-	componentPageName = "componentloginpage"
+	TicketPushPeriod = 10 * time.Minute
+	TicketRotation   = 20 * time.Minute
+	TicketLifetime   = 12 * time.Hour
+	PreAuthLifetime  = 600 * time.Second
+	AuthCodeLifetime = 600 * time.Second
 )
 
 // componentErrmsgs are the third-party platform's codes (reference section 9.3).
@@ -866,13 +868,4 @@ func (p *Platform) authorizations(comp string) ([]Authorization, error) {
 		return err
 	})
 	return out, err
-}
-
-// joinInts formats permission-set ids for pages and reasons.
-func joinInts(ids []int, sep string) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = fmt.Sprint(id)
-	}
-	return strings.Join(s, sep)
 }
