@@ -161,6 +161,7 @@ func (r *Runner) Run(ctx context.Context, sc *Scenario) (*Result, error) {
 			r.printf("%s\n", line)
 		}
 	}
+	r.printf("PASS %s (%d steps)\n", sc.Name, len(res.Steps))
 	return res, nil
 }
 
