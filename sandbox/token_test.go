@@ -313,3 +313,11 @@ func TestMinuteQuota(t *testing.T) {
 		t.Fatalf("the next minute refused: %s", a.raw)
 	}
 }
+
+func TestEnumFieldOfTheWrongTypeIsAFormatError(t *testing.T) {
+	t.Parallel()
+	srv := sandboxtest.New(t)
+	// grant_type is an enum of strings: a number is a format error (47001), not a bad value (40002).
+	body := `{"grant_type":7,"appid":"` + serviceAppID + `","secret":"` + serviceSecret + `"}`
+	unchanged(t, srv, func() { wantErrcode(t, do(t, srv, "POST", "/cgi-bin/stable_token", body), 47001) })
+}

@@ -14,6 +14,9 @@
 //	x-errcodes (operation)               the errcodes the operation is documented to return
 //	x-errcode / x-errcode-missing        on a parameter or body property: the code when it is
 //	                                     wrong / absent
+//	x-errcode-type                       on a parameter or body property: the code when its
+//	                                     value has the wrong JSON type (default: the platform's
+//	                                     format error, WeChat's 47001)
 package spec
 
 import (
@@ -274,7 +277,7 @@ func (op *Operation) explain(err error) error {
 			out.Cause = apierr.CauseWrongType
 		}
 		// A value of the wrong type is WeChat's "data format error" whatever the field.
-		if code := extCode(p.Extensions, missing); code != 0 && out.Cause != apierr.CauseWrongType {
+		if code := fieldCode(p.Extensions, out.Cause); code != 0 {
 			out.Code = code
 		}
 		return out
@@ -283,10 +286,12 @@ func (op *Operation) explain(err error) error {
 	if errors.As(err, &sch) {
 		ptr := sch.JSONPointer()
 		out.Field = strings.Join(ptr, ".")
-		switch sch.SchemaField {
-		case "required":
+		switch {
+		case sch.SchemaField == "required":
 			out.Cause = apierr.CauseMissing
-		case "type":
+		case sch.SchemaField == "type", !fitsType(sch.Value, sch.Schema):
+			// kin-openapi may report an enum or range failure first for a value that is not
+			// even of the right type ("1" for an integer field): that is a format error.
 			out.Cause = apierr.CauseWrongType
 		}
 		where := "body"
@@ -295,12 +300,60 @@ func (op *Operation) explain(err error) error {
 		}
 		out.Reason = fmt.Sprintf("%s: %s", where, sch.Reason)
 		if prop := op.bodyProperty(ptr); prop != nil {
-			if code := extCode(prop.Extensions, out.Cause == apierr.CauseMissing); code != 0 && out.Cause != apierr.CauseWrongType {
+			if code := fieldCode(prop.Extensions, out.Cause); code != 0 {
 				out.Code = code
 			}
 		}
 	}
 	return out
+}
+
+// fitsType reports whether a decoded JSON value is of the schema's declared type (true when the
+// schema declares none).
+func fitsType(v any, s *openapi3.Schema) bool {
+	if s == nil || s.Type == nil || len(*s.Type) == 0 {
+		return true
+	}
+	for _, t := range *s.Type {
+		switch v.(type) {
+		case string:
+			if t == "string" {
+				return true
+			}
+		case bool:
+			if t == "boolean" {
+				return true
+			}
+		case float64, json.Number:
+			if t == "number" || t == "integer" {
+				return true
+			}
+		case []any:
+			if t == "array" {
+				return true
+			}
+		case map[string]any:
+			if t == "object" {
+				return true
+			}
+		case nil:
+			return true // null reads as "no value": the field's own code applies
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// fieldCode is the code a parameter or property declares for a failure of the given cause: a
+// value of the wrong type is the platform's format error unless x-errcode-type says otherwise.
+func fieldCode(ext map[string]any, cause apierr.Cause) int {
+	if cause == apierr.CauseWrongType {
+		var code int
+		_ = decodeExt(ext, "x-errcode-type", &code)
+		return code
+	}
+	return extCode(ext, cause == apierr.CauseMissing)
 }
 
 func extCode(ext map[string]any, missing bool) int {

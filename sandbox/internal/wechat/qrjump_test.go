@@ -229,7 +229,7 @@ func TestQRJumpServiceRefusals(t *testing.T) {
 		{"no is_edit", jumpAdd, w.oaTok, rule(func(m map[string]any) { delete(m, "is_edit") }), 40097},
 		{"absolute path", jumpAdd, w.oaTok, rule(func(m map[string]any) { m["path"] = "/pages/index/index" }), 40097},
 		{"path with a space", jumpAdd, w.oaTok, rule(func(m map[string]any) { m["path"] = "pages/in dex" }), 40097},
-		{"is_edit a string", jumpAdd, w.oaTok, rule(func(m map[string]any) { m["is_edit"] = "0" }), 40097},
+		{"is_edit a string", jumpAdd, w.oaTok, rule(func(m map[string]any) { m["is_edit"] = "0" }), 47001}, // a wrong JSON type is a format error
 		{"path a number", jumpAdd, w.oaTok, rule(func(m map[string]any) { m["path"] = 5 }), 47001},
 		{"unknown field", jumpAdd, w.oaTok, rule(func(m map[string]any) { m["foo"] = 1 }), 40097},
 		{"empty body", jumpAdd, w.oaTok, "", 44002},

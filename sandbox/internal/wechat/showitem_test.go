@@ -61,7 +61,7 @@ func TestShowItem(t *testing.T) {
 		{"the Mini Program itself", map[string]any{"wxa_subscribe_biz_flag": 1, "appid": mp.AppID}, 40097},
 		{"flag 2", map[string]any{"wxa_subscribe_biz_flag": 2, "appid": a.AppID}, 40097},
 		{"no flag", map[string]any{"appid": a.AppID}, 40097},
-		{"flag a string", map[string]any{"wxa_subscribe_biz_flag": "1", "appid": a.AppID}, 40097},
+		{"flag a string", map[string]any{"wxa_subscribe_biz_flag": "1", "appid": a.AppID}, 47001}, // a wrong JSON type is a format error
 		{"appid a number", map[string]any{"wxa_subscribe_biz_flag": 1, "appid": 1}, 47001},
 		{"empty body", "", 44002},
 	} {
