@@ -17,14 +17,16 @@ import (
 func TestDependencyOwnership(t *testing.T) {
 	const module = "github.com/citysandbox/citysandbox/"
 	owners := map[string]string{ // import path prefix -> the one directory allowed to import it
-		"github.com/tidwall/buntdb":     "sandbox/internal/store",
-		"github.com/getkin/kin-openapi": "sandbox/internal/spec",
-		"github.com/brianvoe/gofakeit":  "sandbox/internal/fixture",
-		"gopkg.in/yaml.v3":              "sandbox/internal/yamldoc",
-		"github.com/skip2/go-qrcode":    "sandbox/internal/qrimage",
-		"github.com/chromedp/chromedp":  "", // tests only: checked below
-		"github.com/makiuchi-d/gozxing": "",
-		"github.com/gin-gonic/gin":      "*", // the HTTP layer: several packages
+		"github.com/tidwall/buntdb":             "sandbox/internal/store",
+		"github.com/getkin/kin-openapi":         "sandbox/internal/spec",
+		"github.com/brianvoe/gofakeit":          "sandbox/internal/fixture",
+		"gopkg.in/yaml.v3":                      "sandbox/internal/yamldoc",
+		"github.com/skip2/go-qrcode":            "sandbox/internal/qrimage",
+		"github.com/chromedp/chromedp":          "", // tests only: checked below
+		"github.com/makiuchi-d/gozxing":         "",
+		"github.com/gin-gonic/gin":              "*",                         // the HTTP layer: several packages
+		"github.com/tidwall/gjson":              "sandbox/internal/scenario", // JSON paths in expectations
+		"github.com/santhosh-tekuri/jsonschema": "",                          // tests only: scenario.schema.json
 	}
 	pure := []string{"sandbox/internal/apierr", "sandbox/internal/clock", "sandbox/internal/quota", "sandbox/internal/seeded", "sandbox/internal/journal"}
 	root := ".."
