@@ -42,3 +42,24 @@ func TestScenarios(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkScenarioReplay replays the token scenario (21 steps, a reset and a state hash after
+// each step) against one in-process sandbox over loopback.
+func BenchmarkScenarioReplay(b *testing.B) {
+	data, err := fs.ReadFile(scenarios.FS, "wechat-token-expiry.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := sandboxtest.New(b)
+	target := sandbox.ScenarioTarget{URL: srv.URL, Client: srv.Client(), StateHash: srv.StateHash}
+	b.ResetTimer()
+	steps := 0
+	for b.Loop() {
+		res, err := sandbox.RunScenario(context.Background(), target, "wechat-token-expiry.yaml", data, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		steps += len(res.Steps)
+	}
+	b.ReportMetric(float64(steps)/b.Elapsed().Seconds(), "steps/s")
+}

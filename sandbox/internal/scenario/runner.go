@@ -238,6 +238,11 @@ func (r *Runner) step(ctx context.Context, sc *Scenario, st *Step, vars Vars) (S
 			h.Write(sum[:])
 		}
 		problems := vars.check(st.Expect, resp)
+		// The sandbox never answers 5xx of its own accord: unless a step expects one (an injected
+		// fault), it is a failure even where the step checks nothing else.
+		if resp.status >= 500 && (st.Expect == nil || st.Expect.Status == 0) {
+			problems = append(problems, fmt.Sprintf("status: got %d, a server error (expect it with status: %d if a fault injects it)", resp.status, resp.status))
+		}
 		if st.Request == nil && st.Expect == nil && resp.status != http.StatusOK {
 			problems = append(problems, fmt.Sprintf("status: want 200 from the clock, got %d", resp.status))
 		}

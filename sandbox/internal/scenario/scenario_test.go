@@ -329,3 +329,24 @@ func TestRunPinsSeedAndClock(t *testing.T) {
 		t.Errorf("appids for seeds 5, 5, 6 = %s %s %s: want the first two equal and the third different", a, b, c)
 	}
 }
+
+func TestServerErrorFailsUnlessExpected(t *testing.T) {
+	t.Parallel()
+	src := `steps:
+  - request:
+      method: POST
+      path: /_sandbox/faults
+      json: {path: /_sandbox/wechat/apps, error_name: unavailable, status: 503, times: 2}
+    expect: {status: 201}
+  - name: expected
+    request: {method: GET, path: /_sandbox/wechat/apps}
+    expect: {status: 503}
+  - name: unexpected
+    request: {method: GET, path: /_sandbox/wechat/apps}
+`
+	_, err := run(t, target(t), src)
+	var f *scenario.Failure
+	if !errors.As(err, &f) || f.Step.Name != "unexpected" || !strings.Contains(err.Error(), "status: got 503, a server error") {
+		t.Errorf("Run = %v, want the unexpected 503 to fail", err)
+	}
+}
