@@ -349,3 +349,15 @@ func TestRestartKeepsState(t *testing.T) {
 		t.Errorf("quota counter after restart = %v, want 1", used)
 	}
 }
+
+func TestFixtureAppsGetTheCreationDefaults(t *testing.T) {
+	t.Parallel()
+	srv := sandboxtest.New(t)
+	app, err := srv.WeChat().App(serviceAppID)
+	if err != nil || app == nil {
+		t.Fatal(app, err)
+	}
+	if !app.Verified || app.Tier != "production" {
+		t.Errorf("fixture service account: verified=%v tier=%q, want the defaults (verified, production)", app.Verified, app.Tier)
+	}
+}

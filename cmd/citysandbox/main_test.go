@@ -45,10 +45,20 @@ func TestServePrintsCredentialsAndShutsDownGracefully(t *testing.T) {
 	if addr == "" {
 		t.Fatalf("no banner: %s %s", out.String(), errOut.String())
 	}
-	for _, want := range []string{"wx5a1d0c0e00000001", "5a1d0c0e5a1d0c0e5a1d0c0e00000001", "/_sandbox/"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("banner lacks %q:\n%s", want, out.String())
+	// The banner is printed line by line: wait for all of it.
+	wants := []string{"wx5a1d0c0e00000001", "5a1d0c0e5a1d0c0e5a1d0c0e00000004", "/_sandbox/"}
+	hasAll := func() bool {
+		for _, want := range wants {
+			if !strings.Contains(out.String(), want) {
+				return false
+			}
 		}
+		return true
+	}
+	for deadline := time.Now().Add(10 * time.Second); !hasAll() && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	}
+	if !hasAll() {
+		t.Errorf("banner lacks one of %q:\n%s", wants, out.String())
 	}
 	var hc bytes.Buffer
 	if err := run(context.Background(), []string{"healthcheck", "--url", addr + "/_sandbox/health"}, &hc, &hc); err != nil {

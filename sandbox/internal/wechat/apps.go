@@ -106,17 +106,17 @@ func (p *Platform) LoadApp(appid string) (*App, error) {
 
 // AppSpec is what a caller may say about a new app; the rest is generated.
 type AppSpec struct {
-	Type        string   `json:"type"`
-	ServiceType string   `json:"service_type,omitempty"`
-	AppID       string   `json:"appid,omitempty"`
-	Secret      string   `json:"secret,omitempty"`
-	OriginalID  string   `json:"original_id,omitempty"`
-	Name        string   `json:"name,omitempty"`
-	SubjectType string   `json:"subject_type,omitempty"`
-	Verified    *bool    `json:"verified,omitempty"`
-	Tier        string   `json:"tier,omitempty"`
-	IPWhitelist []string `json:"ip_whitelist,omitempty"`
-	Released    *bool    `json:"released,omitempty"`
+	Type        string   `json:"type" yaml:"type"`
+	ServiceType string   `json:"service_type,omitempty" yaml:"service_type"`
+	AppID       string   `json:"appid,omitempty" yaml:"appid"`
+	Secret      string   `json:"secret,omitempty" yaml:"secret"`
+	OriginalID  string   `json:"original_id,omitempty" yaml:"original_id"`
+	Name        string   `json:"name,omitempty" yaml:"name"`
+	SubjectType string   `json:"subject_type,omitempty" yaml:"subject_type"`
+	Verified    *bool    `json:"verified,omitempty" yaml:"verified"`
+	Tier        string   `json:"tier,omitempty" yaml:"tier"`
+	IPWhitelist []string `json:"ip_whitelist,omitempty" yaml:"ip_whitelist"`
+	Released    *bool    `json:"released,omitempty" yaml:"released"`
 }
 
 // CreateApp makes a new app from spec, filling what it leaves out (verified, enterprise,
@@ -394,9 +394,10 @@ func setIf[T any](dst *T, v *T) {
 	}
 }
 
-// fixtureFile is fixtures/wechat.yaml.
+// fixtureFile is fixtures/wechat.yaml: each app is an AppSpec, so what it leaves out gets the
+// same defaults as POST /_sandbox/wechat/apps (verified, enterprise, production tier).
 type fixtureFile struct {
-	Apps []App `yaml:"apps"`
+	Apps []AppSpec `yaml:"apps"`
 }
 
 // LoadFixtures writes the fixture apps into the store (after a reset).
@@ -406,25 +407,30 @@ func (p *Platform) LoadFixtures() error {
 		return err
 	}
 	return p.deps.Store.Update(func(tx *store.Tx) error {
-		for i := range f.Apps {
-			a := f.Apps[i]
-			a.CreatedAt = p.deps.Clock.Now()
-			if err := p.completeApp(&a); err != nil {
-				return fmt.Errorf("wechat: fixture app %d (%s): %w", i, a.AppID, err)
-			}
-			if err := tx.Put(appKey(a.AppID), &a); err != nil {
-				return err
+		for i, spec := range f.Apps {
+			if _, err := p.createApp(tx, spec); err != nil {
+				return fmt.Errorf("wechat: fixture app %d (%s): %w", i, spec.AppID, err)
 			}
 		}
 		return nil
 	})
 }
 
-// FixtureApps returns the apps of the fixture file, for the startup banner and the README.
+// FixtureApps returns the apps of the fixture file as they are stored, for the startup banner.
 func (p *Platform) FixtureApps() ([]App, error) {
 	var f fixtureFile
 	if err := p.deps.Fixtures.Decode("wechat", &f); err != nil {
 		return nil, err
 	}
-	return f.Apps, nil
+	apps := make([]App, 0, len(f.Apps))
+	for _, spec := range f.Apps {
+		app, err := p.LoadApp(spec.AppID)
+		if err != nil {
+			return nil, err
+		}
+		if app != nil {
+			apps = append(apps, *app)
+		}
+	}
+	return apps, nil
 }

@@ -114,6 +114,10 @@ func (p *Platform) SetPushConfig(ctx context.Context, appid string, cfg PushConf
 		return nil, err
 	}
 	if cfg.EncodingAESKey == "" {
+		// Keep the key the account already has (a component's is issued with it).
+		cfg.EncodingAESKey = app.EncodingAESKey
+	}
+	if cfg.EncodingAESKey == "" {
 		cfg.EncodingAESKey = p.deps.Rand.Token(43, seeded.Alphanumeric)
 	}
 	cfg.VerifiedAt = p.deps.Clock.Now()
