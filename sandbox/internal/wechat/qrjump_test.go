@@ -403,7 +403,7 @@ func TestQRJumpServiceLifetimeCap(t *testing.T) {
 	w.ok(jumpAdd, w.oaTok, w.serviceRule("http://weixin.qq.com/q/first", "pages/a/a"))
 	w.ok(jumpDelete, w.oaTok, map[string]any{"prefix": "http://weixin.qq.com/q/first", "appid": w.mp.AppID})
 	// 100,000 creations take 100,000 requests; the Mini Program's count is set instead.
-	w.patchState(map[string]string{"wechat:qrjump:mp:" + w.mp.AppID: `{"seq":99999,"service_created":99999}`})
+	w.patchState(map[string]string{"wechat:qrjump:mp:" + w.mp.AppID: `{"service_created":99999}`})
 	w.ok(jumpAdd, w.oaTok, w.serviceRule("http://weixin.qq.com/q/last", "pages/a/a"))
 	w.ok(jumpDelete, w.oaTok, map[string]any{"prefix": "http://weixin.qq.com/q/last", "appid": w.mp.AppID})
 	// Deletes give nothing back.

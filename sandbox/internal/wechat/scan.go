@@ -343,6 +343,14 @@ func (p *Platform) journalScan(req ScanRequest, res ScanResult, code *QRCode, oa
 	})
 }
 
+// ScanNow is Scan at the sandbox's current time.
+func (p *Platform) ScanNow(req ScanRequest) (ScanResult, error) {
+	return p.Scan(req, p.deps.Clock.Now())
+}
+
+// LinkAppsNow is LinkApps at the sandbox's current time.
+func (p *Platform) LinkAppsNow(a, b string) error { return p.LinkApps(a, b, p.deps.Clock.Now()) }
+
 func (p *Platform) handleScan(c *endpoint.Call) (any, error) {
 	var req ScanRequest
 	if err := c.Bind(&req); err != nil {
