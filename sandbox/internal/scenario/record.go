@@ -141,6 +141,7 @@ type captureWriter struct {
 	hijacked bool
 }
 
+// WriteHeader implements http.ResponseWriter, keeping the first status.
 func (w *captureWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
@@ -148,6 +149,7 @@ func (w *captureWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write implements http.ResponseWriter, keeping a copy of the body.
 func (w *captureWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK

@@ -98,6 +98,7 @@ type Failure struct {
 	Header   http.Header
 }
 
+// Error says which step failed, each unmet expectation, and the answer.
 func (f *Failure) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s failed: %s", f.Step.Label(f.File), f.Step.Action)
@@ -453,6 +454,7 @@ type Divergence struct {
 	Want, Got string
 }
 
+// String names the step and what differs.
 func (d *Divergence) String() string {
 	return fmt.Sprintf("%s diverged (%s): want %s, got %s", d.Step.Label(""), d.What, d.Want, d.Got)
 }

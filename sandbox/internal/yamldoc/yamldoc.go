@@ -60,6 +60,7 @@ type Error struct {
 	Err error
 }
 
+// Error returns the positioned message.
 func (e *Error) Error() string { return e.Msg }
 
 // Unwrap returns the YAML library's error.
