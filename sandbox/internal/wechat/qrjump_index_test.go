@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"runtime"
 	"slices"
@@ -261,4 +262,54 @@ func rssBytes() uint64 {
 		}
 	}
 	return 0
+}
+
+// FuzzCheckOrdinaryPrefix checks that the prefix rules never panic and only accept absolute
+// http, https or ftp links with a lower-case scheme and a dotted host off weixin.qq.com.
+func FuzzCheckOrdinaryPrefix(f *testing.F) {
+	for _, s := range []string{"https://a.example.cn/x", "ftp://f.example.cn/", "HTTP://A.CN/", "https://1.2.3.4/", "http://weixin.qq.com/q/a", "https://a.test/", "mailto:x@y.cn", "", "https://a..cn/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, prefix string) {
+		if checkOrdinaryPrefix(prefix) != nil {
+			return
+		}
+		scheme, rest, ok := strings.Cut(prefix, "://")
+		if !ok || (scheme != "http" && scheme != "https" && scheme != "ftp") || rest == "" {
+			t.Errorf("accepted %q", prefix)
+		}
+		if u, err := url.Parse(prefix); err != nil || u.Hostname() == "weixin.qq.com" || strings.HasSuffix(u.Hostname(), ".weixin.qq.com") {
+			t.Errorf("accepted %q (a weixin.qq.com or unparsable prefix)", prefix)
+		}
+	})
+}
+
+// FuzzParseQRCreate checks that qrcode/create's rules never panic and that what they accept is
+// within WeChat's ranges.
+func FuzzParseQRCreate(f *testing.F) {
+	f.Add(`{"action_name":"QR_SCENE","action_info":{"scene":{"scene_id":1}}}`)
+	f.Add(`{"action_name":"QR_LIMIT_STR_SCENE","expire_seconds":9,"action_info":{"scene":{"scene_str":"字"}}}`)
+	f.Add(`{"action_name":"QR_LIMIT_SCENE","action_info":{"scene":{"scene_id":100001}}}`)
+	f.Add(`{"action_name":"QR_STR_SCENE","expire_seconds":99999999,"action_info":{}}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		var req qrCreateRequest
+		if json.Unmarshal([]byte(body), &req) != nil {
+			return
+		}
+		s, err := parseQRCreate(req)
+		if err != nil {
+			return
+		}
+		permanent := s.action == QRLimitScene || s.action == QRLimitStrScene
+		switch {
+		case permanent && s.expire != 0, !permanent && (s.expire < 1 || s.expire > QRMaxExpire):
+			t.Errorf("%s accepted with expire %d", body, s.expire)
+		case s.action == QRLimitScene && (s.sceneID < 1 || s.sceneID > QRPermanentMaxID):
+			t.Errorf("%s accepted with scene_id %d", body, s.sceneID)
+		case (s.action == QRScene || s.action == QRLimitScene) && s.sceneID == 0:
+			t.Errorf("%s accepted with scene_id 0", body)
+		case (s.action == QRStrScene || s.action == QRLimitStrScene) && (s.sceneStr == "" || len([]rune(s.sceneStr)) > QRSceneStrMax):
+			t.Errorf("%s accepted with scene_str %q", body, s.sceneStr)
+		}
+	})
 }

@@ -508,3 +508,31 @@ func TestQRJumpPaging(t *testing.T) {
 		t.Errorf("get_type 1 = %v, want %v", some, []string{all[5], all[0]})
 	}
 }
+
+// TestQRJumpPublishQuotaUnderConcurrency checks that the monthly publish limit admits exactly
+// what is left, however many publishes race for it.
+func TestQRJumpPublishQuotaUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	w := newJumpWorld(t)
+	if status, out := w.ctl(http.MethodPatch, "/_sandbox/wechat/apps/"+w.mp.AppID, map[string]any{"tier": "production"}); status != http.StatusOK {
+		t.Fatalf("PATCH tier: %d %v", status, out)
+	}
+	const racers = 24
+	for i := range racers {
+		w.ok(jumpAdd, w.oaTok, w.serviceRule(fmt.Sprintf("http://weixin.qq.com/q/race%02d", i), "pages/a/a"))
+	}
+	w.patchState(map[string]string{"wechat:qrjump:pub:" + w.mp.AppID + ":202603": "90"})
+	codes := make(chan int, racers)
+	for i := range racers {
+		go func() {
+			codes <- errcode(w.post(jumpPublish, w.oaTok, map[string]any{"prefix": fmt.Sprintf("http://weixin.qq.com/q/race%02d", i)}))
+		}()
+	}
+	count := map[int]int{}
+	for range racers {
+		count[<-codes]++
+	}
+	if count[0] != 10 || count[886000] != racers-10 {
+		t.Errorf("outcomes = %v, want 10 successes and %d × 886000", count, racers-10)
+	}
+}
