@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -56,7 +57,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			*data = ":memory:"
 		}
 	}
+	// Start-up is mostly parsing the OpenAPI documents, which allocates a great deal of
+	// short-lived memory: hold the collector off until the sandbox is built, then give the
+	// memory back once it listens.
+	gcPercent := debug.SetGCPercent(-1)
 	sb, err := sandbox.New(opts...)
+	debug.SetGCPercent(gcPercent)
 	if err != nil {
 		return err
 	}
@@ -73,6 +79,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 	return sb.ListenAndServe(ctx, *addr, func(a net.Addr) {
+		go debug.FreeOSMemory()
 		banner(stdout, sb, a, *data, *adminToken)
 		if *adminToken == "" && !isLoopback(a) {
 			logger.Warn("the control plane is open to the network: set --admin-token when listening on a non-loopback address", "addr", a.String())
