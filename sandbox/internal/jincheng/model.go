@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 )
 
@@ -322,5 +323,34 @@ func findCitizen(tx *store.Tx, persona string) (*Citizen, error) {
 	return getCitizen(tx, id)
 }
 
-func putApp(tx *store.Tx, a *App) error         { return tx.Put(keyApp+a.AppID, a) }
+func putApp(tx *store.Tx, a *App) error { return tx.Put(keyApp+a.AppID, a) }
+
+// changeApp finds an application and changes it in one transaction, storing it only when change
+// succeeds: the shape of every portal and operator verb that moves an application on.
+func changeApp(st *store.Store, find func(tx *store.Tx) (*App, error), change func(tx *store.Tx, a *App) error) (*App, error) {
+	var a *App
+	err := st.Update(func(tx *store.Tx) error {
+		var err error
+		if a, err = find(tx); err != nil {
+			return err
+		}
+		if err := change(tx, a); err != nil {
+			return err
+		}
+		return putApp(tx, a)
+	})
+	return a, err
+}
+
+// changeOperatorApp is changeApp for the application an operator verb names.
+func (p *Platform) changeOperatorApp(c *endpoint.Call, change func(tx *store.Tx, a *App) error) (*App, error) {
+	return changeApp(p.deps.Store, func(tx *store.Tx) (*App, error) { return operatorApp(tx, c.Param("appId")) }, change)
+}
+
+// changeVendorApp is changeApp for the calling vendor's own application named in the path.
+func (p *Platform) changeVendorApp(c *endpoint.Call, change func(tx *store.Tx, a *App) error) (*App, error) {
+	return changeApp(p.deps.Store, func(tx *store.Tx) (*App, error) {
+		return vendorApp(tx, c.Principal.(*Vendor), c.Param("appId"))
+	}, change)
+}
 func putService(tx *store.Tx, s *Service) error { return tx.Put(keyService+s.ServiceCode, s) }

@@ -122,12 +122,7 @@ func operatorApp(tx *store.Tx, appID string) (*App, error) {
 }
 
 func (p *Platform) handleApproveApp(c *endpoint.Call) (any, error) {
-	var a *App
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
-		var err error
-		if a, err = operatorApp(tx, c.Param("appId")); err != nil {
-			return err
-		}
+	a, err := p.changeOperatorApp(c, func(tx *store.Tx, a *App) error {
 		if a.Status != AppPending {
 			return named(codeAdminState, "only a PENDING application can be approved; "+a.AppID+" is "+a.Status)
 		}
@@ -147,7 +142,7 @@ func (p *Platform) handleApproveApp(c *endpoint.Call) (any, error) {
 		if err := tx.PutRaw(keyAppCode+a.AppCode, a.AppID); err != nil {
 			return err
 		}
-		return putApp(tx, a)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -164,18 +159,13 @@ func (p *Platform) handleRejectApp(c *endpoint.Call) (any, error) {
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	var a *App
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
-		var err error
-		if a, err = operatorApp(tx, c.Param("appId")); err != nil {
-			return err
-		}
+	a, err := p.changeOperatorApp(c, func(tx *store.Tx, a *App) error {
 		if a.Status != AppPending {
 			return named(codeAdminState, "only a PENDING application can be rejected; "+a.AppID+" is "+a.Status)
 		}
 		now := c.Now
 		a.Status, a.ReviewedAt, a.RejectReason = AppRejected, &now, req.Reason
-		return putApp(tx, a)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -184,12 +174,7 @@ func (p *Platform) handleRejectApp(c *endpoint.Call) (any, error) {
 }
 
 func (p *Platform) handleApproveSMS(c *endpoint.Call) (any, error) {
-	var a *App
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
-		var err error
-		if a, err = operatorApp(tx, c.Param("appId")); err != nil {
-			return err
-		}
+	a, err := p.changeOperatorApp(c, func(tx *store.Tx, a *App) error {
 		if a.SMS == nil || a.SMS.Status != AppPending {
 			return named(codeAdminState, "application "+a.AppID+" has no PENDING SMS application")
 		}
@@ -201,7 +186,7 @@ func (p *Platform) handleApproveSMS(c *endpoint.Call) (any, error) {
 			a.SMS.Templates[i].TemplateCode = "SMS_" + pad(n, 6)
 		}
 		a.SMS.Status, a.SMS.RejectReason = AppApproved, ""
-		return putApp(tx, a)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -214,17 +199,12 @@ func (p *Platform) handleRejectSMS(c *endpoint.Call) (any, error) {
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	var a *App
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
-		var err error
-		if a, err = operatorApp(tx, c.Param("appId")); err != nil {
-			return err
-		}
+	a, err := p.changeOperatorApp(c, func(tx *store.Tx, a *App) error {
 		if a.SMS == nil || a.SMS.Status != AppPending {
 			return named(codeAdminState, "application "+a.AppID+" has no PENDING SMS application")
 		}
 		a.SMS.Status, a.SMS.RejectReason = AppRejected, req.Reason
-		return putApp(tx, a)
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -223,12 +223,7 @@ func (p *Platform) handleResubmitApp(c *endpoint.Call) (any, error) {
 	if err := c.Bind(&d); err != nil {
 		return nil, err
 	}
-	var a *App
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
-		var err error
-		if a, err = vendorApp(tx, c.Principal.(*Vendor), c.Param("appId")); err != nil {
-			return err
-		}
+	a, err := p.changeVendorApp(c, func(tx *store.Tx, a *App) error {
 		if a.Status != AppRejected {
 			return named(codeAdminState, "only a REJECTED application may be resubmitted; "+a.AppID+" is "+a.Status)
 		}
@@ -237,7 +232,7 @@ func (p *Platform) handleResubmitApp(c *endpoint.Call) (any, error) {
 		}
 		a.Status, a.RejectReason, a.ReviewedAt = AppPending, "", nil
 		a.DeclaredAt = c.Now
-		return putApp(tx, a)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -252,18 +247,13 @@ const SecretGrace = 10 * time.Minute
 // ten more minutes so that a deployment can roll over.
 func (p *Platform) handleRotateSecret(c *endpoint.Call) (any, error) {
 	secret := p.deps.Rand.Token(43, seeded.Alphanumeric+"-_")
-	var a *App
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
-		var err error
-		if a, err = vendorApp(tx, c.Principal.(*Vendor), c.Param("appId")); err != nil {
-			return err
-		}
+	a, err := p.changeVendorApp(c, func(tx *store.Tx, a *App) error {
 		if a.Status != AppApproved {
 			return named(codeAdminState, "only an APPROVED application has a secret to rotate; "+a.AppID+" is "+a.Status)
 		}
 		until := c.Now.Add(SecretGrace)
 		a.PreviousSecret, a.PreviousUntil, a.AppSecret = a.AppSecret, &until, secret
-		return putApp(tx, a)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -387,12 +377,7 @@ func (p *Platform) handleApplySMS(c *endpoint.Call) (any, error) {
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	var a *App
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
-		var err error
-		if a, err = vendorApp(tx, c.Principal.(*Vendor), c.Param("appId")); err != nil {
-			return err
-		}
+	a, err := p.changeVendorApp(c, func(tx *store.Tx, a *App) error {
 		if a.Status != AppApproved {
 			return named(codeAdminState, "the SMS capability needs an APPROVED application; "+a.AppID+" is "+a.Status)
 		}
@@ -404,7 +389,7 @@ func (p *Platform) handleApplySMS(c *endpoint.Call) (any, error) {
 			tpls[i] = SMSTemplate{Content: t.Content}
 		}
 		a.SMS = &SMSCapability{Status: AppPending, Purpose: req.Purpose, Templates: tpls}
-		return putApp(tx, a)
+		return nil
 	})
 	if err != nil {
 		return nil, err
