@@ -353,4 +353,5 @@ func (p *Platform) changeVendorApp(c *endpoint.Call, change func(tx *store.Tx, a
 		return vendorApp(tx, c.Principal.(*Vendor), c.Param("appId"))
 	}, change)
 }
+
 func putService(tx *store.Tx, s *Service) error { return tx.Put(keyService+s.ServiceCode, s) }
