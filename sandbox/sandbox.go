@@ -41,27 +41,33 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 	"github.com/citysandbox/citysandbox/sandbox/internal/wechat/cityservice"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat/component"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat/qr"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat/review"
 )
 
 // Server is one sandbox: its store, clock, journal and HTTP handler.
 type Server struct {
-	cfg      config
-	store    *store.Store
-	clock    *clock.Controllable
-	journal  *journal.Journal
-	quota    *quota.Engine
-	faults   *endpoint.Faults
-	rand     *seeded.Source
-	faker    *fixture.Faker
-	spec     *spec.Spec
-	fixtures *fixture.Set
-	wechat   *wechat.Platform
-	city     *cityservice.Emulator // WeChat City Service interconnection (issue 4)
-	push     *push.Deliverer
-	jincheng *jincheng.Platform
-	control  *control.Plane
-	engine   *gin.Engine
-	logger   *slog.Logger
+	cfg       config
+	store     *store.Store
+	clock     *clock.Controllable
+	journal   *journal.Journal
+	quota     *quota.Engine
+	faults    *endpoint.Faults
+	rand      *seeded.Source
+	faker     *fixture.Faker
+	spec      *spec.Spec
+	fixtures  *fixture.Set
+	wechat    *wechat.Platform
+	qr        *qr.Emulator
+	review    *review.Emulator
+	component *component.Emulator
+	city      *cityservice.Emulator
+	push      *push.Deliverer
+	jincheng  *jincheng.Platform
+	control   *control.Plane
+	engine    *gin.Engine
+	logger    *slog.Logger
 	// partialResets counts one-platform resets, each of which starts a new random stream.
 	partialResets uint64
 	contract      *scenario.Contract
@@ -178,6 +184,12 @@ func (s *Server) build() error {
 	s.control.Routes(routes)
 	s.contract.Routes(routes)
 	s.wechat.Routes(routes)
+	s.qr = qr.New(qr.Deps{Store: s.store, Clock: s.clock, Rand: s.rand, Journal: s.journal, WeChat: s.wechat})
+	s.qr.Routes(routes)
+	s.review = review.New(review.Deps{Store: s.store, Clock: s.clock, Rand: s.rand, Faker: s.faker, WeChat: s.wechat})
+	s.review.Routes(routes)
+	s.component = component.New(component.Deps{Store: s.store, Clock: s.clock, Rand: s.rand, Journal: s.journal, Push: s.push, WeChat: s.wechat})
+	s.component.Routes(routes)
 	s.jincheng.Routes(routes)
 	s.city = cityservice.New(cityservice.Deps{Store: s.store, Clock: s.clock, Faker: s.faker, Fixtures: s.fixtures, Journal: s.journal, WeChat: s.wechat})
 	s.city.Routes(routes)
@@ -393,7 +405,7 @@ func (s *Server) SetTime(t time.Time) {
 
 // clockMoved delivers what the clock made due: third-party platforms' ticket pushes.
 func (s *Server) clockMoved() {
-	if err := s.wechat.PushDueTickets(s.clock.Now()); err != nil {
+	if err := s.component.PushDueTickets(s.clock.Now()); err != nil {
 		s.logger.Warn("scheduled pushes", "err", err)
 	}
 }

@@ -83,6 +83,9 @@ var (
 	secretPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 )
 
+// ValidAppID reports whether s has the form of an appid: wx and 16 lowercase hex digits.
+func ValidAppID(s string) bool { return appIDPattern.MatchString(s) }
+
 // GetApp returns the app with appid, or nil.
 func (p *Platform) GetApp(tx *store.Tx, appid string) (*App, error) {
 	var a App
@@ -270,7 +273,7 @@ func (p *Platform) view(tx *store.Tx, a *App, now time.Time) (appView, error) {
 		if found, err := tx.Get(tokenKey(ref), &t); err != nil {
 			return v, err
 		} else if found {
-			v.Tokens = append(v.Tokens, tokenView{Kind: kind, Token: t.Token, ExpiresAt: t.ExpiresAt, State: t.state(now)})
+			v.Tokens = append(v.Tokens, tokenView{Kind: kind, Token: t.Token, ExpiresAt: t.ExpiresAt, State: t.State(now)})
 		}
 	}
 	for _, op := range p.deps.Spec.Operations {
@@ -307,25 +310,33 @@ func (p *Platform) handleCreateApp(c *endpoint.Call) (any, error) {
 }
 
 func (p *Platform) handleListApps(c *endpoint.Call) (any, error) {
-	apps := []*App{}
+	var apps []*App
 	err := p.deps.Store.View(func(tx *store.Tx) error {
-		var ferr error
-		err := tx.AscendPrefix("wechat:app:", func(k, v string) bool {
-			var a App
-			if ferr = jsonUnmarshal(v, &a); ferr != nil {
-				return false
-			}
-			if t := c.Query("type"); t == "" || t == a.Type {
-				apps = append(apps, &a)
-			}
-			return true
-		})
-		if ferr != nil {
-			return ferr
-		}
+		var err error
+		apps, err = ListApps(tx, c.Query("type"))
 		return err
 	})
 	return map[string]any{"apps": apps}, err
+}
+
+// ListApps returns the apps of type typ (every app when typ is empty), in appid order.
+func ListApps(tx *store.Tx, typ string) ([]*App, error) {
+	apps := []*App{}
+	var ferr error
+	err := tx.AscendPrefix(appPrefix, func(k, v string) bool {
+		var a App
+		if ferr = jsonUnmarshal(v, &a); ferr != nil {
+			return false
+		}
+		if typ == "" || typ == a.Type {
+			apps = append(apps, &a)
+		}
+		return true
+	})
+	if ferr != nil {
+		return nil, ferr
+	}
+	return apps, err
 }
 
 func (p *Platform) handleGetApp(c *endpoint.Call) (any, error) {

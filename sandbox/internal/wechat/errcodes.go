@@ -1,7 +1,8 @@
 package wechat
 
-// errmsgTables are read in order; each API family that has errcodes of its own keeps its table
-// in its file and lists it here. They are read-only after start.
+// errmsgTables are read in order: the codes every API shares, then those of one API family
+// (kept here because the renderer, which is the core's, must know every family's message).
+// They are read-only after start.
 var errmsgTables = []map[int]string{commonErrmsgs, reviewErrmsgs, componentErrmsgs, qrjumpErrmsgs}
 
 // commonErrmsgs is WeChat's message per errcode, as emitted before " rid: ". Each keeps the upstream
@@ -60,4 +61,54 @@ func Errmsg(code int) string {
 		}
 	}
 	return "system error"
+}
+
+// reviewErrmsgs are the review family's codes, and the generic codes its flow uses. The English
+// texts of the negative codes are invented (the documentation gives Chinese meanings only).
+var reviewErrmsgs = map[int]string{
+	-10001: "invalid parameter",
+	-10003: "parameters do not match",
+	-10007: "no permission to call this api",
+	-10008: "service error",
+	-10403: "no permission on this comment",
+	10000:  "invalid request",
+	40004:  "invalid media type",
+	40005:  "invalid file type",
+	40007:  "invalid media_id",
+	40008:  "invalid message type",
+	41005:  "media data missing",
+	45015:  "response out of time limit or subscription is canceled",
+}
+
+// componentErrmsgs are the third-party platform's codes (reference section 9.3).
+var componentErrmsgs = map[int]string{
+	40170: "args count exceed count limit",
+	61003: "component is not authorized by this account",
+	61005: "component ticket is expired",
+	61006: "component ticket is invalid",
+	61009: "code is invalid",
+	61010: "code is expired",
+	61011: "invalid component",
+	61014: "must use component token for component api",
+	61015: "must use biz account token for not component api",
+	61023: "refresh_token is invalid",
+}
+
+// qrjumpErrmsgs are the family's messages. 85066, 85068, 85069, 85072 and 85075 were seen or
+// come from an SDK that copied the official tables; 85076 and 886000 were observed empty; the
+// others have no public English text and are invented.
+var qrjumpErrmsgs = map[int]string{
+	85066:  "illegal prefix",
+	85068:  "test url is not the sub prefix",
+	85069:  "check confirm file fail",
+	85070:  "url is in blacklist",
+	85071:  "prefix already exists",
+	85072:  "prefix owned by other",
+	85073:  "rule quota limit",
+	85074:  "miniprogram has not been released",
+	85075:  "can not access",
+	85076:  "",
+	85095:  "data abnormal, please delete and re-add",
+	886000: "",
+	886001: "system busy, please retry",
 }

@@ -119,8 +119,8 @@ type quotaAnswer struct {
 	ComponentRateLimit rateLimit `json:"component_rate_limit"`
 }
 
-// tierLimits returns an operation's limits for an app's tier.
-func tierLimits(app *App, l quota.Limits) quota.Limits {
+// TierLimits returns an operation's limits for an app's tier.
+func TierLimits(app *App, l quota.Limits) quota.Limits {
 	switch app.Tier {
 	case TierTest:
 		return l.Scaled(10)
@@ -143,7 +143,7 @@ func (p *Platform) handleGetAPIQuota(c *endpoint.Call) (any, error) {
 		return nil, err
 	}
 	app := c.Principal.(*Principal).App
-	limits := tierLimits(app, op.Quota)
+	limits := TierLimits(app, op.Quota)
 	used, err := p.deps.Quota.Used(quotaScope(app.AppID, op.Path), quota.Day)
 	if err != nil {
 		return nil, err

@@ -58,9 +58,9 @@ type Token struct {
 	PermissionSets []int  `json:"permission_sets,omitempty"`
 }
 
-// state describes a token at time now: valid, overlap (superseded but still working), or the
-// reason it fails.
-func (t *Token) state(now time.Time) string {
+// State describes a token at time now: valid, overlap (superseded but still working), or the
+// reason it fails (revoked, superseded, expired).
+func (t *Token) State(now time.Time) string {
 	switch {
 	case t.Revoked:
 		return "revoked"
@@ -173,7 +173,7 @@ func (p *Platform) checkAccessToken(now time.Time, tok string) (*Token, *App, er
 	if t == nil {
 		return nil, nil, apierr.New(apierr.Unauthenticated, 40001, "access_token was never issued by this sandbox, or its app no longer exists")
 	}
-	switch t.state(now) {
+	switch t.State(now) {
 	case "revoked":
 		return nil, nil, apierr.New(apierr.Unauthenticated, 40001, "access_token was revoked")
 	case "superseded":
@@ -182,6 +182,25 @@ func (p *Platform) checkAccessToken(now time.Time, tok string) (*Token, *App, er
 		return nil, nil, apierr.Newf(apierr.Expired, 42001, "access_token expired at %s", t.ExpiresAt.Format(time.RFC3339))
 	}
 	return t, app, nil
+}
+
+// authenticateComponent implements the componentAccessToken scheme: either query name, and the
+// token must be a component token (61014 otherwise).
+func (p *Platform) authenticateComponent(c *endpoint.Call) error {
+	tok := c.Query("component_access_token")
+	if tok == "" {
+		tok = c.Query("access_token")
+	}
+	t, app, err := p.checkAccessToken(c.Now, tok)
+	if err != nil {
+		return err
+	}
+	c.AppID = app.AppID
+	if t.Kind != TokenComponent {
+		return apierr.Newf(apierr.Forbidden, 61014, "a %s token was sent to a component API", t.Kind)
+	}
+	c.Principal = &Principal{App: app, Token: t}
+	return nil
 }
 
 // tokenAnswer is the success body of both token APIs: no errcode, as WeChat sends it.
@@ -238,13 +257,13 @@ func (p *Platform) handleGetAccessToken(c *endpoint.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.admitCall(c, app, c.Op.Path, c.Op.Quota); err != nil {
+	if err := p.AdmitCall(c, app, c.Op.Path, c.Op.Quota); err != nil {
 		return nil, err
 	}
 	var issued *Token
 	err = p.deps.Store.Update(func(tx *store.Tx) error {
 		var err error
-		issued, err = p.issue(tx, app.AppID, TokenBasic, c.Now, true)
+		issued, err = p.Issue(tx, Token{AppID: app.AppID, Kind: TokenBasic}, c.Now, true)
 		return err
 	})
 	if err != nil {
@@ -253,17 +272,22 @@ func (p *Platform) handleGetAccessToken(c *endpoint.Call) (any, error) {
 	return tokenAnswer{AccessToken: issued.Token, ExpiresIn: int(TokenLifetime / time.Second)}, nil
 }
 
-// issue mints a token of kind for appid. With supersede, the previous token of that kind is
-// marked superseded (it keeps working for TokenOverlap).
-func (p *Platform) issue(tx *store.Tx, appid, kind string, now time.Time, supersede bool) (*Token, error) {
+// Issue mints a token like t (its AppID and Kind, and for an authorizer token ComponentAppID and
+// PermissionSets), valid TokenLifetime from now. With supersede, the previous token of the same
+// app, kind and component is marked superseded (it keeps working for TokenOverlap).
+func (p *Platform) Issue(tx *store.Tx, t Token, now time.Time, supersede bool) (*Token, error) {
+	ref := tokenRefKey(t.AppID, t.Kind)
+	if t.ComponentAppID != "" {
+		ref = tokenRefKey(t.AppID, t.Kind+"@"+t.ComponentAppID)
+	}
 	if supersede {
-		if prev, ok, err := tx.GetRaw(tokenRefKey(appid, kind)); err != nil {
+		if prev, ok, err := tx.GetRaw(ref); err != nil {
 			return nil, err
 		} else if ok {
 			var old Token
 			if found, err := tx.Get(tokenKey(prev), &old); err != nil {
 				return nil, err
-			} else if found && old.SupersededAt == nil {
+			} else if found && old.SupersededAt == nil && !old.Revoked {
 				at := now
 				old.SupersededAt = &at
 				if err := tx.Put(tokenKey(prev), &old); err != nil {
@@ -272,15 +296,28 @@ func (p *Platform) issue(tx *store.Tx, appid, kind string, now time.Time, supers
 			}
 		}
 	}
-	t := &Token{Token: p.NewTokenString(), AppID: appid, Kind: kind, IssuedAt: now, ExpiresAt: now.Add(TokenLifetime)}
-	if err := tx.Put(tokenKey(t.Token), t); err != nil {
+	t.Token, t.IssuedAt, t.ExpiresAt = p.NewTokenString(), now, now.Add(TokenLifetime)
+	if err := tx.Put(tokenKey(t.Token), &t); err != nil {
 		return nil, err
 	}
-	if err := tx.PutRaw(tokenRefKey(appid, kind), t.Token); err != nil {
+	if err := tx.PutRaw(ref, t.Token); err != nil {
 		return nil, err
 	}
-	return t, nil
+	return &t, nil
 }
+
+// LoadToken returns the stored token tok, or nil.
+func LoadToken(tx *store.Tx, tok string) (*Token, error) {
+	var t Token
+	ok, err := tx.Get(tokenKey(tok), &t)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// PutToken stores t.
+func PutToken(tx *store.Tx, t *Token) error { return tx.Put(tokenKey(t.Token), t) }
 
 // stableRequest is the body of POST /cgi-bin/stable_token.
 type stableRequest struct {
@@ -309,7 +346,7 @@ func (p *Platform) handleGetStableAccessToken(c *endpoint.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.admitCall(c, app, c.Op.Path, c.Op.Quota); err != nil {
+	if err := p.AdmitCall(c, app, c.Op.Path, c.Op.Quota); err != nil {
 		return nil, err
 	}
 	now := c.Now
@@ -322,7 +359,7 @@ func (p *Platform) handleGetStableAccessToken(c *endpoint.Call) (any, error) {
 			var t Token
 			if found, err := tx.Get(tokenKey(ref), &t); err != nil {
 				return err
-			} else if found && t.state(now) == "valid" {
+			} else if found && t.State(now) == "valid" {
 				cur = &t
 			}
 		}
@@ -355,7 +392,7 @@ func (p *Platform) handleGetStableAccessToken(c *endpoint.Call) (any, error) {
 		}
 		if cur == nil || now.After(cur.ExpiresAt.Add(-TokenOverlap)) {
 			// The old token, if any, keeps working until its own expiry.
-			t, err := p.issue(tx, app.AppID, TokenStable, now, false)
+			t, err := p.Issue(tx, Token{AppID: app.AppID, Kind: TokenStable}, now, false)
 			if err != nil {
 				return err
 			}

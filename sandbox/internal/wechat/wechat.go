@@ -66,17 +66,28 @@ type Deps struct {
 	Push *push.Deliverer
 }
 
-// Platform is the WeChat emulation.
+// Platform is the WeChat core: accounts, tokens, quotas, push configuration and the envelope.
+// The API families (packages qr, review, component, cityservice) build on it.
 type Platform struct {
 	deps  Deps
 	cache tokenCache
+	// kindChecks admit calls made with a token of a kind a family issues (component and
+	// authorizer tokens); they are registered while the sandbox is built and read-only after.
+	kindChecks map[string]KindCheck
 }
+
+// KindCheck is a family's admission rule for calls made with a token of one kind.
+type KindCheck func(c *endpoint.Call, pr *Principal) error
 
 // New returns the platform and prepares its store indexes.
 func New(d Deps) (*Platform, error) {
 	d.Store.Track(tokenPrefix, appPrefix)
-	return &Platform{deps: d, cache: tokenCache{m: map[string]cachedToken{}}}, nil
+	return &Platform{deps: d, cache: tokenCache{m: map[string]cachedToken{}}, kindChecks: map[string]KindCheck{}}, nil
 }
+
+// CheckTokenKind makes check part of the admission of every call made with a token of kind.
+// Call it before serving requests.
+func (p *Platform) CheckTokenKind(kind string, check KindCheck) { p.kindChecks[kind] = check }
 
 // Name implements endpoint.Platform.
 func (p *Platform) Name() string { return "wechat" }
@@ -87,10 +98,7 @@ func (p *Platform) Routes(r endpoint.Routes) {
 	p.registerAppRoutes(r)
 	p.registerTokenRoutes(r)
 	p.registerQuotaRoutes(r)
-	p.registerQRRoutes(r)        // issue 3: qrcode, showqrcode, qrcodejump*, scan, links, showitem
-	p.registerReviewRoutes(r)    // issue 5: transaction reviews, media upload, custom send, reviewer verbs
-	p.registerPushRoutes(r)      // issue 5: push config verbs, delivery log
-	p.registerComponentRoutes(r) // issue 6: third-party platform authorization
+	p.registerPushRoutes(r)
 }
 
 // RequestID returns a rid: the Unix time in hex, then two seeded random groups.
@@ -127,24 +135,27 @@ func (p *Platform) Authenticate(c *endpoint.Call, scheme string) error {
 	return apierr.Newf(apierr.Internal, -1, "unknown security scheme %q", scheme)
 }
 
-// Admit implements endpoint.Platform: third-party rules (component.go), the account type, then
-// the operation's quota.
+// Admit implements endpoint.Platform: the rules of the token's kind (CheckTokenKind), the
+// account type, then the operation's quota.
 func (p *Platform) Admit(c *endpoint.Call) error {
 	pr, _ := c.Principal.(*Principal)
 	if pr == nil {
 		return nil // token and quota-by-secret APIs check their own credentials
 	}
-	if err := p.admitToken(c, pr); err != nil {
-		return err
+	if check := p.kindChecks[pr.Token.Kind]; check != nil {
+		if err := check(c, pr); err != nil {
+			return err
+		}
 	}
 	if len(c.Op.AccountTypes) > 0 && !slices.Contains(c.Op.AccountTypes, pr.App.AccountType()) {
 		return apierr.Newf(apierr.Forbidden, 48001, "%s accounts may not call %s", pr.App.AccountType(), c.Op.Path)
 	}
-	return p.admitCall(c, pr.App, c.Op.Path, c.Op.Quota)
+	return p.AdmitCall(c, pr.App, c.Op.Path, c.Op.Quota)
 }
 
-// admitCall admits a call like admit and gives the call back if its handler then refuses it.
-func (p *Platform) admitCall(c *endpoint.Call, app *App, api string, limits quota.Limits) error {
+// AdmitCall counts a call of app on api against limits scaled to the app's tier, maps a refusal
+// to WeChat's code for the window, and gives the call back if its handler then refuses it.
+func (p *Platform) AdmitCall(c *endpoint.Call, app *App, api string, limits quota.Limits) error {
 	if err := p.admit(app, api, limits); err != nil {
 		return err
 	}
@@ -154,7 +165,7 @@ func (p *Platform) admitCall(c *endpoint.Call, app *App, api string, limits quot
 
 // release gives back a call admitted by admit whose handler then refused it.
 func (p *Platform) release(app *App, api string, limits quota.Limits, at time.Time) {
-	if err := p.deps.Quota.Release(quotaScope(app.AppID, api), tierLimits(app, limits), at); err != nil {
+	if err := p.deps.Quota.Release(quotaScope(app.AppID, api), TierLimits(app, limits), at); err != nil {
 		p.deps.Logger.Error("release quota", "app", app.AppID, "api", api, "err", err)
 	}
 }
@@ -162,7 +173,7 @@ func (p *Platform) release(app *App, api string, limits quota.Limits, at time.Ti
 // admit counts a call of app on api against limits scaled to the app's tier, and maps a refusal
 // to WeChat's code for the window.
 func (p *Platform) admit(app *App, api string, limits quota.Limits) error {
-	d, err := p.deps.Quota.Admit(quotaScope(app.AppID, api), tierLimits(app, limits))
+	d, err := p.deps.Quota.Admit(quotaScope(app.AppID, api), TierLimits(app, limits))
 	if err != nil {
 		return err
 	}

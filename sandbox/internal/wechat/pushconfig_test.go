@@ -1,4 +1,4 @@
-package sandbox_test
+package wechat_test
 
 import (
 	"bytes"

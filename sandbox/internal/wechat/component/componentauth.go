@@ -1,4 +1,4 @@
-package wechat
+package component
 
 // The authorization side of third-party platforms: the page an account administrator scans
 // (/cgi-bin/componentloginpage), the control verbs that play that administrator (authorize,
@@ -38,6 +38,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/push"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
 
 // permissionSet is one 权限集 an account may grant.
@@ -50,21 +51,21 @@ type permissionSet struct {
 
 // permissionSets are the sets the authorization page offers, by id (reference section 9.1).
 var permissionSets = []permissionSet{
-	{1, "消息管理", TypeOfficialAccount, false},
-	{2, "用户管理", TypeOfficialAccount, false},
-	{3, "账号服务", TypeOfficialAccount, false},
-	{4, "网页服务", TypeOfficialAccount, true},
-	{7, "群发与通知", TypeOfficialAccount, false},
-	{11, "素材管理", TypeOfficialAccount, false},
-	{15, "菜单管理", TypeOfficialAccount, false},
-	{22, "城市服务", TypeOfficialAccount, false},
-	{17, "获取小程序码", TypeMiniProgram, false},
-	{18, "小程序开发与数据分析", TypeMiniProgram, true},
-	{19, "小程序客服管理", TypeMiniProgram, false},
-	{25, "开放平台账号管理", TypeMiniProgram, true},
-	{76, "小程序违规与交易投诉管理", TypeMiniProgram, true},
-	{105, "城市服务（小程序）", TypeMiniProgram, false},
-	{151, "交易评价管理", TypeMiniProgram, false},
+	{1, "消息管理", wechat.TypeOfficialAccount, false},
+	{2, "用户管理", wechat.TypeOfficialAccount, false},
+	{3, "账号服务", wechat.TypeOfficialAccount, false},
+	{4, "网页服务", wechat.TypeOfficialAccount, true},
+	{7, "群发与通知", wechat.TypeOfficialAccount, false},
+	{11, "素材管理", wechat.TypeOfficialAccount, false},
+	{15, "菜单管理", wechat.TypeOfficialAccount, false},
+	{22, "城市服务", wechat.TypeOfficialAccount, false},
+	{17, "获取小程序码", wechat.TypeMiniProgram, false},
+	{18, "小程序开发与数据分析", wechat.TypeMiniProgram, true},
+	{19, "小程序客服管理", wechat.TypeMiniProgram, false},
+	{25, "开放平台账号管理", wechat.TypeMiniProgram, true},
+	{76, "小程序违规与交易投诉管理", wechat.TypeMiniProgram, true},
+	{105, "城市服务（小程序）", wechat.TypeMiniProgram, false},
+	{151, "交易评价管理", wechat.TypeMiniProgram, false},
 }
 
 func findPermissionSet(id int) (permissionSet, bool) {
@@ -96,7 +97,7 @@ type componentEvent struct {
 	Extra push.Message
 }
 
-func (ev componentEvent) message(comp *App, at time.Time) push.Message {
+func (ev componentEvent) message(comp *wechat.App, at time.Time) push.Message {
 	m := push.Message{{Name: "AppId", Value: comp.AppID}, {Name: "CreateTime", Value: at.Unix()}, {Name: "InfoType", Value: ev.InfoType}}
 	return append(m, ev.Extra...)
 }
@@ -122,27 +123,27 @@ func (r pushResult) summary() string {
 // component's appid in the trailer), delivered only when the answer is exactly "success". The
 // happening is journaled (event component_verify_ticket, component_authorized,
 // component_updateauthorized, component_unauthorized) even when no URL is set.
-func (p *Platform) pushComponentEvent(comp *App, at time.Time, ev componentEvent) pushResult {
+func (e *Emulator) pushComponentEvent(comp *wechat.App, at time.Time, ev componentEvent) pushResult {
 	msg := ev.message(comp, at)
 	event := ev.InfoType // component_verify_ticket, component_authorized, ...
 	if !strings.HasPrefix(event, "component_") {
 		event = "component_" + event
 	}
-	res := p.deliverComponentPush(comp, msg, event)
+	res := e.deliverComponentPush(comp, msg, event)
 	plain, _ := msg.Encode(push.XML)
-	p.deps.Journal.Add(journal.Entry{
-		Event: event, Time: p.deps.Clock.Now(), Platform: p.Name(),
+	e.deps.Journal.Add(journal.Entry{
+		Event: event, Time: e.deps.Clock.Now(), Platform: e.deps.WeChat.Name(),
 		Method: http.MethodPost, Path: res.URL, AppID: comp.AppID, Status: res.Status,
 		RequestBody: string(plain), Reason: res.summary(),
 	})
 	return res
 }
 
-func (p *Platform) deliverComponentPush(comp *App, msg push.Message, event string) pushResult {
+func (e *Emulator) deliverComponentPush(comp *wechat.App, msg push.Message, event string) pushResult {
 	var t *push.Target
-	if err := p.deps.Store.View(func(tx *store.Tx) error {
+	if err := e.deps.Store.View(func(tx *store.Tx) error {
 		var err error
-		t, err = p.PushTarget(tx, comp)
+		t, err = e.deps.WeChat.PushTarget(tx, comp)
 		return err
 	}); err != nil {
 		return pushResult{Error: err.Error()}
@@ -151,7 +152,7 @@ func (p *Platform) deliverComponentPush(comp *App, msg push.Message, event strin
 		return pushResult{Error: "no authorization-event URL: set one with PUT /_sandbox/wechat/apps/" + comp.AppID + "/push"}
 	}
 	t.Format, t.Mode, t.CryptAppID, t.RequireSuccess = push.XML, push.Safe, comp.AppID, true
-	d, err := p.deps.Push.Deliver(context.Background(), *t, event, msg)
+	d, err := e.deps.Push.Deliver(context.Background(), *t, event, msg)
 	if err != nil {
 		return pushResult{URL: t.URL, Error: err.Error()}
 	}
@@ -186,9 +187,9 @@ type loginPageView struct {
 }
 
 // handleComponentLoginPage serves GET /cgi-bin/componentloginpage (mp.weixin.qq.com).
-func (p *Platform) handleComponentLoginPage(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleComponentLoginPage(c *endpoint.Call) (any, error) {
 	compID, code := c.Query("component_appid"), c.Query("pre_auth_code")
-	if !appIDPattern.MatchString(compID) {
+	if !wechat.ValidAppID(compID) {
 		return nil, apierr.Newf(apierr.Invalid, 40013, "component_appid %q is not of the form wx + 16 hex digits", compID)
 	}
 	page := loginPage{RedirectURI: c.Query("redirect_uri"), AuthType: 3, BizAppID: c.Query("biz_appid"), OpenedAt: c.Now}
@@ -209,12 +210,12 @@ func (p *Platform) handleComponentLoginPage(c *endpoint.Call) (any, error) {
 	}
 	var view loginPageView
 	var redirect string
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
-		comp, err := p.GetApp(tx, compID)
+	err := e.deps.Store.Update(func(tx *store.Tx) error {
+		comp, err := e.deps.WeChat.GetApp(tx, compID)
 		if err != nil {
 			return err
 		}
-		if comp == nil || comp.Type != TypeComponent {
+		if comp == nil || comp.Type != wechat.TypeComponent {
 			return apierr.Newf(apierr.Invalid, 61011, "%s is not a third-party platform", compID)
 		}
 		c.AppID = comp.AppID
@@ -231,14 +232,14 @@ func (p *Platform) handleComponentLoginPage(c *endpoint.Call) (any, error) {
 		case !c.Now.Before(pa.ExpiresAt):
 			return apierr.Newf(apierr.Expired, 61010, "pre_auth_code expired at %s", pa.ExpiresAt.Format(time.RFC3339))
 		}
-		kinds := map[int][]string{1: {TypeOfficialAccount}, 2: {TypeMiniProgram}, 3: {TypeOfficialAccount, TypeMiniProgram}}[page.AuthType]
+		kinds := map[int][]string{1: {wechat.TypeOfficialAccount}, 2: {wechat.TypeMiniProgram}, 3: {wechat.TypeOfficialAccount, wechat.TypeMiniProgram}}[page.AuthType]
 		view.Accounts = map[int]string{1: "公众号", 2: "小程序", 3: "公众号或小程序"}[page.AuthType]
 		if page.BizAppID != "" {
-			biz, err := p.GetApp(tx, page.BizAppID)
+			biz, err := e.deps.WeChat.GetApp(tx, page.BizAppID)
 			if err != nil {
 				return err
 			}
-			if biz == nil || biz.Type == TypeComponent {
+			if biz == nil || biz.Type == wechat.TypeComponent {
 				return apierr.Newf(apierr.Invalid, 40013, "biz_appid %s is not an official account or mini program", page.BizAppID)
 			}
 			kinds, view.Accounts = []string{biz.Type}, biz.Name+"（"+biz.AppID+"）"
@@ -273,12 +274,12 @@ func componentNotFound(appid string) error {
 }
 
 // loadComponent reads a component app for a control verb.
-func (p *Platform) loadComponent(tx *store.Tx, appid string) (*App, error) {
-	comp, err := p.GetApp(tx, appid)
+func (e *Emulator) loadComponent(tx *store.Tx, appid string) (*wechat.App, error) {
+	comp, err := e.deps.WeChat.GetApp(tx, appid)
 	if err != nil {
 		return nil, err
 	}
-	if comp == nil || comp.Type != TypeComponent {
+	if comp == nil || comp.Type != wechat.TypeComponent {
 		return nil, componentNotFound(appid)
 	}
 	return comp, nil
@@ -303,28 +304,28 @@ type AuthorizeResult struct {
 	Push            pushResult `json:"push"`
 }
 
-func (p *Platform) handleAuthorize(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleAuthorize(c *endpoint.Call) (any, error) {
 	var req AuthorizeRequest
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	return p.Authorize(c.Param("appid"), req)
+	return e.Authorize(c.Param("appid"), req)
 }
 
 // Authorize plays the administrator who scanned the authorization page and confirmed: it grants
 // the sets, issues an authorization code and pushes authorized (or updateauthorized). It is the
 // Go twin of POST /_sandbox/wechat/components/{appid}/authorize.
-func (p *Platform) Authorize(compID string, req AuthorizeRequest) (*AuthorizeResult, error) {
-	now := p.deps.Clock.Now()
+func (e *Emulator) Authorize(compID string, req AuthorizeRequest) (*AuthorizeResult, error) {
+	now := e.deps.Clock.Now()
 	fail := func(kind apierr.Kind, name, format string, args ...any) error {
 		return &apierr.Error{Kind: kind, Name: name, Reason: fmt.Sprintf(format, args...)}
 	}
 	var res AuthorizeResult
-	var comp *App
+	var comp *wechat.App
 	var pa preAuth
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
+	err := e.deps.Store.Update(func(tx *store.Tx) error {
 		var err error
-		if comp, err = p.loadComponent(tx, compID); err != nil {
+		if comp, err = e.loadComponent(tx, compID); err != nil {
 			return err
 		}
 		ok, err := tx.Get(preAuthKey(req.PreAuthCode), &pa)
@@ -350,20 +351,20 @@ func (p *Platform) Authorize(compID string, req AuthorizeRequest) (*AuthorizeRes
 		case page.BizAppID != "" && authorizerID != page.BizAppID:
 			return fail(apierr.Forbidden, "wrong_account", "the page was opened with biz_appid %s: only that account can authorize", page.BizAppID)
 		}
-		authorizer, err := p.GetApp(tx, authorizerID)
+		authorizer, err := e.deps.WeChat.GetApp(tx, authorizerID)
 		if err != nil {
 			return err
 		}
 		if authorizer == nil {
 			return fail(apierr.NotFound, "app_not_found", "no app %s", authorizerID)
 		}
-		if authorizer.Type == TypeComponent {
+		if authorizer.Type == wechat.TypeComponent {
 			return fail(apierr.Invalid, "wrong_account", "a third-party platform cannot authorize another")
 		}
-		if page.BizAppID == "" && (page.AuthType == 1 && authorizer.Type != TypeOfficialAccount || page.AuthType == 2 && authorizer.Type != TypeMiniProgram) {
+		if page.BizAppID == "" && (page.AuthType == 1 && authorizer.Type != wechat.TypeOfficialAccount || page.AuthType == 2 && authorizer.Type != wechat.TypeMiniProgram) {
 			return fail(apierr.Forbidden, "wrong_account", "the page was opened with auth_type=%d, which does not admit a %s", page.AuthType, authorizer.Type)
 		}
-		held, err := p.exclusiveHeld(tx, comp.AppID, authorizerID)
+		held, err := e.exclusiveHeld(tx, comp.AppID, authorizerID)
 		if err != nil {
 			return err
 		}
@@ -406,12 +407,12 @@ func (p *Platform) Authorize(compID string, req AuthorizeRequest) (*AuthorizeRes
 		}
 		// A new grant, or a re-authorization: either way a new refresh token replaces the old.
 		g.PermissionSets, g.AuthTime, g.Active = grant, now, true
-		g.RefreshToken = "refreshtoken@@@" + p.deps.Rand.Token(43, seeded.URLSafe)
+		g.RefreshToken = "refreshtoken@@@" + e.deps.Rand.Token(43, seeded.URLSafe)
 		if err := tx.Put(authorizationKey(comp.AppID, authorizerID), g); err != nil {
 			return err
 		}
 		ac := authCode{
-			Code: "queryauthcode@@@" + p.deps.Rand.Token(86, seeded.URLSafe), ComponentAppID: comp.AppID,
+			Code: "queryauthcode@@@" + e.deps.Rand.Token(86, seeded.URLSafe), ComponentAppID: comp.AppID,
 			AuthorizerAppID: authorizerID, IssuedAt: now, ExpiresAt: now.Add(AuthCodeLifetime),
 		}
 		if err := tx.Put(authCodeKey(ac.Code), ac); err != nil {
@@ -433,7 +434,7 @@ func (p *Platform) Authorize(compID string, req AuthorizeRequest) (*AuthorizeRes
 	if err != nil {
 		return nil, err
 	}
-	res.Push = p.pushComponentEvent(comp, now, componentEvent{InfoType: res.InfoType, Extra: push.Message{
+	res.Push = e.pushComponentEvent(comp, now, componentEvent{InfoType: res.InfoType, Extra: push.Message{
 		{Name: "AuthorizerAppid", Value: res.AuthorizerAppID}, {Name: "AuthorizationCode", Value: res.AuthCode},
 		{Name: "AuthorizationCodeExpiredTime", Value: now.Add(AuthCodeLifetime).Unix()}, {Name: "PreAuthCode", Value: pa.Code},
 	}})
@@ -441,7 +442,7 @@ func (p *Platform) Authorize(compID string, req AuthorizeRequest) (*AuthorizeRes
 }
 
 // exclusiveHeld returns the mutually exclusive sets an account has granted to other components.
-func (p *Platform) exclusiveHeld(tx *store.Tx, compID, authorizerID string) (map[int]bool, error) {
+func (e *Emulator) exclusiveHeld(tx *store.Tx, compID, authorizerID string) (map[int]bool, error) {
 	held := map[int]bool{}
 	var ferr error
 	err := tx.AscendPrefix("wechat:component:auth:", func(_, v string) bool {
@@ -471,19 +472,19 @@ type RevokeResult struct {
 	Push            pushResult `json:"push"`
 }
 
-func (p *Platform) handleRevoke(c *endpoint.Call) (any, error) {
-	return p.Revoke(c.Param("appid"), c.Param("authorizer_appid"))
+func (e *Emulator) handleRevoke(c *endpoint.Call) (any, error) {
+	return e.Revoke(c.Param("appid"), c.Param("authorizer_appid"))
 }
 
 // Revoke plays the administrator who cancels an authorization on mp.weixin.qq.com: the
 // authorizer tokens stop working (40001), refresh answers 61003, and unauthorized is pushed. It
 // is the Go twin of DELETE /_sandbox/wechat/components/{appid}/authorizations/{authorizer}.
-func (p *Platform) Revoke(compID, authorizerID string) (*RevokeResult, error) {
-	now := p.deps.Clock.Now()
-	var comp *App
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
+func (e *Emulator) Revoke(compID, authorizerID string) (*RevokeResult, error) {
+	now := e.deps.Clock.Now()
+	var comp *wechat.App
+	err := e.deps.Store.Update(func(tx *store.Tx) error {
 		var err error
-		if comp, err = p.loadComponent(tx, compID); err != nil {
+		if comp, err = e.loadComponent(tx, compID); err != nil {
 			return err
 		}
 		g, err := getAuthorization(tx, compID, authorizerID)
@@ -494,12 +495,13 @@ func (p *Platform) Revoke(compID, authorizerID string) (*RevokeResult, error) {
 			return &apierr.Error{Kind: apierr.NotFound, Name: "authorization_not_found", Reason: authorizerID + " has no active authorization for " + compID}
 		}
 		for _, tok := range g.Tokens {
-			var t Token
-			if found, err := tx.Get(tokenKey(tok), &t); err != nil {
+			t, err := wechat.LoadToken(tx, tok)
+			if err != nil {
 				return err
-			} else if found {
+			}
+			if t != nil {
 				t.Revoked = true
-				if err := tx.Put(tokenKey(tok), &t); err != nil {
+				if err := wechat.PutToken(tx, t); err != nil {
 					return err
 				}
 			}
@@ -512,7 +514,7 @@ func (p *Platform) Revoke(compID, authorizerID string) (*RevokeResult, error) {
 		return nil, err
 	}
 	res := &RevokeResult{InfoType: "unauthorized", AuthorizerAppID: authorizerID}
-	res.Push = p.pushComponentEvent(comp, now, componentEvent{InfoType: res.InfoType, Extra: push.Message{
+	res.Push = e.pushComponentEvent(comp, now, componentEvent{InfoType: res.InfoType, Extra: push.Message{
 		{Name: "AuthorizerAppid", Value: authorizerID},
 	}})
 	return res, nil
@@ -527,22 +529,22 @@ type TicketResult struct {
 	Push           pushResult `json:"push"`
 }
 
-func (p *Platform) handlePushTicket(c *endpoint.Call) (any, error) {
-	return p.PushTicket(c.Param("appid"))
+func (e *Emulator) handlePushTicket(c *endpoint.Call) (any, error) {
+	return e.PushTicket(c.Param("appid"))
 }
 
 // PushTicket pushes the component's ticket now (the current one while it is younger than 20
 // minutes). It is the Go twin of POST /_sandbox/wechat/components/{appid}/ticket.
-func (p *Platform) PushTicket(compID string) (*TicketResult, error) {
-	comp, err := p.LoadApp(compID)
+func (e *Emulator) PushTicket(compID string) (*TicketResult, error) {
+	comp, err := e.deps.WeChat.LoadApp(compID)
 	if err != nil {
 		return nil, err
 	}
-	if comp == nil || comp.Type != TypeComponent {
+	if comp == nil || comp.Type != wechat.TypeComponent {
 		return nil, componentNotFound(compID)
 	}
-	now := p.deps.Clock.Now()
-	t, res, err := p.pushTicketNow(comp, now)
+	now := e.deps.Clock.Now()
+	t, res, err := e.pushTicketNow(comp, now)
 	if err != nil {
 		return nil, err
 	}
@@ -565,10 +567,10 @@ type authorizedView struct {
 	RefreshToken    string    `json:"refresh_token,omitempty"`
 }
 
-func (p *Platform) handleGetComponent(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleGetComponent(c *endpoint.Call) (any, error) {
 	v := componentView{ComponentAppID: c.Param("appid"), Authorizations: []authorizedView{}}
-	err := p.deps.Store.View(func(tx *store.Tx) error {
-		comp, err := p.loadComponent(tx, v.ComponentAppID)
+	err := e.deps.Store.View(func(tx *store.Tx) error {
+		comp, err := e.loadComponent(tx, v.ComponentAppID)
 		if err != nil {
 			return err
 		}
@@ -587,7 +589,7 @@ func (p *Platform) handleGetComponent(c *endpoint.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	all, err := p.authorizations(v.ComponentAppID)
+	all, err := e.authorizations(v.ComponentAppID)
 	for _, a := range all {
 		av := authorizedView{AuthorizerAppID: a.AuthorizerAppID, PermissionSets: a.PermissionSets, AuthTime: a.AuthTime, Active: a.Active}
 		if a.Active {

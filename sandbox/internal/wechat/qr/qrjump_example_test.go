@@ -1,4 +1,4 @@
-package sandbox_test
+package qr_test
 
 import (
 	"net/http"

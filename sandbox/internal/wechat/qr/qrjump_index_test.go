@@ -1,4 +1,4 @@
-package wechat
+package qr
 
 import (
 	"encoding/json"
@@ -19,15 +19,16 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/quota"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
 
 // jumpIndexWorld is a bare WeChat platform (no HTTP) with a linked, unlimited-tier service
 // account and Mini Program, for the rule index's own tests and benchmarks.
 type jumpIndexWorld struct {
-	p      *Platform
+	p      *Emulator
 	st     *store.Store
 	clock  *clock.Controllable
-	oa, mp *App
+	oa, mp *wechat.App
 }
 
 func newJumpIndexWorld(tb testing.TB) *jumpIndexWorld {
@@ -38,16 +39,18 @@ func newJumpIndexWorld(tb testing.TB) *jumpIndexWorld {
 	}
 	tb.Cleanup(func() { _ = st.Close() })
 	clk := clock.NewFrozen(time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC))
-	p, err := New(Deps{Store: st, Clock: clk, Quota: quota.New(st, clk), Rand: seeded.New(5), Faker: fixture.NewFaker(5)})
+	rnd := seeded.New(5)
+	wx, err := wechat.New(wechat.Deps{Store: st, Clock: clk, Quota: quota.New(st, clk), Rand: rnd, Faker: fixture.NewFaker(5)})
 	if err != nil {
 		tb.Fatal(err)
 	}
+	p := New(Deps{Store: st, Clock: clk, Rand: rnd, WeChat: wx})
 	released := true
 	w := &jumpIndexWorld{p: p, st: st, clock: clk}
-	if w.oa, err = p.CreateApp(AppSpec{Type: TypeOfficialAccount, Name: "服务号", Tier: TierUnlimited}); err != nil {
+	if w.oa, err = wx.CreateApp(wechat.AppSpec{Type: wechat.TypeOfficialAccount, Name: "服务号", Tier: wechat.TierUnlimited}); err != nil {
 		tb.Fatal(err)
 	}
-	if w.mp, err = p.CreateApp(AppSpec{Type: TypeMiniProgram, Name: "小程序", Tier: TierUnlimited, Released: &released}); err != nil {
+	if w.mp, err = wx.CreateApp(wechat.AppSpec{Type: wechat.TypeMiniProgram, Name: "小程序", Tier: wechat.TierUnlimited, Released: &released}); err != nil {
 		tb.Fatal(err)
 	}
 	if err := p.LinkApps(w.oa.AppID, w.mp.AppID, clk.Now()); err != nil {
@@ -103,7 +106,7 @@ func (w *jumpIndexWorld) call(tb testing.TB, h endpoint.HandlerFunc, body any) a
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := &endpoint.Call{Body: raw, Now: w.clock.Now(), Principal: &Principal{App: w.oa}}
+	c := &endpoint.Call{Body: raw, Now: w.clock.Now(), Principal: &wechat.Principal{App: w.oa}}
 	v, err := h(c)
 	if err != nil {
 		tb.Fatalf("handler: %v", err)

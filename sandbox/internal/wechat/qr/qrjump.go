@@ -1,4 +1,4 @@
-package wechat
+package qr
 
 // QR-jump rules: "scan a QR code to open a Mini Program" (reference: wechat-api.md §3), in both
 // variants, told apart by the caller and by appid in the body:
@@ -52,34 +52,16 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/quota"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
 
 // registerQRJumpRoutes lists the QR-jump rule APIs.
-func (p *Platform) registerQRJumpRoutes(r endpoint.Routes) {
-	r.Handle("addQRCodeJump", p.handleQRJumpAdd)           // POST /cgi-bin/wxopen/qrcodejumpadd
-	r.Handle("getQRCodeJump", p.handleQRJumpGet)           // POST /cgi-bin/wxopen/qrcodejumpget
-	r.Handle("publishQRCodeJump", p.handleQRJumpPublish)   // POST /cgi-bin/wxopen/qrcodejumppublish
-	r.Handle("deleteQRCodeJump", p.handleQRJumpDelete)     // POST /cgi-bin/wxopen/qrcodejumpdelete
-	r.Handle("downloadQRCodeJump", p.handleQRJumpDownload) // POST /cgi-bin/wxopen/qrcodejumpdownload
-}
-
-// qrjumpErrmsgs are the family's messages. 85066, 85068, 85069, 85072 and 85075 were seen or
-// come from an SDK that copied the official tables; 85076 and 886000 were observed empty; the
-// others have no public English text and are invented.
-var qrjumpErrmsgs = map[int]string{
-	85066:  "illegal prefix",
-	85068:  "test url is not the sub prefix",
-	85069:  "check confirm file fail",
-	85070:  "url is in blacklist",
-	85071:  "prefix already exists",
-	85072:  "prefix owned by other",
-	85073:  "rule quota limit",
-	85074:  "miniprogram has not been released",
-	85075:  "can not access",
-	85076:  "",
-	85095:  "data abnormal, please delete and re-add",
-	886000: "",
-	886001: "system busy, please retry",
+func (e *Emulator) registerQRJumpRoutes(r endpoint.Routes) {
+	r.Handle("addQRCodeJump", e.handleQRJumpAdd)           // POST /cgi-bin/wxopen/qrcodejumpadd
+	r.Handle("getQRCodeJump", e.handleQRJumpGet)           // POST /cgi-bin/wxopen/qrcodejumpget
+	r.Handle("publishQRCodeJump", e.handleQRJumpPublish)   // POST /cgi-bin/wxopen/qrcodejumppublish
+	r.Handle("deleteQRCodeJump", e.handleQRJumpDelete)     // POST /cgi-bin/wxopen/qrcodejumpdelete
+	r.Handle("downloadQRCodeJump", e.handleQRJumpDownload) // POST /cgi-bin/wxopen/qrcodejumpdownload
 }
 
 // QR-jump limits at the production tier.
@@ -172,25 +154,27 @@ type mpMeta struct {
 }
 
 // qrjumpLimit returns a per-Mini-Program limit at the Mini Program's tier; 0 means none.
-func qrjumpLimit(mp *App, n int) int { return tierLimits(mp, quota.Limits{Lifetime: n}).Lifetime }
+func qrjumpLimit(mp *wechat.App, n int) int {
+	return wechat.TierLimits(mp, quota.Limits{Lifetime: n}).Lifetime
+}
 
 // qrjumpCaller is who is calling and for which Mini Program.
 type qrjumpCaller struct {
-	app *App // the caller
-	mp  *App // the Mini Program whose rules are concerned (nil for a publish by prefix)
+	app *wechat.App // the caller
+	mp  *wechat.App // the Mini Program whose rules are concerned (nil for a publish by prefix)
 }
 
-func (q qrjumpCaller) service() bool { return q.app.Type == TypeOfficialAccount }
+func (q qrjumpCaller) service() bool { return q.app.Type == wechat.TypeOfficialAccount }
 
 // qrjumpResolve decides the variant and checks the accounts. appid is the body's; needAppID says
 // whether the service-account variant of this API takes one.
-func (p *Platform) qrjumpResolve(c *endpoint.Call, appid string, needAppID bool) (qrjumpCaller, error) {
-	app := c.Principal.(*Principal).App
+func (e *Emulator) qrjumpResolve(c *endpoint.Call, appid string, needAppID bool) (qrjumpCaller, error) {
+	app := c.Principal.(*wechat.Principal).App
 	q := qrjumpCaller{app: app}
 	if !app.Verified {
 		return q, apierr.Newf(apierr.Forbidden, 85075, "%s is not verified", app.AppID)
 	}
-	if app.Type == TypeMiniProgram {
+	if app.Type == wechat.TypeMiniProgram {
 		if appid != "" {
 			return q, apierr.New(apierr.Forbidden, 48001, "appid is for the service-account variant, which takes a service account's token")
 		}
@@ -203,18 +187,18 @@ func (p *Platform) qrjumpResolve(c *endpoint.Call, appid string, needAppID bool)
 	if needAppID && appid == "" {
 		return q, apierr.New(apierr.Forbidden, 48001, "the ordinary-link variant (no appid) takes a Mini Program's token; the service-account variant needs the Mini Program's appid")
 	}
-	if err := p.admitCall(c, app, qrjumpServiceQuotaAPI, quota.Limits{PerMinute: QRJumpServicePerMinute}); err != nil {
+	if err := e.deps.WeChat.AdmitCall(c, app, qrjumpServiceQuotaAPI, quota.Limits{PerMinute: QRJumpServicePerMinute}); err != nil {
 		return q, err
 	}
 	if appid == "" {
 		return q, nil
 	}
-	err := p.deps.Store.View(func(tx *store.Tx) error {
-		mp, err := p.GetApp(tx, appid)
+	err := e.deps.Store.View(func(tx *store.Tx) error {
+		mp, err := e.deps.WeChat.GetApp(tx, appid)
 		if err != nil {
 			return err
 		}
-		if mp == nil || mp.Type != TypeMiniProgram {
+		if mp == nil || mp.Type != wechat.TypeMiniProgram {
 			return apierr.Newf(apierr.Invalid, 40166, "appid %q is not a Mini Program", appid)
 		}
 		linked, err := tx.Has(linkKey(app.AppID, appid))
@@ -234,7 +218,7 @@ func (p *Platform) qrjumpResolve(c *endpoint.Call, appid string, needAppID bool)
 }
 
 // qrjumpCheckMP refuses personal and unverified Mini Programs.
-func qrjumpCheckMP(mp *App) error {
+func qrjumpCheckMP(mp *wechat.App) error {
 	if mp.SubjectType == "personal" {
 		return apierr.Newf(apierr.Forbidden, 85075, "Mini Program %s is personal; QR-jump rules need an organisation's", mp.AppID)
 	}
@@ -312,12 +296,12 @@ type qrjumpAddRequest struct {
 
 // handleQRJumpAdd emulates POST /cgi-bin/wxopen/qrcodejumpadd: add (is_edit 0) or modify
 // (is_edit 1) a rule.
-func (p *Platform) handleQRJumpAdd(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleQRJumpAdd(c *endpoint.Call) (any, error) {
 	var req qrjumpAddRequest
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	q, err := p.qrjumpResolve(c, req.AppID, true)
+	q, err := e.qrjumpResolve(c, req.AppID, true)
 	if err != nil {
 		return nil, err
 	}
@@ -346,18 +330,18 @@ func (p *Platform) handleQRJumpAdd(c *endpoint.Call) (any, error) {
 	if err := checkPagePath(req.Path); err != nil {
 		return nil, err
 	}
-	return nil, p.deps.Store.Update(func(tx *store.Tx) error {
+	return nil, e.deps.Store.Update(func(tx *store.Tx) error {
 		if req.IsEdit == 1 {
-			return p.modifyRule(tx, rule)
+			return e.modifyRule(tx, rule)
 		}
-		return p.addRule(tx, q.mp, rule)
+		return e.addRule(tx, q.mp, rule)
 	})
 }
 
 // claim checks that owner may hold prefix: 85071 if it already does, 85072 if another account
 // holds it, holds a prefix above it that occupies its sub-rules, or (for a code the sandbox
 // issued) owns the code.
-func (p *Platform) claim(tx *store.Tx, owner, prefix string) error {
+func (e *Emulator) claim(tx *store.Tx, owner, prefix string) error {
 	var po prefixOwner
 	ok, err := tx.Get(qrjumpOwnerKey(prefix), &po)
 	if err != nil {
@@ -372,7 +356,7 @@ func (p *Platform) claim(tx *store.Tx, owner, prefix string) error {
 	// No rule on weixin.qq.com occupies its sub-rules (service-account rules have no
 	// permit_sub_rule, and ordinary-link rules may not be there), so code links skip the walk.
 	if strings.HasPrefix(prefix, qrURLPrefix) {
-		code, err := p.LookupQRCode(tx, prefix)
+		code, err := e.LookupQRCode(tx, prefix)
 		if err != nil {
 			return err
 		}
@@ -415,8 +399,8 @@ func eachPrefixOwner(tx *store.Tx, s string, fn func(prefix string, po prefixOwn
 }
 
 // addRule stores a new rule, within the Mini Program's limits.
-func (p *Platform) addRule(tx *store.Tx, mp *App, r QRJumpRule) error {
-	if err := p.claim(tx, r.Owner, r.Prefix); err != nil {
+func (e *Emulator) addRule(tx *store.Tx, mp *wechat.App, r QRJumpRule) error {
+	if err := e.claim(tx, r.Owner, r.Prefix); err != nil {
 		return err
 	}
 	scope := r.scope()
@@ -464,7 +448,7 @@ func (p *Platform) addRule(tx *store.Tx, mp *App, r QRJumpRule) error {
 }
 
 // modifyRule changes an unpublished rule's page and settings.
-func (p *Platform) modifyRule(tx *store.Tx, r QRJumpRule) error {
+func (e *Emulator) modifyRule(tx *store.Tx, r QRJumpRule) error {
 	old, err := getRule(tx, r.scope(), r.Prefix)
 	if err != nil {
 		return err
@@ -551,7 +535,7 @@ func viewRule(r *QRJumpRule) qrjumpRuleView {
 }
 
 type qrjumpList struct {
-	Envelope
+	wechat.Envelope
 	RuleList       []qrjumpRuleView `json:"rule_list"`
 	QRCodeJumpOpen int              `json:"qrcodejump_open"`
 	ListSize       int              `json:"list_size"`
@@ -560,12 +544,12 @@ type qrjumpList struct {
 }
 
 // handleQRJumpGet emulates POST /cgi-bin/wxopen/qrcodejumpget.
-func (p *Platform) handleQRJumpGet(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleQRJumpGet(c *endpoint.Call) (any, error) {
 	var req qrjumpGetRequest
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	q, err := p.qrjumpResolve(c, req.AppID, true)
+	q, err := e.qrjumpResolve(c, req.AppID, true)
 	if err != nil {
 		return nil, err
 	}
@@ -576,8 +560,8 @@ func (p *Platform) handleQRJumpGet(c *endpoint.Call) (any, error) {
 		return nil, apierr.New(apierr.Invalid, 40097, "get_type 2 needs page_num (from 1) and page_size (1-200)")
 	}
 	scope := qrjumpScope(q.mp.AppID, q.app.AppID)
-	out := qrjumpList{Envelope: OK(), RuleList: []qrjumpRuleView{}, QRCodeJumpOpen: 1}
-	err = p.deps.Store.View(func(tx *store.Tx) error {
+	out := qrjumpList{Envelope: wechat.OK(), RuleList: []qrjumpRuleView{}, QRCodeJumpOpen: 1}
+	err = e.deps.Store.View(func(tx *store.Tx) error {
 		var sm scopeMeta
 		if _, err := tx.Get(qrjumpScopeKey(scope), &sm); err != nil {
 			return err
@@ -702,7 +686,7 @@ type qrjumpPrefixRequest struct {
 
 // findOwnRule returns the caller's rule for prefix: in its Mini Program's ordinary-link rules,
 // or — for a service account — wherever the prefix index says it is.
-func (p *Platform) findOwnRule(tx *store.Tx, q qrjumpCaller, prefix string) (*QRJumpRule, error) {
+func (e *Emulator) findOwnRule(tx *store.Tx, q qrjumpCaller, prefix string) (*QRJumpRule, error) {
 	if q.mp != nil {
 		return getRule(tx, qrjumpScope(q.mp.AppID, q.app.AppID), prefix)
 	}
@@ -718,21 +702,21 @@ func (p *Platform) findOwnRule(tx *store.Tx, q qrjumpCaller, prefix string) (*QR
 }
 
 // handleQRJumpPublish emulates POST /cgi-bin/wxopen/qrcodejumppublish.
-func (p *Platform) handleQRJumpPublish(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleQRJumpPublish(c *endpoint.Call) (any, error) {
 	var req qrjumpPrefixRequest
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	q, err := p.qrjumpResolve(c, req.AppID, false)
+	q, err := e.qrjumpResolve(c, req.AppID, false)
 	if err != nil {
 		return nil, err
 	}
-	return nil, p.deps.Store.Update(func(tx *store.Tx) error {
-		r, err := p.findOwnRule(tx, q, req.Prefix)
+	return nil, e.deps.Store.Update(func(tx *store.Tx) error {
+		r, err := e.findOwnRule(tx, q, req.Prefix)
 		if err != nil {
 			return err
 		}
-		mp, err := p.GetApp(tx, r.MiniProgram)
+		mp, err := e.deps.WeChat.GetApp(tx, r.MiniProgram)
 		if err != nil {
 			return err
 		}
@@ -762,17 +746,17 @@ func (p *Platform) handleQRJumpPublish(c *endpoint.Call) (any, error) {
 }
 
 // handleQRJumpDelete emulates POST /cgi-bin/wxopen/qrcodejumpdelete; the rule stops at once.
-func (p *Platform) handleQRJumpDelete(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleQRJumpDelete(c *endpoint.Call) (any, error) {
 	var req qrjumpPrefixRequest
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	q, err := p.qrjumpResolve(c, req.AppID, true)
+	q, err := e.qrjumpResolve(c, req.AppID, true)
 	if err != nil {
 		return nil, err
 	}
-	return nil, p.deps.Store.Update(func(tx *store.Tx) error {
-		r, err := p.findOwnRule(tx, q, req.Prefix)
+	return nil, e.deps.Store.Update(func(tx *store.Tx) error {
+		r, err := e.findOwnRule(tx, q, req.Prefix)
 		if err != nil {
 			return err
 		}
@@ -782,17 +766,17 @@ func (p *Platform) handleQRJumpDelete(c *endpoint.Call) (any, error) {
 
 // handleQRJumpDownload emulates POST /cgi-bin/wxopen/qrcodejumpdownload: the verification file
 // to put in the prefix's last directory (or at the host's root).
-func (p *Platform) handleQRJumpDownload(c *endpoint.Call) (any, error) {
-	q, err := p.qrjumpResolve(c, "", true)
+func (e *Emulator) handleQRJumpDownload(c *endpoint.Call) (any, error) {
+	q, err := e.qrjumpResolve(c, "", true)
 	if err != nil {
 		return nil, err
 	}
 	name, content := verificationFile(q.mp.AppID)
 	return struct {
-		Envelope
+		wechat.Envelope
 		FileName    string `json:"file_name"`
 		FileContent string `json:"file_content"`
-	}{OK(), name, content}, nil
+	}{wechat.OK(), name, content}, nil
 }
 
 // verificationFile derives a Mini Program's verification file: a 10-character name and 32 hex

@@ -1,4 +1,4 @@
-package wechat_test
+package component_test
 
 import (
 	"strings"

@@ -1,4 +1,4 @@
-package wechat_test
+package qr_test
 
 import (
 	"bytes"

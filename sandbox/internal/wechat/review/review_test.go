@@ -1,4 +1,4 @@
-package sandbox_test
+package review_test
 
 import (
 	"bytes"

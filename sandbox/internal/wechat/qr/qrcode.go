@@ -1,4 +1,4 @@
-package wechat
+package qr
 
 // Parametric QR codes of official accounts (reference: wechat-api.md §2).
 //
@@ -40,22 +40,13 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/qrimage"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
 
-// registerQRRoutes registers the QR families: parametric codes (this file), QR-jump rules
-// (qrjump.go), the scan simulator and account links (scan.go) and the scan-to-follow component
-// (showitem.go).
-func (p *Platform) registerQRRoutes(r endpoint.Routes) {
-	p.registerQRCodeRoutes(r)
-	p.registerQRJumpRoutes(r)
-	p.registerScanRoutes(r)
-	p.registerShowItemRoutes(r)
-}
-
 // registerQRCodeRoutes lists the parametric QR code APIs.
-func (p *Platform) registerQRCodeRoutes(r endpoint.Routes) {
-	r.Handle("createQRCode", p.handleCreateQRCode) // POST /cgi-bin/qrcode/create
-	r.Handle("showQRCode", p.handleShowQRCode)     // GET /cgi-bin/showqrcode (mp.weixin.qq.com)
+func (e *Emulator) registerQRCodeRoutes(r endpoint.Routes) {
+	r.Handle("createQRCode", e.handleCreateQRCode) // POST /cgi-bin/qrcode/create
+	r.Handle("showQRCode", e.handleShowQRCode)     // GET /cgi-bin/showqrcode (mp.weixin.qq.com)
 }
 
 // Parametric QR code limits.
@@ -134,7 +125,7 @@ func qrTokenOf(u string) string {
 }
 
 // LookupQRCode returns the code whose url is u, or nil when the sandbox never issued it.
-func (p *Platform) LookupQRCode(tx *store.Tx, u string) (*QRCode, error) {
+func (e *Emulator) LookupQRCode(tx *store.Tx, u string) (*QRCode, error) {
 	tok := qrTokenOf(u)
 	if tok == "" {
 		return nil, nil
@@ -218,12 +209,12 @@ func parseQRCreate(req qrCreateRequest) (qrSpec, error) {
 }
 
 // handleCreateQRCode emulates POST /cgi-bin/qrcode/create (createQRCode).
-func (p *Platform) handleCreateQRCode(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleCreateQRCode(c *endpoint.Call) (any, error) {
 	var req qrCreateRequest
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	app := c.Principal.(*Principal).App
+	app := c.Principal.(*wechat.Principal).App
 	if !app.Verified {
 		return nil, apierr.New(apierr.Forbidden, 48001, "only verified official accounts may create parametric QR codes")
 	}
@@ -232,15 +223,15 @@ func (p *Platform) handleCreateQRCode(c *endpoint.Call) (any, error) {
 		return nil, err
 	}
 	var code *QRCode
-	err = p.deps.Store.Update(func(tx *store.Tx) error {
+	err = e.deps.Store.Update(func(tx *store.Tx) error {
 		if s.expire == 0 {
 			var err error
-			if code, err = p.permanentCode(tx, app.AppID, s); err != nil || code != nil {
+			if code, err = e.permanentCode(tx, app.AppID, s); err != nil || code != nil {
 				return err
 			}
 		}
 		var err error
-		code, err = p.newQRCode(tx, app.AppID, s, c.Now)
+		code, err = e.newQRCode(tx, app.AppID, s, c.Now)
 		return err
 	})
 	if err != nil {
@@ -254,7 +245,7 @@ func (p *Platform) handleCreateQRCode(c *endpoint.Call) (any, error) {
 
 // permanentCode returns the account's existing permanent code for the scene, nil if there is
 // none and room for one, or 45009 when the account has all its permanent codes.
-func (p *Platform) permanentCode(tx *store.Tx, appid string, s qrSpec) (*QRCode, error) {
+func (e *Emulator) permanentCode(tx *store.Tx, appid string, s qrSpec) (*QRCode, error) {
 	// Values are JSON, even a bare token, so that state snapshots round-trip.
 	var tok string
 	ok, err := tx.Get(qrPermKey(appid, s.action, s.sceneID, s.sceneStr), &tok)
@@ -278,11 +269,11 @@ func (p *Platform) permanentCode(tx *store.Tx, appid string, s qrSpec) (*QRCode,
 }
 
 // newQRCode mints and stores a code.
-func (p *Platform) newQRCode(tx *store.Tx, appid string, s qrSpec, now time.Time) (*QRCode, error) {
+func (e *Emulator) newQRCode(tx *store.Tx, appid string, s qrSpec, now time.Time) (*QRCode, error) {
 	q := &QRCode{AppID: appid, ActionName: s.action, SceneID: s.sceneID, SceneStr: s.sceneStr, CreatedAt: now}
 	var tok string
 	for {
-		tok = p.deps.Rand.Token(qrTokenLength, seeded.Alphanumeric)
+		tok = e.deps.Rand.Token(qrTokenLength, seeded.Alphanumeric)
 		taken, err := tx.Has(qrCodeKey(tok))
 		if err != nil {
 			return nil, err
@@ -296,7 +287,7 @@ func (p *Platform) newQRCode(tx *store.Tx, appid string, s qrSpec, now time.Time
 		exp := now.Add(time.Duration(s.expire) * time.Second)
 		q.ExpiresAt = &exp
 	}
-	q.Ticket = p.ticketFor(q)
+	q.Ticket = e.ticketFor(q)
 	if err := tx.Put(qrCodeKey(tok), q); err != nil {
 		return nil, err
 	}
@@ -319,11 +310,11 @@ func (p *Platform) newQRCode(tx *store.Tx, appid string, s qrSpec, now time.Time
 // ticketFor builds a ticket in the layout of WeChat's published example: a 12-byte header, then
 // tag 1 with the url, tag 2 with the creation time and tag 3 with the expiry time (0 for a
 // permanent code), base64-encoded.
-func (p *Platform) ticketFor(q *QRCode) string {
+func (e *Emulator) ticketFor(q *QRCode) string {
 	var b bytes.Buffer
 	b.Write([]byte{0x81, 0x01})
 	var id [4]byte
-	binary.LittleEndian.PutUint32(id[:], p.deps.Rand.Uint32())
+	binary.LittleEndian.PutUint32(id[:], e.deps.Rand.Uint32())
 	b.Write(id[:])
 	b.Write(make([]byte, 6))
 	b.WriteByte(0x01)
@@ -360,15 +351,15 @@ func urlOfTicket(ticket string) string {
 
 // handleShowQRCode emulates GET https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=: the code's
 // JPEG, or a bare 404 for a ticket that is unknown or has expired.
-func (p *Platform) handleShowQRCode(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleShowQRCode(c *endpoint.Call) (any, error) {
 	notFound := endpoint.Raw{Status: http.StatusNotFound}
 	// Query() has already URL-decoded the ticket; a client that forgot to encode it sends "+" as
 	// a space, which is put back.
 	ticket := strings.ReplaceAll(c.Query("ticket"), " ", "+")
 	var q *QRCode
-	err := p.deps.Store.View(func(tx *store.Tx) error {
+	err := e.deps.Store.View(func(tx *store.Tx) error {
 		var err error
-		q, err = p.LookupQRCode(tx, urlOfTicket(ticket))
+		q, err = e.LookupQRCode(tx, urlOfTicket(ticket))
 		return err
 	})
 	if err != nil {

@@ -1,4 +1,4 @@
-package wechat
+package qr
 
 // The control-plane side of the QR families: linking official accounts and Mini Programs (what
 // WeChat's "关联小程序" does in the admin console), and a simulated user scanning a code.
@@ -34,13 +34,14 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
 
 // registerScanRoutes lists the control verbs of the QR families.
-func (p *Platform) registerScanRoutes(r endpoint.Routes) {
-	r.Handle("linkWeChatApps", p.handleLink)          // POST /_sandbox/wechat/apps/{appid}/links
-	r.Handle("listWeChatAppLinks", p.handleListLinks) // GET /_sandbox/wechat/apps/{appid}/links
-	r.Handle("scanQRCode", p.handleScan)              // POST /_sandbox/wechat/scan
+func (e *Emulator) registerScanRoutes(r endpoint.Routes) {
+	r.Handle("linkWeChatApps", e.handleLink)          // POST /_sandbox/wechat/apps/{appid}/links
+	r.Handle("listWeChatAppLinks", e.handleListLinks) // GET /_sandbox/wechat/apps/{appid}/links
+	r.Handle("scanQRCode", e.handleScan)              // POST /_sandbox/wechat/scan
 }
 
 // Link is one side of a link between an official account and a Mini Program.
@@ -56,16 +57,16 @@ func linkPrefix(a string) string { return "wechat:link:" + a + ":" }
 
 // LinkApps links an official account and a Mini Program (in either order); linking twice is
 // harmless. It is the Go twin of POST /_sandbox/wechat/apps/{appid}/links.
-func (p *Platform) LinkApps(a, b string, now time.Time) error {
-	return p.deps.Store.Update(func(tx *store.Tx) error {
-		x, err := p.GetApp(tx, a)
+func (e *Emulator) LinkApps(a, b string, now time.Time) error {
+	return e.deps.Store.Update(func(tx *store.Tx) error {
+		x, err := e.deps.WeChat.GetApp(tx, a)
 		if err != nil {
 			return err
 		}
 		if x == nil {
 			return &apierr.Error{Kind: apierr.NotFound, Name: "app_not_found", Reason: "no app " + a}
 		}
-		y, err := p.GetApp(tx, b)
+		y, err := e.deps.WeChat.GetApp(tx, b)
 		if err != nil {
 			return err
 		}
@@ -74,7 +75,7 @@ func (p *Platform) LinkApps(a, b string, now time.Time) error {
 		}
 		types := []string{x.Type, y.Type}
 		slices.Sort(types)
-		if types[0] != TypeMiniProgram || types[1] != TypeOfficialAccount {
+		if types[0] != wechat.TypeMiniProgram || types[1] != wechat.TypeOfficialAccount {
 			return &apierr.Error{Kind: apierr.Invalid, Name: "invalid_link", Reason: "a link joins an official account and a Mini Program, not a " + x.Type + " and a " + y.Type}
 		}
 		if ok, err := tx.Has(linkKey(a, b)); err != nil || ok {
@@ -110,10 +111,10 @@ type linksView struct {
 	Links []Link `json:"links"`
 }
 
-func (p *Platform) linksOf(appid string) (linksView, error) {
+func (e *Emulator) linksOf(appid string) (linksView, error) {
 	v := linksView{AppID: appid}
-	err := p.deps.Store.View(func(tx *store.Tx) error {
-		app, err := p.GetApp(tx, appid)
+	err := e.deps.Store.View(func(tx *store.Tx) error {
+		app, err := e.deps.WeChat.GetApp(tx, appid)
 		if err != nil {
 			return err
 		}
@@ -126,7 +127,7 @@ func (p *Platform) linksOf(appid string) (linksView, error) {
 	return v, err
 }
 
-func (p *Platform) handleLink(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleLink(c *endpoint.Call) (any, error) {
 	var req struct {
 		AppID string `json:"appid"`
 	}
@@ -136,15 +137,15 @@ func (p *Platform) handleLink(c *endpoint.Call) (any, error) {
 	if req.AppID == c.Param("appid") {
 		return nil, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_link", Reason: "an app cannot be linked to itself"}
 	}
-	if err := p.LinkApps(c.Param("appid"), req.AppID, c.Now); err != nil {
+	if err := e.LinkApps(c.Param("appid"), req.AppID, c.Now); err != nil {
 		return nil, err
 	}
-	v, err := p.linksOf(c.Param("appid"))
+	v, err := e.linksOf(c.Param("appid"))
 	return endpoint.Created(v), err
 }
 
-func (p *Platform) handleListLinks(c *endpoint.Call) (any, error) {
-	return p.linksOf(c.Param("appid"))
+func (e *Emulator) handleListLinks(c *endpoint.Call) (any, error) {
+	return e.linksOf(c.Param("appid"))
 }
 
 // Scan roles.
@@ -207,7 +208,7 @@ func versionFor(openVersion int, role string) string {
 
 // Scan answers what WeChat does when a user scans link, and journals a scan of an issued code.
 // It is the Go twin of POST /_sandbox/wechat/scan.
-func (p *Platform) Scan(req ScanRequest, now time.Time) (ScanResult, error) {
+func (e *Emulator) Scan(req ScanRequest, now time.Time) (ScanResult, error) {
 	if req.As == "" {
 		req.As = RoleUser
 	}
@@ -220,14 +221,14 @@ func (p *Platform) Scan(req ScanRequest, now time.Time) (ScanResult, error) {
 	}
 	var res ScanResult
 	var code *QRCode
-	var oa *App
-	err = p.deps.Store.View(func(tx *store.Tx) error {
+	var oa *wechat.App
+	err = e.deps.Store.View(func(tx *store.Tx) error {
 		var err error
-		if code, err = p.LookupQRCode(tx, req.URL); err != nil {
+		if code, err = e.LookupQRCode(tx, req.URL); err != nil {
 			return err
 		}
 		if code != nil {
-			if oa, err = p.GetApp(tx, code.AppID); err != nil {
+			if oa, err = e.deps.WeChat.GetApp(tx, code.AppID); err != nil {
 				return err
 			}
 		}
@@ -254,12 +255,12 @@ func (p *Platform) Scan(req ScanRequest, now time.Time) (ScanResult, error) {
 	}
 	openid := req.OpenID
 	if openid == "" {
-		openid = "o" + p.deps.Rand.Token(27, seeded.URLSafe)
+		openid = "o" + e.deps.Rand.Token(27, seeded.URLSafe)
 	}
 	if res.Action == ScanFollow {
 		res.OpenID = openid
 	}
-	p.journalScan(req, res, code, oa, openid, now)
+	e.journalScan(req, res, code, oa, openid, now)
 	return res, nil
 }
 
@@ -326,7 +327,7 @@ func openMiniProgram(r *QRJumpRule, version, link string, now time.Time) ScanRes
 }
 
 // journalScan records the scan event the service account would receive.
-func (p *Platform) journalScan(req ScanRequest, res ScanResult, code *QRCode, oa *App, openid string, now time.Time) {
+func (e *Emulator) journalScan(req ScanRequest, res ScanResult, code *QRCode, oa *wechat.App, openid string, now time.Time) {
 	event := map[string]any{
 		"FromUserName": openid, "CreateTime": now.Unix(), "MsgType": "event", "Event": "SCAN",
 		"EventKey": code.Scene(), "Ticket": code.Ticket, "Action": res.Action,
@@ -336,25 +337,25 @@ func (p *Platform) journalScan(req ScanRequest, res ScanResult, code *QRCode, oa
 	}
 	body, _ := json.Marshal(event)
 	reqBody, _ := json.Marshal(req)
-	p.deps.Journal.Add(journal.Entry{
-		Time: now, Platform: p.Name(), Method: "SCAN", Path: "/_sandbox/wechat/scan", AppID: code.AppID,
+	e.deps.Journal.Add(journal.Entry{
+		Time: now, Platform: e.deps.WeChat.Name(), Method: "SCAN", Path: "/_sandbox/wechat/scan", AppID: code.AppID,
 		Status: 200, Event: "scan", RequestBody: string(reqBody), Response: string(body),
 		Reason: "scene " + code.Scene() + " scanned by " + openid + ": " + res.Action,
 	})
 }
 
 // ScanNow is Scan at the sandbox's current time.
-func (p *Platform) ScanNow(req ScanRequest) (ScanResult, error) {
-	return p.Scan(req, p.deps.Clock.Now())
+func (e *Emulator) ScanNow(req ScanRequest) (ScanResult, error) {
+	return e.Scan(req, e.deps.Clock.Now())
 }
 
 // LinkAppsNow is LinkApps at the sandbox's current time.
-func (p *Platform) LinkAppsNow(a, b string) error { return p.LinkApps(a, b, p.deps.Clock.Now()) }
+func (e *Emulator) LinkAppsNow(a, b string) error { return e.LinkApps(a, b, e.deps.Clock.Now()) }
 
-func (p *Platform) handleScan(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleScan(c *endpoint.Call) (any, error) {
 	var req ScanRequest
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	return p.Scan(req, c.Now)
+	return e.Scan(req, c.Now)
 }

@@ -1,4 +1,4 @@
-package wechat
+package component
 
 // Third-party platform ("component") APIs: the component_verify_ticket, the component token,
 // pre-auth codes, the exchange of an authorization code, authorizer-token refresh, and the
@@ -44,32 +44,63 @@ package wechat
 //     API declaring no permission set (the quota and rid tools) takes any authorizer token.
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"slices"
 	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
+	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
 	"github.com/citysandbox/citysandbox/sandbox/internal/push"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
 
-// registerComponentRoutes lists the third-party platform APIs and control verbs.
-func (p *Platform) registerComponentRoutes(r endpoint.Routes) {
-	r.Handle("getComponentAccessToken", p.handleComponentToken)    // POST /cgi-bin/component/api_component_token
-	r.Handle("startPushTicket", p.handleStartPushTicket)           // POST /cgi-bin/component/api_start_push_ticket
-	r.Handle("createPreAuthCode", p.handleCreatePreAuthCode)       // POST /cgi-bin/component/api_create_preauthcode
-	r.Handle("queryAuth", p.handleQueryAuth)                       // POST /cgi-bin/component/api_query_auth
-	r.Handle("getAuthorizerAccessToken", p.handleAuthorizerToken)  // POST /cgi-bin/component/api_authorizer_token
-	r.Handle("getAuthorizerInfo", p.handleAuthorizerInfo)          // POST /cgi-bin/component/api_get_authorizer_info
-	r.Handle("getAuthorizerList", p.handleAuthorizerList)          // POST /cgi-bin/component/api_get_authorizer_list
-	r.Handle("componentLoginPage", p.handleComponentLoginPage)     // GET /cgi-bin/componentloginpage
-	r.Handle("getWeChatComponent", p.handleGetComponent)           // GET /_sandbox/wechat/components/{appid}
-	r.Handle("pushWeChatComponentTicket", p.handlePushTicket)      // POST /_sandbox/wechat/components/{appid}/ticket
-	r.Handle("authorizeWeChatComponent", p.handleAuthorize)        // POST /_sandbox/wechat/components/{appid}/authorize
-	r.Handle("revokeWeChatComponentAuthorization", p.handleRevoke) // DELETE /_sandbox/wechat/components/{appid}/authorizations/{authorizer_appid}
+// Deps are what the third-party platform needs.
+type Deps struct {
+	Store *store.Store
+	Clock clock.Clock
+	Rand  *seeded.Source
+	// Journal records each push to a component (tickets, authorization events).
+	Journal *journal.Journal
+	// Push delivers those pushes.
+	Push *push.Deliverer
+	// WeChat knows the accounts and issues the component and authorizer tokens.
+	WeChat *wechat.Platform
+}
+
+// Emulator is the third-party platform: its API handlers, authorization page and control verbs.
+type Emulator struct {
+	deps Deps
+}
+
+// New returns the emulation and makes its rules part of the admission of calls made with
+// component and authorizer tokens.
+func New(d Deps) *Emulator {
+	e := &Emulator{deps: d}
+	d.WeChat.CheckTokenKind(wechat.TokenComponent, e.admitToken)
+	d.WeChat.CheckTokenKind(wechat.TokenAuthorizer, e.admitToken)
+	return e
+}
+
+// Routes lists the third-party platform APIs and control verbs.
+func (e *Emulator) Routes(r endpoint.Routes) {
+	r.Handle("getComponentAccessToken", e.handleComponentToken)    // POST /cgi-bin/component/api_component_token
+	r.Handle("startPushTicket", e.handleStartPushTicket)           // POST /cgi-bin/component/api_start_push_ticket
+	r.Handle("createPreAuthCode", e.handleCreatePreAuthCode)       // POST /cgi-bin/component/api_create_preauthcode
+	r.Handle("queryAuth", e.handleQueryAuth)                       // POST /cgi-bin/component/api_query_auth
+	r.Handle("getAuthorizerAccessToken", e.handleAuthorizerToken)  // POST /cgi-bin/component/api_authorizer_token
+	r.Handle("getAuthorizerInfo", e.handleAuthorizerInfo)          // POST /cgi-bin/component/api_get_authorizer_info
+	r.Handle("getAuthorizerList", e.handleAuthorizerList)          // POST /cgi-bin/component/api_get_authorizer_list
+	r.Handle("componentLoginPage", e.handleComponentLoginPage)     // GET /cgi-bin/componentloginpage
+	r.Handle("getWeChatComponent", e.handleGetComponent)           // GET /_sandbox/wechat/components/{appid}
+	r.Handle("pushWeChatComponentTicket", e.handlePushTicket)      // POST /_sandbox/wechat/components/{appid}/ticket
+	r.Handle("authorizeWeChatComponent", e.handleAuthorize)        // POST /_sandbox/wechat/components/{appid}/authorize
+	r.Handle("revokeWeChatComponentAuthorization", e.handleRevoke) // DELETE /_sandbox/wechat/components/{appid}/authorizations/{authorizer_appid}
 }
 
 // Component lifetimes.
@@ -80,20 +111,6 @@ const (
 	PreAuthLifetime  = 600 * time.Second
 	AuthCodeLifetime = 600 * time.Second
 )
-
-// componentErrmsgs are the third-party platform's codes (reference section 9.3).
-var componentErrmsgs = map[int]string{
-	40170: "args count exceed count limit",
-	61003: "component is not authorized by this account",
-	61005: "component ticket is expired",
-	61006: "component ticket is invalid",
-	61009: "code is invalid",
-	61010: "code is expired",
-	61011: "invalid component",
-	61014: "must use component token for component api",
-	61015: "must use biz account token for not component api",
-	61023: "refresh_token is invalid",
-}
 
 // Ticket is a component_verify_ticket the sandbox pushed.
 type Ticket struct {
@@ -183,18 +200,18 @@ func getAuthorization(tx *store.Tx, comp, authorizer string) (*Authorization, er
 // checkComponentSecret verifies a component's appid and secret and the caller's IP, with the
 // codes of api_component_token: 40013 malformed appid, 61011 not a component, 40125 wrong
 // secret, 61004 caller not whitelisted.
-func (p *Platform) checkComponentSecret(c *endpoint.Call, appid, secret string) (*App, error) {
-	if !appIDPattern.MatchString(appid) {
+func (e *Emulator) checkComponentSecret(c *endpoint.Call, appid, secret string) (*wechat.App, error) {
+	if !wechat.ValidAppID(appid) {
 		return nil, apierr.Newf(apierr.Invalid, 40013, "component_appid %q is not of the form wx + 16 hex digits", appid)
 	}
-	app, err := p.LoadApp(appid)
+	app, err := e.deps.WeChat.LoadApp(appid)
 	if err != nil {
 		return nil, err
 	}
 	if app == nil {
 		return nil, apierr.Newf(apierr.Invalid, 61011, "no app %s", appid)
 	}
-	if app.Type != TypeComponent {
+	if app.Type != wechat.TypeComponent {
 		return nil, apierr.Newf(apierr.Invalid, 61011, "%s is a %s, not a third-party platform", appid, app.Type)
 	}
 	c.AppID = app.AppID
@@ -208,7 +225,7 @@ func (p *Platform) checkComponentSecret(c *endpoint.Call, appid, secret string) 
 }
 
 // componentWhitelist applies a component's IP whitelist (61004); an empty list admits anyone.
-func componentWhitelist(comp *App, ip string) error {
+func componentWhitelist(comp *wechat.App, ip string) error {
 	if len(comp.IPWhitelist) == 0 {
 		return nil
 	}
@@ -218,57 +235,38 @@ func componentWhitelist(comp *App, ip string) error {
 	}
 	return &apierr.Error{
 		Kind: apierr.Forbidden, Code: 61004,
-		Message: Errmsg(61004) + " requestIP: " + ip,
+		Message: wechat.Errmsg(61004) + " requestIP: " + ip,
 		Reason:  ip + " is not in the IP whitelist of third-party platform " + comp.AppID,
 	}
 }
 
 // componentPrincipal returns the component behind a component-token call and checks the body's
 // component_appid against it.
-func componentPrincipal(c *endpoint.Call, bodyAppID string) (*App, error) {
-	pr := c.Principal.(*Principal)
+func componentPrincipal(c *endpoint.Call, bodyAppID string) (*wechat.App, error) {
+	pr := c.Principal.(*wechat.Principal)
 	if bodyAppID != pr.App.AppID {
 		return nil, apierr.Newf(apierr.Invalid, 40013, "component_appid %q is not the token's component %s", bodyAppID, pr.App.AppID)
 	}
 	return pr.App, nil
 }
 
-// authenticateComponent implements the componentAccessToken scheme: either query name, and the
-// token must be a component token (61014 otherwise).
-func (p *Platform) authenticateComponent(c *endpoint.Call) error {
-	tok := c.Query("component_access_token")
-	if tok == "" {
-		tok = c.Query("access_token")
-	}
-	t, app, err := p.checkAccessToken(c.Now, tok)
-	if err != nil {
-		return err
-	}
-	c.AppID = app.AppID
-	if t.Kind != TokenComponent {
-		return apierr.Newf(apierr.Forbidden, 61014, "a %s token was sent to a component API", t.Kind)
-	}
-	c.Principal = &Principal{App: app, Token: t}
-	return nil
-}
-
 // admitToken applies the rules that depend on the kind of token: a component token only on APIs
 // that list the component account type (61015), through the component's whitelist (61004); an
 // authorizer token through its component's whitelist (61004) and only on APIs whose permission
 // sets it was granted (61007).
-func (p *Platform) admitToken(c *endpoint.Call, pr *Principal) error {
+func (e *Emulator) admitToken(c *endpoint.Call, pr *wechat.Principal) error {
 	switch pr.Token.Kind {
-	case TokenComponent:
-		if !slices.Contains(c.Op.AccountTypes, TypeComponent) {
+	case wechat.TokenComponent:
+		if !slices.Contains(c.Op.AccountTypes, wechat.TypeComponent) {
 			return apierr.Newf(apierr.Forbidden, 61015, "a component token may not call %s", c.Op.Path)
 		}
 		return componentWhitelist(pr.App, c.ClientIP())
-	case TokenAuthorizer:
-		var comp *App
+	case wechat.TokenAuthorizer:
+		var comp *wechat.App
 		var grant *Authorization
-		err := p.deps.Store.View(func(tx *store.Tx) error {
+		err := e.deps.Store.View(func(tx *store.Tx) error {
 			var err error
-			if comp, err = p.GetApp(tx, pr.Token.ComponentAppID); err != nil {
+			if comp, err = e.deps.WeChat.GetApp(tx, pr.Token.ComponentAppID); err != nil {
 				return err
 			}
 			grant, err = getAuthorization(tx, pr.Token.ComponentAppID, pr.App.AppID)
@@ -294,7 +292,7 @@ func (p *Platform) admitToken(c *endpoint.Call, pr *Principal) error {
 
 // nextTicket returns the ticket to push at time at: the current one while it is younger than
 // TicketRotation, else a new one.
-func (p *Platform) nextTicket(tx *store.Tx, comp *App, st *componentState, at time.Time) (*Ticket, error) {
+func (e *Emulator) nextTicket(tx *store.Tx, comp *wechat.App, st *componentState, at time.Time) (*Ticket, error) {
 	if st.Ticket != "" && at.Sub(st.TicketIssuedAt) < TicketRotation {
 		var t Ticket
 		if ok, err := tx.Get(ticketKey(st.Ticket), &t); err != nil {
@@ -304,7 +302,7 @@ func (p *Platform) nextTicket(tx *store.Tx, comp *App, st *componentState, at ti
 		}
 	}
 	t := &Ticket{
-		Ticket: "ticket@@@" + p.deps.Rand.Token(86, seeded.URLSafe), ComponentAppID: comp.AppID,
+		Ticket: "ticket@@@" + e.deps.Rand.Token(86, seeded.URLSafe), ComponentAppID: comp.AppID,
 		IssuedAt: at, ExpiresAt: at.Add(TicketLifetime),
 	}
 	if err := tx.Put(ticketKey(t.Ticket), t); err != nil {
@@ -316,45 +314,40 @@ func (p *Platform) nextTicket(tx *store.Tx, comp *App, st *componentState, at ti
 
 // ticketPush is a ticket due for delivery.
 type ticketPush struct {
-	comp   *App
+	comp   *wechat.App
 	ticket *Ticket
 	at     time.Time
 }
 
 // PushDueTickets pushes, for every component, the ticket of the latest scheduled push at or
 // before now that has not been sent yet. The sandbox calls it whenever its clock moves.
-func (p *Platform) PushDueTickets(now time.Time) error {
+func (e *Emulator) PushDueTickets(now time.Time) error {
 	// Look first (a View), so that a clock move with nothing due writes nothing.
-	var comps []*App
-	err := p.deps.Store.View(func(tx *store.Tx) error {
-		var ferr error
-		err := tx.AscendPrefix(appPrefix, func(_, v string) bool {
-			var a App
-			if ferr = jsonUnmarshal(v, &a); ferr != nil {
-				return false
-			}
-			if a.Type != TypeComponent || now.Sub(a.CreatedAt) < TicketPushPeriod {
-				return true
+	var comps []*wechat.App
+	err := e.deps.Store.View(func(tx *store.Tx) error {
+		all, err := wechat.ListApps(tx, wechat.TypeComponent)
+		if err != nil {
+			return err
+		}
+		for _, a := range all {
+			if now.Sub(a.CreatedAt) < TicketPushPeriod {
+				continue
 			}
 			var st componentState
-			if _, ferr = tx.Get(componentStateKey(a.AppID), &st); ferr != nil {
-				return false
+			if _, err := tx.Get(componentStateKey(a.AppID), &st); err != nil {
+				return err
 			}
 			if int64(now.Sub(a.CreatedAt)/TicketPushPeriod) > st.LastSlot {
-				comps = append(comps, &a)
+				comps = append(comps, a)
 			}
-			return true
-		})
-		if ferr != nil {
-			return ferr
 		}
-		return err
+		return nil
 	})
 	if err != nil || len(comps) == 0 {
 		return err
 	}
 	var due []ticketPush
-	err = p.deps.Store.Update(func(tx *store.Tx) error {
+	err = e.deps.Store.Update(func(tx *store.Tx) error {
 		for _, comp := range comps {
 			slot := int64(now.Sub(comp.CreatedAt) / TicketPushPeriod)
 			var st componentState
@@ -365,7 +358,7 @@ func (p *Platform) PushDueTickets(now time.Time) error {
 				continue // pushed meanwhile by a concurrent clock move
 			}
 			at := comp.CreatedAt.Add(time.Duration(slot) * TicketPushPeriod)
-			t, err := p.nextTicket(tx, comp, &st, at)
+			t, err := e.nextTicket(tx, comp, &st, at)
 			if err != nil {
 				return err
 			}
@@ -381,22 +374,22 @@ func (p *Platform) PushDueTickets(now time.Time) error {
 		return fmt.Errorf("wechat: ticket schedule: %w", err)
 	}
 	for _, d := range due {
-		p.pushTicket(d.comp, d.ticket, d.at)
+		e.pushTicket(d.comp, d.ticket, d.at)
 	}
 	return nil
 }
 
 // pushTicketNow draws (or repeats) the ticket at now and pushes it: the on-demand verb and
 // api_start_push_ticket.
-func (p *Platform) pushTicketNow(comp *App, now time.Time) (*Ticket, pushResult, error) {
+func (e *Emulator) pushTicketNow(comp *wechat.App, now time.Time) (*Ticket, pushResult, error) {
 	var t *Ticket
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
+	err := e.deps.Store.Update(func(tx *store.Tx) error {
 		var st componentState
 		if _, err := tx.Get(componentStateKey(comp.AppID), &st); err != nil {
 			return err
 		}
 		var err error
-		if t, err = p.nextTicket(tx, comp, &st, now); err != nil {
+		if t, err = e.nextTicket(tx, comp, &st, now); err != nil {
 			return err
 		}
 		return tx.Put(componentStateKey(comp.AppID), st)
@@ -404,11 +397,11 @@ func (p *Platform) pushTicketNow(comp *App, now time.Time) (*Ticket, pushResult,
 	if err != nil {
 		return nil, pushResult{}, err
 	}
-	return t, p.pushTicket(comp, t, now), nil
+	return t, e.pushTicket(comp, t, now), nil
 }
 
-func (p *Platform) pushTicket(comp *App, t *Ticket, at time.Time) pushResult {
-	return p.pushComponentEvent(comp, at, componentEvent{InfoType: "component_verify_ticket", Extra: push.Message{
+func (e *Emulator) pushTicket(comp *wechat.App, t *Ticket, at time.Time) pushResult {
+	return e.pushComponentEvent(comp, at, componentEvent{InfoType: "component_verify_ticket", Extra: push.Message{
 		{Name: "ComponentVerifyTicket", Value: t.Ticket},
 	}})
 }
@@ -427,16 +420,16 @@ type componentTokenAnswer struct {
 }
 
 // handleComponentToken emulates POST /cgi-bin/component/api_component_token.
-func (p *Platform) handleComponentToken(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleComponentToken(c *endpoint.Call) (any, error) {
 	var req componentTokenRequest
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	comp, err := p.checkComponentSecret(c, req.ComponentAppID, req.ComponentAppSecret)
+	comp, err := e.checkComponentSecret(c, req.ComponentAppID, req.ComponentAppSecret)
 	if err != nil {
 		return nil, err
 	}
-	err = p.deps.Store.View(func(tx *store.Tx) error {
+	err = e.deps.Store.View(func(tx *store.Tx) error {
 		var t Ticket
 		ok, err := tx.Get(ticketKey(req.ComponentVerifyTicket), &t)
 		switch {
@@ -454,24 +447,24 @@ func (p *Platform) handleComponentToken(c *endpoint.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.admit(comp, c.Op.Path, c.Op.Quota); err != nil {
+	if err := e.deps.WeChat.AdmitCall(c, comp, c.Op.Path, c.Op.Quota); err != nil {
 		return nil, err
 	}
-	var issued *Token
-	err = p.deps.Store.Update(func(tx *store.Tx) error {
+	var issued *wechat.Token
+	err = e.deps.Store.Update(func(tx *store.Tx) error {
 		var err error
-		issued, err = p.issue(tx, comp.AppID, TokenComponent, c.Now, false)
+		issued, err = e.deps.WeChat.Issue(tx, wechat.Token{AppID: comp.AppID, Kind: wechat.TokenComponent}, c.Now, false)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return componentTokenAnswer{ComponentAccessToken: issued.Token, ExpiresIn: int(TokenLifetime / time.Second)}, nil
+	return componentTokenAnswer{ComponentAccessToken: issued.Token, ExpiresIn: int(wechat.TokenLifetime / time.Second)}, nil
 }
 
 // handleStartPushTicket emulates POST /cgi-bin/component/api_start_push_ticket: a ticket is
 // pushed at once, and the answer is ok whether or not the delivery succeeded.
-func (p *Platform) handleStartPushTicket(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleStartPushTicket(c *endpoint.Call) (any, error) {
 	var req struct {
 		ComponentAppID  string `json:"component_appid"`
 		ComponentSecret string `json:"component_secret"`
@@ -479,11 +472,11 @@ func (p *Platform) handleStartPushTicket(c *endpoint.Call) (any, error) {
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	comp, err := p.checkComponentSecret(c, req.ComponentAppID, req.ComponentSecret)
+	comp, err := e.checkComponentSecret(c, req.ComponentAppID, req.ComponentSecret)
 	if err != nil {
 		return nil, err
 	}
-	_, res, err := p.pushTicketNow(comp, c.Now)
+	_, res, err := e.pushTicketNow(comp, c.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -497,7 +490,7 @@ type preAuthAnswer struct {
 }
 
 // handleCreatePreAuthCode emulates POST /cgi-bin/component/api_create_preauthcode.
-func (p *Platform) handleCreatePreAuthCode(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleCreatePreAuthCode(c *endpoint.Call) (any, error) {
 	var req struct {
 		ComponentAppID string `json:"component_appid"`
 	}
@@ -509,10 +502,10 @@ func (p *Platform) handleCreatePreAuthCode(c *endpoint.Call) (any, error) {
 		return nil, err
 	}
 	pa := preAuth{
-		Code: "preauthcode@@@" + p.deps.Rand.Token(64, seeded.URLSafe), ComponentAppID: comp.AppID,
+		Code: "preauthcode@@@" + e.deps.Rand.Token(64, seeded.URLSafe), ComponentAppID: comp.AppID,
 		IssuedAt: c.Now, ExpiresAt: c.Now.Add(PreAuthLifetime),
 	}
-	err = p.deps.Store.Update(func(tx *store.Tx) error { return tx.Put(preAuthKey(pa.Code), pa) })
+	err = e.deps.Store.Update(func(tx *store.Tx) error { return tx.Put(preAuthKey(pa.Code), pa) })
 	if err != nil {
 		return nil, err
 	}
@@ -543,7 +536,7 @@ type queryAuthInfo struct {
 }
 
 // handleQueryAuth emulates POST /cgi-bin/component/api_query_auth.
-func (p *Platform) handleQueryAuth(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleQueryAuth(c *endpoint.Call) (any, error) {
 	var req struct {
 		ComponentAppID    string `json:"component_appid"`
 		AuthorizationCode string `json:"authorization_code"`
@@ -556,7 +549,7 @@ func (p *Platform) handleQueryAuth(c *endpoint.Call) (any, error) {
 		return nil, err
 	}
 	var info queryAuthInfo
-	err = p.deps.Store.Update(func(tx *store.Tx) error {
+	err = e.deps.Store.Update(func(tx *store.Tx) error {
 		var ac authCode
 		ok, err := tx.Get(authCodeKey(req.AuthorizationCode), &ac)
 		switch {
@@ -582,13 +575,13 @@ func (p *Platform) handleQueryAuth(c *endpoint.Call) (any, error) {
 		if err := tx.Put(authCodeKey(ac.Code), ac); err != nil {
 			return err
 		}
-		t, err := p.issueAuthorizer(tx, grant, c.Now)
+		t, err := e.issueAuthorizer(tx, grant, c.Now)
 		if err != nil {
 			return err
 		}
 		info = queryAuthInfo{
 			AuthorizerAppID: grant.AuthorizerAppID, AuthorizerAccessToken: t.Token,
-			ExpiresIn: int(TokenLifetime / time.Second), AuthorizerRefreshToken: grant.RefreshToken,
+			ExpiresIn: int(wechat.TokenLifetime / time.Second), AuthorizerRefreshToken: grant.RefreshToken,
 			FuncInfo: funcInfo(grant.PermissionSets),
 		}
 		return nil
@@ -603,41 +596,26 @@ func (p *Platform) handleQueryAuth(c *endpoint.Call) (any, error) {
 
 // issueAuthorizer mints an authorizer token for a grant, superseding the previous one of the
 // same (component, authorizer) pair, and records it on the grant (which it stores).
-func (p *Platform) issueAuthorizer(tx *store.Tx, grant *Authorization, now time.Time) (*Token, error) {
-	ref := tokenRefKey(grant.AuthorizerAppID, TokenAuthorizer+"@"+grant.ComponentAppID)
+func (e *Emulator) issueAuthorizer(tx *store.Tx, grant *Authorization, now time.Time) (*wechat.Token, error) {
+	t, err := e.deps.WeChat.Issue(tx, wechat.Token{
+		AppID: grant.AuthorizerAppID, Kind: wechat.TokenAuthorizer, ComponentAppID: grant.ComponentAppID,
+		PermissionSets: slices.Clone(grant.PermissionSets),
+	}, now, true)
+	if err != nil {
+		return nil, err
+	}
 	live := grant.Tokens[:0:0]
 	for _, tok := range grant.Tokens {
-		var old Token
-		found, err := tx.Get(tokenKey(tok), &old)
+		old, err := wechat.LoadToken(tx, tok)
 		if err != nil {
 			return nil, err
 		}
-		if !found {
+		if old == nil {
 			continue
 		}
-		if prev, ok, err := tx.GetRaw(ref); err != nil {
-			return nil, err
-		} else if ok && prev == tok && old.SupersededAt == nil {
-			at := now
-			old.SupersededAt = &at
-			if err := tx.Put(tokenKey(tok), &old); err != nil {
-				return nil, err
-			}
-		}
-		if s := old.state(now); s == "valid" || s == "overlap" {
+		if s := old.State(now); s == "valid" || s == "overlap" {
 			live = append(live, tok)
 		}
-	}
-	t := &Token{
-		Token: p.NewTokenString(), AppID: grant.AuthorizerAppID, Kind: TokenAuthorizer, IssuedAt: now,
-		ExpiresAt: now.Add(TokenLifetime), ComponentAppID: grant.ComponentAppID,
-		PermissionSets: slices.Clone(grant.PermissionSets),
-	}
-	if err := tx.Put(tokenKey(t.Token), t); err != nil {
-		return nil, err
-	}
-	if err := tx.PutRaw(ref, t.Token); err != nil {
-		return nil, err
 	}
 	grant.Tokens = append(live, t.Token)
 	if err := tx.Put(authorizationKey(grant.ComponentAppID, grant.AuthorizerAppID), grant); err != nil {
@@ -647,7 +625,7 @@ func (p *Platform) issueAuthorizer(tx *store.Tx, grant *Authorization, now time.
 }
 
 // handleAuthorizerToken emulates POST /cgi-bin/component/api_authorizer_token.
-func (p *Platform) handleAuthorizerToken(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleAuthorizerToken(c *endpoint.Call) (any, error) {
 	var req struct {
 		ComponentAppID         string `json:"component_appid"`
 		AuthorizerAppID        string `json:"authorizer_appid"`
@@ -660,7 +638,7 @@ func (p *Platform) handleAuthorizerToken(c *endpoint.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !appIDPattern.MatchString(req.AuthorizerAppID) {
+	if !wechat.ValidAppID(req.AuthorizerAppID) {
 		return nil, apierr.Newf(apierr.Invalid, 40013, "authorizer_appid %q is not of the form wx + 16 hex digits", req.AuthorizerAppID)
 	}
 	var answer struct {
@@ -668,7 +646,7 @@ func (p *Platform) handleAuthorizerToken(c *endpoint.Call) (any, error) {
 		ExpiresIn              int    `json:"expires_in"`
 		AuthorizerRefreshToken string `json:"authorizer_refresh_token"`
 	}
-	err = p.deps.Store.Update(func(tx *store.Tx) error {
+	err = e.deps.Store.Update(func(tx *store.Tx) error {
 		grant, err := getAuthorization(tx, comp.AppID, req.AuthorizerAppID)
 		switch {
 		case err != nil:
@@ -680,12 +658,12 @@ func (p *Platform) handleAuthorizerToken(c *endpoint.Call) (any, error) {
 		case req.AuthorizerRefreshToken != grant.RefreshToken:
 			return apierr.New(apierr.Unauthenticated, 61023, "not the current refresh token of this authorizer (it changes when the account re-authorizes)")
 		}
-		t, err := p.issueAuthorizer(tx, grant, c.Now)
+		t, err := e.issueAuthorizer(tx, grant, c.Now)
 		if err != nil {
 			return err
 		}
 		answer.AuthorizerAccessToken, answer.AuthorizerRefreshToken = t.Token, grant.RefreshToken
-		answer.ExpiresIn = int(TokenLifetime / time.Second)
+		answer.ExpiresIn = int(wechat.TokenLifetime / time.Second)
 		return nil
 	})
 	if err != nil {
@@ -734,7 +712,7 @@ type authorizerInfo struct {
 }
 
 // describeAuthorizer builds authorizer_info from an app.
-func describeAuthorizer(a *App) authorizerInfo {
+func describeAuthorizer(a *wechat.App) authorizerInfo {
 	info := authorizerInfo{
 		NickName: a.Name, UserName: a.OriginalID, PrincipalName: a.Name, AccountStatus: 1,
 		HeadImg:   "http://wx.qlogo.cn/mmopen/sandbox-" + a.AppID + "/0",
@@ -749,7 +727,7 @@ func describeAuthorizer(a *App) authorizerInfo {
 	if !a.Verified {
 		info.VerifyTypeInfo.ID = -1
 	}
-	if a.Type == TypeMiniProgram {
+	if a.Type == wechat.TypeMiniProgram {
 		mp := &miniProgramInfo{Categories: []map[string]string{}}
 		mp.Network.RequestDomain, mp.Network.WsRequestDomain = []string{}, []string{}
 		mp.Network.UploadDomain, mp.Network.DownloadDomain, mp.Network.UDPDomain = []string{}, []string{}, []string{}
@@ -759,7 +737,7 @@ func describeAuthorizer(a *App) authorizerInfo {
 }
 
 // handleAuthorizerInfo emulates POST /cgi-bin/component/api_get_authorizer_info.
-func (p *Platform) handleAuthorizerInfo(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleAuthorizerInfo(c *endpoint.Call) (any, error) {
 	var req struct {
 		ComponentAppID  string `json:"component_appid"`
 		AuthorizerAppID string `json:"authorizer_appid"`
@@ -771,7 +749,7 @@ func (p *Platform) handleAuthorizerInfo(c *endpoint.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !appIDPattern.MatchString(req.AuthorizerAppID) {
+	if !wechat.ValidAppID(req.AuthorizerAppID) {
 		return nil, apierr.Newf(apierr.Invalid, 40013, "authorizer_appid %q is not of the form wx + 16 hex digits", req.AuthorizerAppID)
 	}
 	type authInfo struct {
@@ -783,7 +761,7 @@ func (p *Platform) handleAuthorizerInfo(c *endpoint.Call) (any, error) {
 		AuthorizerInfo    authorizerInfo `json:"authorizer_info"`
 		AuthorizationInfo authInfo       `json:"authorization_info"`
 	}
-	err = p.deps.Store.View(func(tx *store.Tx) error {
+	err = e.deps.Store.View(func(tx *store.Tx) error {
 		grant, err := getAuthorization(tx, comp.AppID, req.AuthorizerAppID)
 		if err != nil {
 			return err
@@ -791,7 +769,7 @@ func (p *Platform) handleAuthorizerInfo(c *endpoint.Call) (any, error) {
 		if grant == nil || !grant.Active {
 			return apierr.Newf(apierr.Forbidden, 61003, "%s has no active authorization for %s", req.AuthorizerAppID, comp.AppID)
 		}
-		app, err := p.GetApp(tx, req.AuthorizerAppID)
+		app, err := e.deps.WeChat.GetApp(tx, req.AuthorizerAppID)
 		if err != nil {
 			return err
 		}
@@ -815,7 +793,7 @@ type authorizerListItem struct {
 }
 
 // handleAuthorizerList emulates POST /cgi-bin/component/api_get_authorizer_list.
-func (p *Platform) handleAuthorizerList(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleAuthorizerList(c *endpoint.Call) (any, error) {
 	var req struct {
 		ComponentAppID string `json:"component_appid"`
 		Offset         int    `json:"offset"`
@@ -828,7 +806,7 @@ func (p *Platform) handleAuthorizerList(c *endpoint.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	all, err := p.authorizations(comp.AppID)
+	all, err := e.authorizations(comp.AppID)
 	if err != nil {
 		return nil, err
 	}
@@ -850,9 +828,9 @@ func (p *Platform) handleAuthorizerList(c *endpoint.Call) (any, error) {
 }
 
 // authorizations returns every grant (active or not) made to a component, by authorizer appid.
-func (p *Platform) authorizations(comp string) ([]Authorization, error) {
+func (e *Emulator) authorizations(comp string) ([]Authorization, error) {
 	var out []Authorization
-	err := p.deps.Store.View(func(tx *store.Tx) error {
+	err := e.deps.Store.View(func(tx *store.Tx) error {
 		var ferr error
 		err := tx.AscendPrefix(authorizationPrefix(comp), func(_, v string) bool {
 			var a Authorization
@@ -868,4 +846,11 @@ func (p *Platform) authorizations(comp string) ([]Authorization, error) {
 		return err
 	})
 	return out, err
+}
+
+func jsonUnmarshal(s string, v any) error {
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		return fmt.Errorf("component: decode stored value: %w", err)
+	}
+	return nil
 }

@@ -1,7 +1,8 @@
-package wechat
+package review
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -13,14 +14,15 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
 
 // reviewWorld is a bare WeChat platform (no HTTP) with one mini program, for the review index's
 // own tests and benchmarks.
 type reviewWorld struct {
-	p     *Platform
+	p     *Emulator
 	clock *clock.Controllable
-	app   *App
+	app   *wechat.App
 }
 
 func newReviewWorld(tb testing.TB) *reviewWorld {
@@ -35,11 +37,13 @@ func newReviewWorld(tb testing.TB) *reviewWorld {
 
 func newReviewWorldOn(tb testing.TB, st *store.Store) *reviewWorld {
 	clk := clock.NewFrozen(time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC))
-	p, err := New(Deps{Store: st, Clock: clk, Rand: seeded.New(3), Faker: fixture.NewFaker(3)})
+	rnd, faker := seeded.New(3), fixture.NewFaker(3)
+	wx, err := wechat.New(wechat.Deps{Store: st, Clock: clk, Rand: rnd, Faker: faker})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	app, err := p.CreateApp(AppSpec{Type: TypeMiniProgram, Name: "测试小程序"})
+	p := New(Deps{Store: st, Clock: clk, Rand: rnd, Faker: faker, WeChat: wx})
+	app, err := wx.CreateApp(wechat.AppSpec{Type: wechat.TypeMiniProgram, Name: "测试小程序"})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -103,7 +107,7 @@ func (w *reviewWorld) bruteForce(tb testing.TB, f int, start, end int64) []strin
 	err := w.p.deps.Store.View(func(tx *store.Tx) error {
 		return tx.AscendPrefix("wechat:review:c:", func(_, v string) bool {
 			var r Review
-			if err := jsonUnmarshal(v, &r); err != nil {
+			if err := json.Unmarshal([]byte(v), &r); err != nil {
 				tb.Fatal(err)
 			}
 			all = append(all, r)

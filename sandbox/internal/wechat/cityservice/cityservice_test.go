@@ -1,4 +1,4 @@
-package sandbox_test
+package cityservice_test
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package wechat
+package review
 
 // Mini Program transaction reviews — 交易评价 评价管理 (reference: wechat-api.md §5; seed part 6),
 // with simulated reviewers, and the negative-review customer-service flow.
@@ -74,46 +74,51 @@ import (
 	"unicode/utf8"
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
+	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
 	"github.com/citysandbox/citysandbox/sandbox/internal/push"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
 
-// registerReviewRoutes lists the transaction-review APIs, the two generic APIs the flow needs,
-// and the simulated reviewer's control verbs.
-func (p *Platform) registerReviewRoutes(r endpoint.Routes) {
-	r.Handle("getCommentList", p.handleCommentList)              // GET /wxaapi/comment/mpcommentlist/get
-	r.Handle("getCommentReplyList", p.handleCommentReplyList)    // GET /wxaapi/comment/replyandcommentreplylist/get
-	r.Handle("getCommentInfo", p.handleCommentInfo)              // GET /wxaapi/comment/commentinfo/get
-	r.Handle("addCommentReply", p.handleReplyAdd)                // POST /wxaapi/comment/reply/add
-	r.Handle("deleteCommentReply", p.handleReplyDelete)          // POST /wxaapi/comment/reply/delete
-	r.Handle("addCommentReplyReply", p.handleCommentReplyAdd)    // POST /wxaapi/comment/commentreply/add
-	r.Handle("deleteCommentReplyReply", p.handleCommentReplyDel) // POST /wxaapi/comment/commentreply/delete
-	r.Handle("resetCommentKfQuota", p.handleKfQuotaReset)        // POST /wxaapi/comment/apikfquota/reset
-	r.Handle("confirmCompromise", p.handleConfirmCompromise)     // POST /wxaapi/comment/confirmcompromise
-	r.Handle("uploadTempMedia", p.handleMediaUpload)             // POST /cgi-bin/media/upload
-	r.Handle("sendCustomMessage", p.handleCustomSend)            // POST /cgi-bin/message/custom/send
-	r.Handle("postWeChatReviews", p.handlePostReviews)           // POST /_sandbox/wechat/reviews
-	r.Handle("getWeChatReview", p.handleGetReview)               // GET /_sandbox/wechat/reviews/{commentId}
-	r.Handle("reviseWeChatReview", p.handleReviseReview)         // POST /_sandbox/wechat/reviews/{commentId}/revise
+// Deps are what the review family needs.
+type Deps struct {
+	Store *store.Store
+	Clock clock.Clock
+	Rand  *seeded.Source
+	// Faker writes the simulated reviewers' names and texts.
+	Faker *fixture.Faker
+	// WeChat knows the Mini Programs and delivers their pushes.
+	WeChat *wechat.Platform
 }
 
-// reviewErrmsgs are the review family's codes, and the generic codes its flow uses. The English
-// texts of the negative codes are invented (the documentation gives Chinese meanings only).
-var reviewErrmsgs = map[int]string{
-	-10001: "invalid parameter",
-	-10003: "parameters do not match",
-	-10007: "no permission to call this api",
-	-10008: "service error",
-	-10403: "no permission on this comment",
-	10000:  "invalid request",
-	40004:  "invalid media type",
-	40005:  "invalid file type",
-	40007:  "invalid media_id",
-	40008:  "invalid message type",
-	41005:  "media data missing",
-	45015:  "response out of time limit or subscription is canceled",
+// Emulator is the transaction-review family: its API handlers and the simulated reviewers.
+type Emulator struct {
+	deps Deps
+}
+
+// New returns the emulation.
+func New(d Deps) *Emulator { return &Emulator{deps: d} }
+
+// Routes lists the transaction-review APIs, the two generic APIs the flow needs, and the
+// simulated reviewer's control verbs.
+func (e *Emulator) Routes(r endpoint.Routes) {
+	r.Handle("getCommentList", e.handleCommentList)              // GET /wxaapi/comment/mpcommentlist/get
+	r.Handle("getCommentReplyList", e.handleCommentReplyList)    // GET /wxaapi/comment/replyandcommentreplylist/get
+	r.Handle("getCommentInfo", e.handleCommentInfo)              // GET /wxaapi/comment/commentinfo/get
+	r.Handle("addCommentReply", e.handleReplyAdd)                // POST /wxaapi/comment/reply/add
+	r.Handle("deleteCommentReply", e.handleReplyDelete)          // POST /wxaapi/comment/reply/delete
+	r.Handle("addCommentReplyReply", e.handleCommentReplyAdd)    // POST /wxaapi/comment/commentreply/add
+	r.Handle("deleteCommentReplyReply", e.handleCommentReplyDel) // POST /wxaapi/comment/commentreply/delete
+	r.Handle("resetCommentKfQuota", e.handleKfQuotaReset)        // POST /wxaapi/comment/apikfquota/reset
+	r.Handle("confirmCompromise", e.handleConfirmCompromise)     // POST /wxaapi/comment/confirmcompromise
+	r.Handle("uploadTempMedia", e.handleMediaUpload)             // POST /cgi-bin/media/upload
+	r.Handle("sendCustomMessage", e.handleCustomSend)            // POST /cgi-bin/message/custom/send
+	r.Handle("postWeChatReviews", e.handlePostReviews)           // POST /_sandbox/wechat/reviews
+	r.Handle("getWeChatReview", e.handleGetReview)               // GET /_sandbox/wechat/reviews/{commentId}
+	r.Handle("reviseWeChatReview", e.handleReviseReview)         // POST /_sandbox/wechat/reviews/{commentId}/revise
 }
 
 // Review limits and fixed values.
@@ -484,9 +489,9 @@ type productInfo struct {
 	ProductList []ReviewProduct `json:"productList"`
 }
 
-func appHeadImg(app *App) string { return "https://wx.qlogo.cn/mmhead/" + app.AppID + "/0" }
+func appHeadImg(app *wechat.App) string { return "https://wx.qlogo.cn/mmhead/" + app.AppID + "/0" }
 
-func (r *Review) item(app *App) reviewItem {
+func (r *Review) item(app *wechat.App) reviewItem {
 	it := reviewItem{
 		CommentID: r.CommentID, Amount: r.Amount, OrderID: "payorder@_" + r.WxPayID,
 		PayTime: strconv.FormatInt(r.PayTime, 10), WxPayID: r.WxPayID,
@@ -523,8 +528,8 @@ func okReview() reviewOK { return reviewOK{Errcode: 0, Success: true, Errmsg: "o
 // ---------------------------------------------------------------- the WeChat API
 
 // reviewApp is the caller of a review API: a mini program that may take transactions.
-func (p *Platform) reviewApp(c *endpoint.Call) (*App, error) {
-	pr, _ := c.Principal.(*Principal)
+func (e *Emulator) reviewApp(c *endpoint.Call) (*wechat.App, error) {
+	pr, _ := c.Principal.(*wechat.Principal)
 	if pr == nil {
 		return nil, apierr.New(apierr.Internal, -10008, "review API without a token principal")
 	}
@@ -563,7 +568,7 @@ func numericID(s string) bool {
 }
 
 // ownReview loads commentID for app: -10001 when malformed, -10403 when unknown or another's.
-func ownReview(tx *store.Tx, app *App, commentID string) (*Review, error) {
+func ownReview(tx *store.Tx, app *wechat.App, commentID string) (*Review, error) {
 	if !numericID(commentID) {
 		return nil, apierr.Newf(apierr.Invalid, -10001, "commentId %q is not a numeric id", commentID)
 	}
@@ -616,8 +621,8 @@ func parseUnix(name, s string) (int64, error) {
 }
 
 // handleCommentList emulates GET /wxaapi/comment/mpcommentlist/get.
-func (p *Platform) handleCommentList(c *endpoint.Call) (any, error) {
-	app, err := p.reviewApp(c)
+func (e *Emulator) handleCommentList(c *endpoint.Call) (any, error) {
+	app, err := e.reviewApp(c)
 	if err != nil {
 		return nil, err
 	}
@@ -651,7 +656,7 @@ func (p *Platform) handleCommentList(c *endpoint.Call) (any, error) {
 	}
 	var total int64
 	var page []*Review
-	err = p.deps.Store.View(func(tx *store.Tx) error {
+	err = e.deps.Store.View(func(tx *store.Tx) error {
 		total, page, err = listReviews(tx, app.AppID, f, start, end, offset, limit)
 		return err
 	})
@@ -672,13 +677,13 @@ func (p *Platform) handleCommentList(c *endpoint.Call) (any, error) {
 }
 
 // viewReview runs fn on app's review named by the commentId query parameter.
-func (p *Platform) viewReview(c *endpoint.Call, fn func(app *App, r *Review) (any, error)) (any, error) {
-	app, err := p.reviewApp(c)
+func (e *Emulator) viewReview(c *endpoint.Call, fn func(app *wechat.App, r *Review) (any, error)) (any, error) {
+	app, err := e.reviewApp(c)
 	if err != nil {
 		return nil, err
 	}
 	var out any
-	err = p.deps.Store.View(func(tx *store.Tx) error {
+	err = e.deps.Store.View(func(tx *store.Tx) error {
 		r, err := ownReview(tx, app, getParams(c)("commentId"))
 		if err != nil {
 			return err
@@ -695,8 +700,8 @@ type replyObject struct {
 }
 
 // handleCommentReplyList emulates GET /wxaapi/comment/replyandcommentreplylist/get.
-func (p *Platform) handleCommentReplyList(c *endpoint.Call) (any, error) {
-	return p.viewReview(c, func(app *App, r *Review) (any, error) {
+func (e *Emulator) handleCommentReplyList(c *endpoint.Call) (any, error) {
+	return e.viewReview(c, func(app *wechat.App, r *Review) (any, error) {
 		obj := replyObject{Nickname: app.Name, ImgURL: appHeadImg(app)}
 		type content struct {
 			Content string `json:"content"`
@@ -742,8 +747,8 @@ func (p *Platform) handleCommentReplyList(c *endpoint.Call) (any, error) {
 }
 
 // handleCommentInfo emulates GET /wxaapi/comment/commentinfo/get.
-func (p *Platform) handleCommentInfo(c *endpoint.Call) (any, error) {
-	return p.viewReview(c, func(app *App, r *Review) (any, error) {
+func (e *Emulator) handleCommentInfo(c *endpoint.Call) (any, error) {
+	return e.viewReview(c, func(app *wechat.App, r *Review) (any, error) {
 		type action struct {
 			Type       int    `json:"type"`
 			UpdateTime *int64 `json:"updateTime,omitempty"`
@@ -788,12 +793,12 @@ func (p *Platform) handleCommentInfo(c *endpoint.Call) (any, error) {
 }
 
 // changeReview runs fn on app's review commentID inside an update, and answers the family's OK.
-func (p *Platform) changeReview(c *endpoint.Call, commentID string, fn func(tx *store.Tx, app *App, r *Review) error) (any, error) {
-	app, err := p.reviewApp(c)
+func (e *Emulator) changeReview(c *endpoint.Call, commentID string, fn func(tx *store.Tx, app *wechat.App, r *Review) error) (any, error) {
+	app, err := e.reviewApp(c)
 	if err != nil {
 		return nil, err
 	}
-	err = p.deps.Store.Update(func(tx *store.Tx) error {
+	err = e.deps.Store.Update(func(tx *store.Tx) error {
 		r, err := ownReview(tx, app, commentID)
 		if err != nil {
 			return err
@@ -806,10 +811,10 @@ func (p *Platform) changeReview(c *endpoint.Call, commentID string, fn func(tx *
 	return okReview(), nil
 }
 
-func (p *Platform) newReplyID() string { return "1" + p.deps.Rand.Token(18, seeded.Digits) }
+func (e *Emulator) newReplyID() string { return "1" + e.deps.Rand.Token(18, seeded.Digits) }
 
 // handleReplyAdd emulates POST /wxaapi/comment/reply/add: the developer's comment on a review.
-func (p *Platform) handleReplyAdd(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleReplyAdd(c *endpoint.Call) (any, error) {
 	var req struct {
 		CommentID string `json:"commentId"`
 		Content   string `json:"content"`
@@ -820,18 +825,18 @@ func (p *Platform) handleReplyAdd(c *endpoint.Call) (any, error) {
 	if err := checkText("content", req.Content); err != nil {
 		return nil, err
 	}
-	return p.changeReview(c, req.CommentID, func(_ *store.Tx, _ *App, r *Review) error {
+	return e.changeReview(c, req.CommentID, func(_ *store.Tx, _ *wechat.App, r *Review) error {
 		if r.Reply != nil {
 			return apierr.Newf(apierr.Conflict, 10000, "review %s already has comment %s", r.CommentID, r.Reply.ReplyID)
 		}
 		now := c.Now.Unix()
-		r.Reply = &ReviewReply{ReplyID: p.newReplyID(), Content: req.Content, CreateTime: now, UpdateTime: now}
+		r.Reply = &ReviewReply{ReplyID: e.newReplyID(), Content: req.Content, CreateTime: now, UpdateTime: now}
 		return nil
 	})
 }
 
 // handleReplyDelete emulates POST /wxaapi/comment/reply/delete; the comment's replies go with it.
-func (p *Platform) handleReplyDelete(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleReplyDelete(c *endpoint.Call) (any, error) {
 	var req struct {
 		CommentID string `json:"commentId"`
 		ReplyID   string `json:"replyId"`
@@ -839,7 +844,7 @@ func (p *Platform) handleReplyDelete(c *endpoint.Call) (any, error) {
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	return p.changeReview(c, req.CommentID, func(_ *store.Tx, _ *App, r *Review) error {
+	return e.changeReview(c, req.CommentID, func(_ *store.Tx, _ *wechat.App, r *Review) error {
 		if r.Reply == nil || r.Reply.ReplyID != req.ReplyID {
 			return apierr.Newf(apierr.Invalid, -10003, "reply %s does not belong to review %s", req.ReplyID, r.CommentID)
 		}
@@ -850,7 +855,7 @@ func (p *Platform) handleReplyDelete(c *endpoint.Call) (any, error) {
 
 // handleCommentReplyAdd emulates POST /wxaapi/comment/commentreply/add: a reply under the
 // developer's comment.
-func (p *Platform) handleCommentReplyAdd(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleCommentReplyAdd(c *endpoint.Call) (any, error) {
 	var req struct {
 		CommentID string `json:"commentId"`
 		ReplyID   string `json:"replyId"`
@@ -862,7 +867,7 @@ func (p *Platform) handleCommentReplyAdd(c *endpoint.Call) (any, error) {
 	if err := checkText("content", req.Content); err != nil {
 		return nil, err
 	}
-	return p.changeReview(c, req.CommentID, func(_ *store.Tx, _ *App, r *Review) error {
+	return e.changeReview(c, req.CommentID, func(_ *store.Tx, _ *wechat.App, r *Review) error {
 		if r.Reply == nil {
 			if req.ReplyID != "" {
 				return apierr.Newf(apierr.Invalid, -10003, "reply %s does not belong to review %s", req.ReplyID, r.CommentID)
@@ -873,13 +878,13 @@ func (p *Platform) handleCommentReplyAdd(c *endpoint.Call) (any, error) {
 			return apierr.Newf(apierr.Invalid, -10003, "reply %s does not belong to review %s", req.ReplyID, r.CommentID)
 		}
 		now := c.Now.Unix()
-		r.CommentReply = append(r.CommentReply, ReviewReplyReply{ID: p.newReplyID(), Content: req.Content, CreateTime: now, UpdateTime: now})
+		r.CommentReply = append(r.CommentReply, ReviewReplyReply{ID: e.newReplyID(), Content: req.Content, CreateTime: now, UpdateTime: now})
 		return nil
 	})
 }
 
 // handleCommentReplyDel emulates POST /wxaapi/comment/commentreply/delete.
-func (p *Platform) handleCommentReplyDel(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleCommentReplyDel(c *endpoint.Call) (any, error) {
 	var req struct {
 		CommentID      string `json:"commentId"`
 		ReplyID        string `json:"replyId"`
@@ -888,7 +893,7 @@ func (p *Platform) handleCommentReplyDel(c *endpoint.Call) (any, error) {
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	return p.changeReview(c, req.CommentID, func(_ *store.Tx, _ *App, r *Review) error {
+	return e.changeReview(c, req.CommentID, func(_ *store.Tx, _ *wechat.App, r *Review) error {
 		if r.Reply == nil || r.Reply.ReplyID != req.ReplyID {
 			return apierr.Newf(apierr.Invalid, -10003, "reply %s does not belong to review %s", req.ReplyID, r.CommentID)
 		}
@@ -904,14 +909,14 @@ func (p *Platform) handleCommentReplyDel(c *endpoint.Call) (any, error) {
 
 // handleKfQuotaReset emulates POST /wxaapi/comment/apikfquota/reset: one customer-service
 // message to the reviewer of a negative review becomes possible.
-func (p *Platform) handleKfQuotaReset(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleKfQuotaReset(c *endpoint.Call) (any, error) {
 	var req struct {
 		CommentID string `json:"commentId"`
 	}
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	return p.changeReview(c, req.CommentID, func(tx *store.Tx, app *App, r *Review) error {
+	return e.changeReview(c, req.CommentID, func(tx *store.Tx, app *wechat.App, r *Review) error {
 		if !r.Negative {
 			return apierr.Newf(apierr.Conflict, 10000, "review %s is not negative", r.CommentID)
 		}
@@ -933,7 +938,7 @@ func (r *Review) handled(now int64) {
 
 // handleConfirmCompromise emulates POST /wxaapi/comment/confirmcompromise: the developer's
 // 和解挽回 offer, shown to the reviewer.
-func (p *Platform) handleConfirmCompromise(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleConfirmCompromise(c *endpoint.Call) (any, error) {
 	var req struct {
 		CommentID string   `json:"commentId"`
 		PicList   []string `json:"picList"`
@@ -945,7 +950,7 @@ func (p *Platform) handleConfirmCompromise(c *endpoint.Call) (any, error) {
 	if err := checkText("content", req.Content); err != nil {
 		return nil, err
 	}
-	return p.changeReview(c, req.CommentID, func(tx *store.Tx, app *App, r *Review) error {
+	return e.changeReview(c, req.CommentID, func(tx *store.Tx, app *wechat.App, r *Review) error {
 		if !r.Negative {
 			return apierr.Newf(apierr.Conflict, 10000, "review %s is not negative", r.CommentID)
 		}
@@ -967,7 +972,7 @@ func (p *Platform) handleConfirmCompromise(c *endpoint.Call) (any, error) {
 		r.handled(now)
 		r.Actions[actionSurveyed-1] = now
 		if r.AcceptCompromise {
-			p.revise(r, now, 0, "")
+			e.revise(r, now, 0, "")
 		}
 		return nil
 	})
@@ -975,14 +980,14 @@ func (p *Platform) handleConfirmCompromise(c *endpoint.Call) (any, error) {
 
 // revise is the reviewer changing the review after a compromise: stars 0 and txt "" are
 // filled with 5 stars and a seeded positive text.
-func (p *Platform) revise(r *Review, now int64, stars int, txt string) {
+func (e *Emulator) revise(r *Review, now int64, stars int, txt string) {
 	if stars == 0 {
 		stars = 5
 	}
 	if txt == "" && stars >= 4 {
-		txt = p.deps.Faker.Pick(textsRevised)
+		txt = e.deps.Faker.Pick(textsRevised)
 	} else if txt == "" {
-		txt = p.reviewText(stars)
+		txt = e.reviewText(stars)
 	}
 	r.Old = &OldReview{CreateTime: r.CreateTime, Score: r.Score, Txt: r.Txt, Media: r.Media, RevisedAt: now}
 	r.Score, r.Txt, r.Media = stars*100, txt, []ReviewMedia{}
@@ -991,7 +996,7 @@ func (p *Platform) revise(r *Review, now int64, stars int, txt string) {
 
 // handleCustomSend emulates POST /cgi-bin/message/custom/send for the negative-review flow:
 // a text message to a reviewer whose review's customer-service quota was reset and not used.
-func (p *Platform) handleCustomSend(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleCustomSend(c *endpoint.Call) (any, error) {
 	var req struct {
 		ToUser  string `json:"touser"`
 		MsgType string `json:"msgtype"`
@@ -1002,14 +1007,14 @@ func (p *Platform) handleCustomSend(c *endpoint.Call) (any, error) {
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	app := c.Principal.(*Principal).App
+	app := c.Principal.(*wechat.Principal).App
 	if req.MsgType != "text" {
 		return nil, apierr.Newf(apierr.Invalid, 40008, "msgtype %q: the sandbox sends text messages only", req.MsgType)
 	}
 	if req.Text.Content == "" {
 		return nil, apierr.New(apierr.Invalid, 40097, "text.content is empty")
 	}
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
+	err := e.deps.Store.Update(func(tx *store.Tx) error {
 		if ok, err := tx.Has(reviewUserKey(app.AppID, req.ToUser)); err != nil {
 			return err
 		} else if !ok {
@@ -1052,8 +1057,8 @@ type media struct {
 
 // handleMediaUpload emulates POST /cgi-bin/media/upload for images: a multipart "media" file
 // of type image (PNG, JPEG or GIF, by its bytes), valid 3 days.
-func (p *Platform) handleMediaUpload(c *endpoint.Call) (any, error) {
-	app := c.Principal.(*Principal).App
+func (e *Emulator) handleMediaUpload(c *endpoint.Call) (any, error) {
+	app := c.Principal.(*wechat.Principal).App
 	if t := c.Query("type"); t != "image" {
 		return nil, apierr.Newf(apierr.Invalid, 40004, "type %q: the sandbox takes images only", t)
 	}
@@ -1070,10 +1075,10 @@ func (p *Platform) handleMediaUpload(c *endpoint.Call) (any, error) {
 		return nil, apierr.Newf(apierr.Invalid, 40005, "the file is %s, not a PNG, JPEG or GIF image", kind)
 	}
 	m := media{
-		MediaID: p.deps.Rand.Token(64, seeded.URLSafe), AppID: app.AppID, Type: "image", ContentType: kind,
+		MediaID: e.deps.Rand.Token(64, seeded.URLSafe), AppID: app.AppID, Type: "image", ContentType: kind,
 		Size: len(data), CreatedAt: c.Now, ExpiresAt: c.Now.Add(mediaLifetime),
 	}
-	if err := p.deps.Store.Update(func(tx *store.Tx) error { return tx.Put(mediaKey(m.MediaID), m) }); err != nil {
+	if err := e.deps.Store.Update(func(tx *store.Tx) error { return tx.Put(mediaKey(m.MediaID), m) }); err != nil {
 		return nil, err
 	}
 	return struct {
@@ -1120,7 +1125,7 @@ type PostedReviews struct {
 // PostReviews posts reviews as simulated users, then pushes wxa_comment_bad_score for each
 // negative one to the mini program's push URL, in order, before returning. It is the Go twin of
 // POST /_sandbox/wechat/reviews.
-func (p *Platform) PostReviews(ctx context.Context, s ReviewSpec) (*PostedReviews, error) {
+func (e *Emulator) PostReviews(ctx context.Context, s ReviewSpec) (*PostedReviews, error) {
 	invalid := func(format string, args ...any) error {
 		return &apierr.Error{Kind: apierr.Invalid, Name: "invalid_review", Reason: fmt.Sprintf(format, args...)}
 	}
@@ -1138,16 +1143,16 @@ func (p *Platform) PostReviews(ctx context.Context, s ReviewSpec) (*PostedReview
 		return nil, invalid("amount and pay_time must not be negative")
 	}
 	out := &PostedReviews{Reviews: []*Review{}, Deliveries: []*push.Delivery{}}
-	var app *App
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
+	var app *wechat.App
+	err := e.deps.Store.Update(func(tx *store.Tx) error {
 		var err error
-		if app, err = p.GetApp(tx, s.AppID); err != nil {
+		if app, err = e.deps.WeChat.GetApp(tx, s.AppID); err != nil {
 			return err
 		}
 		if app == nil {
 			return &apierr.Error{Kind: apierr.NotFound, Name: "app_not_found", Reason: "no app " + s.AppID}
 		}
-		if app.Type != TypeMiniProgram {
+		if app.Type != wechat.TypeMiniProgram {
 			return invalid("app %s is not a mini program", s.AppID)
 		}
 		var head reviewHead
@@ -1157,14 +1162,14 @@ func (p *Platform) PostReviews(ctx context.Context, s ReviewSpec) (*PostedReview
 		if head.Seq+int64(s.Count) >= reviewFwCap {
 			return &apierr.Error{Kind: apierr.Conflict, Name: "too_many_reviews", Reason: fmt.Sprintf("a mini program holds at most %d reviews", reviewFwCap-1)}
 		}
-		now := max(p.deps.Clock.Now().Unix(), head.CreateTime)
+		now := max(e.deps.Clock.Now().Unix(), head.CreateTime)
 		if s.PayTime > now {
 			return invalid("pay_time is after the review's time %d", now)
 		}
 		for range s.Count {
 			head.Seq++
 			head.CreateTime = now
-			r, err := p.newReview(tx, app, s, head.Seq, now)
+			r, err := e.newReview(tx, app, s, head.Seq, now)
 			if err != nil {
 				return err
 			}
@@ -1188,10 +1193,10 @@ func (p *Platform) PostReviews(ctx context.Context, s ReviewSpec) (*PostedReview
 		if !r.Negative {
 			continue
 		}
-		d, err := p.Push(ctx, app, reviewEventName, push.Message{
+		d, err := e.deps.WeChat.Push(ctx, app, reviewEventName, push.Message{
 			{Name: "ToUserName", Value: app.OriginalID},
 			{Name: "FromUserName", Value: badScoreFrom},
-			{Name: "CreateTime", Value: p.deps.Clock.Now().Unix()},
+			{Name: "CreateTime", Value: e.deps.Clock.Now().Unix()},
 			{Name: "MsgType", Value: "event"},
 			{Name: "Event", Value: reviewEventName},
 			{Name: "result", Value: push.Message{{Name: "comment_id", Value: r.CommentID}}},
@@ -1207,8 +1212,8 @@ func (p *Platform) PostReviews(ctx context.Context, s ReviewSpec) (*PostedReview
 }
 
 // newReview builds one review from s, filling what it leaves out with seeded fake data.
-func (p *Platform) newReview(tx *store.Tx, app *App, s ReviewSpec, seq, now int64) (*Review, error) {
-	rnd := p.deps.Rand
+func (e *Emulator) newReview(tx *store.Tx, app *wechat.App, s ReviewSpec, seq, now int64) (*Review, error) {
+	rnd := e.deps.Rand
 	r := &Review{
 		AppID: app.AppID, Seq: seq, CreateTime: now, OpenID: s.OpenID, NickName: s.NickName, Txt: s.Txt,
 		Amount: s.Amount, PayTime: s.PayTime, WxPayID: s.WxPayID, BusiOrderID: s.BusiOrderID,
@@ -1224,12 +1229,12 @@ func (p *Platform) newReview(tx *store.Tx, app *App, s ReviewSpec, seq, now int6
 		}
 	}
 	stars := s.Stars
-	fk := p.deps.Faker
+	fk := e.deps.Faker
 	if stars == 0 {
 		stars = fk.IntRange(1, 5)
 	}
 	if r.NickName == "" {
-		r.NickName = p.chineseNickname()
+		r.NickName = e.chineseNickname()
 	}
 	if r.Amount == 0 {
 		r.Amount = int64(fk.IntRange(1, 500)) * 100 / int64(fk.IntRange(1, 4))
@@ -1253,7 +1258,7 @@ func (p *Platform) newReview(tx *store.Tx, app *App, s ReviewSpec, seq, now int6
 		r.BusiOrderID = "SO" + time.Unix(r.PayTime, 0).In(beijing).Format("20060102") + rnd.Token(10, seeded.Digits)
 	}
 	if r.Txt == "" {
-		r.Txt = p.reviewText(stars)
+		r.Txt = e.reviewText(stars)
 	}
 	for _, img := range s.Images {
 		r.Media = append(r.Media, ReviewMedia{Img: img, ThumbImg: img + "?thumb=1"})
@@ -1292,8 +1297,8 @@ var (
 )
 
 // chineseNickname draws a nickname: a plain name or a playful one, like WeChat users choose.
-func (p *Platform) chineseNickname() string {
-	fk := p.deps.Faker
+func (e *Emulator) chineseNickname() string {
+	fk := e.deps.Faker
 	if fk.IntRange(0, 1) == 0 {
 		return fk.Pick(nickSurnames) + fk.Pick(nickGiven)
 	}
@@ -1301,24 +1306,24 @@ func (p *Platform) chineseNickname() string {
 }
 
 // reviewText draws a review text that fits the stars.
-func (p *Platform) reviewText(stars int) string {
+func (e *Emulator) reviewText(stars int) string {
 	switch {
 	case stars <= negativeMaxStar:
-		return p.deps.Faker.Pick(textsBad)
+		return e.deps.Faker.Pick(textsBad)
 	case stars == 3:
-		return p.deps.Faker.Pick(textsMiddle)
+		return e.deps.Faker.Pick(textsMiddle)
 	}
-	return p.deps.Faker.Pick(textsGood)
+	return e.deps.Faker.Pick(textsGood)
 }
 
 // handlePostReviews serves POST /_sandbox/wechat/reviews (a simulated reviewer posting).
-func (p *Platform) handlePostReviews(c *endpoint.Call) (any, error) {
+func (e *Emulator) handlePostReviews(c *endpoint.Call) (any, error) {
 	var s ReviewSpec
 	if err := c.Bind(&s); err != nil {
 		return nil, err
 	}
 	// The pushes outlive a client that hangs up: they are part of the sandbox's state.
-	out, err := p.PostReviews(context.WithoutCancel(c.Request().Context()), s)
+	out, err := e.PostReviews(context.WithoutCancel(c.Request().Context()), s)
 	if err != nil {
 		return nil, err
 	}
@@ -1326,9 +1331,9 @@ func (p *Platform) handlePostReviews(c *endpoint.Call) (any, error) {
 }
 
 // LoadReview returns a review by commentId, or nil.
-func (p *Platform) LoadReview(commentID string) (*Review, error) {
+func (e *Emulator) LoadReview(commentID string) (*Review, error) {
 	var r *Review
-	err := p.deps.Store.View(func(tx *store.Tx) error {
+	err := e.deps.Store.View(func(tx *store.Tx) error {
 		var v Review
 		ok, err := tx.Get(reviewKey(commentID), &v)
 		if ok {
@@ -1340,8 +1345,8 @@ func (p *Platform) LoadReview(commentID string) (*Review, error) {
 }
 
 // handleGetReview serves GET /_sandbox/wechat/reviews/{commentId}: the review as its author sees it.
-func (p *Platform) handleGetReview(c *endpoint.Call) (any, error) {
-	r, err := p.LoadReview(c.Param("commentId"))
+func (e *Emulator) handleGetReview(c *endpoint.Call) (any, error) {
+	r, err := e.LoadReview(c.Param("commentId"))
 	if err != nil {
 		return nil, err
 	}
@@ -1354,12 +1359,12 @@ func (p *Platform) handleGetReview(c *endpoint.Call) (any, error) {
 // ReviseReview is the simulated reviewer revising a review after the developer's compromise
 // offer: stars 0 means 5, txt "" a seeded positive text. It is the Go twin of
 // POST /_sandbox/wechat/reviews/{commentId}/revise.
-func (p *Platform) ReviseReview(commentID string, stars int, txt string) (*Review, error) {
+func (e *Emulator) ReviseReview(commentID string, stars int, txt string) (*Review, error) {
 	if stars < 0 || stars > 5 {
 		return nil, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_review", Reason: "score is 1 to 5 stars"}
 	}
 	var out *Review
-	err := p.deps.Store.Update(func(tx *store.Tx) error {
+	err := e.deps.Store.Update(func(tx *store.Tx) error {
 		var r Review
 		ok, err := tx.Get(reviewKey(commentID), &r)
 		if err != nil {
@@ -1376,7 +1381,7 @@ func (p *Platform) ReviseReview(commentID string, stars int, txt string) (*Revie
 		}
 		out = &r
 		return updateReview(tx, &r, func(r *Review) error {
-			p.revise(r, p.deps.Clock.Now().Unix(), stars, txt)
+			e.revise(r, e.deps.Clock.Now().Unix(), stars, txt)
 			return nil
 		})
 	})
@@ -1384,7 +1389,7 @@ func (p *Platform) ReviseReview(commentID string, stars int, txt string) (*Revie
 }
 
 // handleReviseReview serves POST /_sandbox/wechat/reviews/{commentId}/revise.
-func (p *Platform) handleReviseReview(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleReviseReview(c *endpoint.Call) (any, error) {
 	var req struct {
 		Stars int    `json:"score"`
 		Txt   string `json:"txt"`
@@ -1392,7 +1397,7 @@ func (p *Platform) handleReviseReview(c *endpoint.Call) (any, error) {
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	return p.ReviseReview(c.Param("commentId"), req.Stars, req.Txt)
+	return e.ReviseReview(c.Param("commentId"), req.Stars, req.Txt)
 }
 
 // multipartFile returns the contents of the file field name of a multipart/form-data body.

@@ -1,4 +1,4 @@
-package wechat
+package qr
 
 // The scan-to-follow component (扫码关注组件; reference: wechat-api.md §4): a Mini Program opened
 // by a scan may show one official account to follow. The accounts it may show are the ones
@@ -18,13 +18,14 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
 
 // registerShowItemRoutes lists the scan-to-follow component APIs.
-func (p *Platform) registerShowItemRoutes(r endpoint.Routes) {
-	r.Handle("getShowWxaItem", p.handleGetShowItem)         // GET /wxa/getshowwxaitem
-	r.Handle("updateShowWxaItem", p.handleUpdateShowItem)   // POST /wxa/updateshowwxaitem
-	r.Handle("getWxaMpLinkForShow", p.handleGetLinkForShow) // GET /wxa/getwxamplinkforshow
+func (e *Emulator) registerShowItemRoutes(r endpoint.Routes) {
+	r.Handle("getShowWxaItem", e.handleGetShowItem)         // GET /wxa/getshowwxaitem
+	r.Handle("updateShowWxaItem", e.handleUpdateShowItem)   // POST /wxa/updateshowwxaitem
+	r.Handle("getWxaMpLinkForShow", e.handleGetLinkForShow) // GET /wxa/getwxamplinkforshow
 }
 
 // ShowItemMaxNum is the most accounts getwxamplinkforshow answers per page.
@@ -57,7 +58,7 @@ func officialLinks(tx *store.Tx, mp string) ([]Link, error) {
 	}
 	out := all[:0]
 	for _, l := range all {
-		if l.Type == TypeOfficialAccount {
+		if l.Type == wechat.TypeOfficialAccount {
 			out = append(out, l)
 		}
 	}
@@ -65,17 +66,17 @@ func officialLinks(tx *store.Tx, mp string) ([]Link, error) {
 }
 
 // handleGetShowItem emulates GET /wxa/getshowwxaitem.
-func (p *Platform) handleGetShowItem(c *endpoint.Call) (any, error) {
-	mp := c.Principal.(*Principal).App
+func (e *Emulator) handleGetShowItem(c *endpoint.Call) (any, error) {
+	mp := c.Principal.(*wechat.Principal).App
 	out := struct {
-		Envelope
+		wechat.Envelope
 		CanOpen  int    `json:"can_open"`
 		IsOpen   int    `json:"is_open"`
 		AppID    string `json:"appid"`
 		Nickname string `json:"nickname"`
 		Headimg  string `json:"headimg"`
-	}{Envelope: OK()}
-	err := p.deps.Store.View(func(tx *store.Tx) error {
+	}{Envelope: wechat.OK()}
+	err := e.deps.Store.View(func(tx *store.Tx) error {
 		ls, err := officialLinks(tx, mp.AppID)
 		if err != nil {
 			return err
@@ -88,7 +89,7 @@ func (p *Platform) handleGetShowItem(c *endpoint.Call) (any, error) {
 		if err != nil || !ok {
 			return err
 		}
-		oa, err := p.GetApp(tx, it.AppID)
+		oa, err := e.deps.WeChat.GetApp(tx, it.AppID)
 		if err != nil || oa == nil {
 			return err
 		}
@@ -99,7 +100,7 @@ func (p *Platform) handleGetShowItem(c *endpoint.Call) (any, error) {
 }
 
 // handleUpdateShowItem emulates POST /wxa/updateshowwxaitem.
-func (p *Platform) handleUpdateShowItem(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleUpdateShowItem(c *endpoint.Call) (any, error) {
 	var req struct {
 		Flag  int    `json:"wxa_subscribe_biz_flag"`
 		AppID string `json:"appid"`
@@ -107,8 +108,8 @@ func (p *Platform) handleUpdateShowItem(c *endpoint.Call) (any, error) {
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	mp := c.Principal.(*Principal).App
-	return nil, p.deps.Store.Update(func(tx *store.Tx) error {
+	mp := c.Principal.(*wechat.Principal).App
+	return nil, e.deps.Store.Update(func(tx *store.Tx) error {
 		if req.Flag == 0 {
 			return tx.Delete(showItemKey(mp.AppID))
 		}
@@ -130,7 +131,7 @@ func (p *Platform) handleUpdateShowItem(c *endpoint.Call) (any, error) {
 
 // handleGetLinkForShow emulates GET /wxa/getwxamplinkforshow?page=&num=; numbers are read
 // trimmed, since one SDK sends "page=%200".
-func (p *Platform) handleGetLinkForShow(c *endpoint.Call) (any, error) {
+func (e *Emulator) handleGetLinkForShow(c *endpoint.Call) (any, error) {
 	page, err := strconv.Atoi(c.Query("page"))
 	if err != nil || page < 0 {
 		return nil, apierr.Newf(apierr.Invalid, 40097, "page %q must be a number from 0", c.Query("page"))
@@ -139,13 +140,13 @@ func (p *Platform) handleGetLinkForShow(c *endpoint.Call) (any, error) {
 	if err != nil || num < 1 || num > ShowItemMaxNum {
 		return nil, apierr.Newf(apierr.Invalid, 40097, "num %q must be a number from 1 to %d", c.Query("num"), ShowItemMaxNum)
 	}
-	mp := c.Principal.(*Principal).App
+	mp := c.Principal.(*wechat.Principal).App
 	out := struct {
-		Envelope
+		wechat.Envelope
 		TotalNum    int           `json:"total_num"`
 		BizInfoList []showBizInfo `json:"biz_info_list"`
-	}{Envelope: OK(), BizInfoList: []showBizInfo{}}
-	err = p.deps.Store.View(func(tx *store.Tx) error {
+	}{Envelope: wechat.OK(), BizInfoList: []showBizInfo{}}
+	err = e.deps.Store.View(func(tx *store.Tx) error {
 		ls, err := officialLinks(tx, mp.AppID)
 		if err != nil {
 			return err
@@ -156,7 +157,7 @@ func (p *Platform) handleGetLinkForShow(c *endpoint.Call) (any, error) {
 		}
 		for i := page * num; i < len(ls) && i < (page+1)*num; i++ {
 			name := ls[i].Name
-			if oa, err := p.GetApp(tx, ls[i].AppID); err != nil {
+			if oa, err := e.deps.WeChat.GetApp(tx, ls[i].AppID); err != nil {
 				return err
 			} else if oa != nil {
 				name = oa.Name
