@@ -3,7 +3,6 @@ package jincheng
 import (
 	"bytes"
 	_ "embed"
-	"errors"
 	"html/template"
 	"net/http"
 	"slices"
@@ -62,16 +61,11 @@ func (p *Platform) handleAppPage(c *endpoint.Call) (any, error) {
 	}
 	d := appPageData{Env: env, EnvLabel: map[string]string{EnvTest: "测试环境", EnvProd: "正式环境"}[env]}
 	err := p.deps.Store.View(func(tx *store.Tx) error {
-		var derr error
-		err := tx.AscendPrefix(keyCitizen, func(_, v string) bool {
-			var cz Citizen
-			if derr = decode(v, &cz); derr != nil {
-				return false
-			}
-			d.Personas = append(d.Personas, cz)
-			return true
+		err := store.Each(tx, keyCitizen, func(_ string, cz *Citizen) error {
+			d.Personas = append(d.Personas, *cz)
+			return nil
 		})
-		if err = errors.Join(err, derr); err != nil {
+		if err != nil {
 			return err
 		}
 		// Testers first (they can use the test environment), then by mobile.
@@ -97,15 +91,10 @@ func (p *Platform) handleAppPage(c *endpoint.Call) (any, error) {
 		if d.Persona == nil {
 			return nil
 		}
-		return tx.AscendPrefix(keyService, func(_, v string) bool {
-			var s Service
-			if derr = decode(v, &s); derr != nil {
-				return false
-			}
+		return store.Each(tx, keyService, func(_ string, s *Service) error {
 			a, err := getApp(tx, s.AppID)
 			if err != nil || a == nil || a.Status != AppApproved {
-				derr = err
-				return err == nil
+				return err
 			}
 			visible := s.Status == StatusOnline
 			if env == EnvTest {
@@ -114,7 +103,7 @@ func (p *Platform) handleAppPage(c *endpoint.Call) (any, error) {
 			if visible {
 				d.Tiles = append(d.Tiles, appTile{s.ServiceCode, s.ServiceName, typeLabels[s.ServiceType], a.AppName, statusLabels[s.Status]})
 			}
-			return true
+			return nil
 		})
 	})
 	if err != nil {
@@ -208,18 +197,12 @@ func (p *Platform) handleBridgeScript(*endpoint.Call) (any, error) {
 func (p *Platform) TitleChecks(service string) ([]TitleCheck, error) {
 	items := []TitleCheck{}
 	err := p.deps.Store.View(func(tx *store.Tx) error {
-		var derr error
-		err := tx.AscendPrefix(keyTitle, func(_, v string) bool {
-			var tc TitleCheck
-			if derr = decode(v, &tc); derr != nil {
-				return false
-			}
+		return store.Each(tx, keyTitle, func(_ string, tc *TitleCheck) error {
 			if service == "" || tc.ServiceCode == service {
-				items = append(items, tc)
+				items = append(items, *tc)
 			}
-			return true
+			return nil
 		})
-		return errors.Join(err, derr)
 	})
 	return items, err
 }

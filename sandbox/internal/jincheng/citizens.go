@@ -2,7 +2,6 @@ package jincheng
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"image"
@@ -122,17 +121,10 @@ func (p *Platform) addCitizen(tx *store.Tx, c *Citizen) error {
 func (p *Platform) handleListCitizens(*endpoint.Call) (any, error) {
 	items := []Citizen{}
 	err := p.deps.Store.View(func(tx *store.Tx) error {
-		var derr error
-		err := tx.AscendPrefix(keyCitizen, func(_, v string) bool {
-			var c Citizen
-			derr = decode(v, &c)
-			items = append(items, c)
-			return derr == nil
+		return store.Each(tx, keyCitizen, func(_ string, c *Citizen) error {
+			items = append(items, *c)
+			return nil
 		})
-		if err == nil {
-			err = derr
-		}
-		return err
 	})
 	if err != nil {
 		return nil, err
@@ -255,14 +247,6 @@ func compareStrings(a, b string) int {
 		return 1
 	}
 	return 0
-}
-
-// decode unmarshals a stored JSON value.
-func decode(v string, dst any) error {
-	if err := json.Unmarshal([]byte(v), dst); err != nil {
-		return fmt.Errorf("jincheng: decode stored value: %w", err)
-	}
-	return nil
 }
 
 // errNotFound is the portal's answer for a resource that does not exist or is not the vendor's.

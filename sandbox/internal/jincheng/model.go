@@ -249,12 +249,7 @@ func next(tx *store.Tx, name string) (int, error) {
 }
 
 func getApp(tx *store.Tx, appID string) (*App, error) {
-	var a App
-	ok, err := tx.Get(keyApp+appID, &a)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return &a, nil
+	return store.Get[App](tx, keyApp+appID)
 }
 
 func appByCode(tx *store.Tx, appCode string) (*App, error) {
@@ -266,12 +261,7 @@ func appByCode(tx *store.Tx, appCode string) (*App, error) {
 }
 
 func getService(tx *store.Tx, code string) (*Service, error) {
-	var s Service
-	ok, err := tx.Get(keyService+code, &s)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return &s, nil
+	return store.Get[Service](tx, keyService+code)
 }
 
 func serviceByModule(tx *store.Tx, modulecode string) (*Service, error) {
@@ -284,30 +274,17 @@ func serviceByModule(tx *store.Tx, modulecode string) (*Service, error) {
 
 func (p *Platform) servicesOf(tx *store.Tx, appID string) ([]*Service, error) {
 	var out []*Service
-	var derr error
-	err := tx.AscendPrefix(keyService, func(_, v string) bool {
-		var s Service
-		if derr = decode(v, &s); derr != nil {
-			return false
-		}
+	err := store.Each(tx, keyService, func(_ string, s *Service) error {
 		if s.AppID == appID {
-			out = append(out, &s)
+			out = append(out, s)
 		}
-		return true
+		return nil
 	})
-	if err == nil {
-		err = derr
-	}
 	return out, err
 }
 
 func getCitizen(tx *store.Tx, userid string) (*Citizen, error) {
-	var c Citizen
-	ok, err := tx.Get(keyCitizen+userid, &c)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return &c, nil
+	return store.Get[Citizen](tx, keyCitizen+userid)
 }
 
 // findCitizen resolves a persona given as a userid or a mobile number.

@@ -227,18 +227,13 @@ var beijing = time.FixedZone("CST", 8*3600)
 func smsToday(tx *store.Tx, appCode, userid string, now time.Time) (int, error) {
 	day := now.In(beijing).Format("2006-01-02")
 	n := 0
-	var derr error
-	err := tx.AscendPrefix(keySMS, func(_, v string) bool {
-		var s SMS
-		if derr = decode(v, &s); derr != nil {
-			return false
-		}
+	err := store.Each(tx, keySMS, func(_ string, s *SMS) error {
 		if s.AppCode == appCode && s.UserID == userid && s.SentAt.In(beijing).Format("2006-01-02") == day {
 			n++
 		}
-		return true
+		return nil
 	})
-	return n, errors.Join(err, derr)
+	return n, err
 }
 
 // channelHost is the host of the service's channel URL in env.
@@ -443,18 +438,12 @@ func (p *Platform) handleListTodos(c *endpoint.Call) (any, error) {
 		if err := p.useNonce(tx, c); err != nil {
 			return err
 		}
-		var derr error
-		err := tx.AscendPrefix(keyTodo, func(_, v string) bool {
-			var t Todo
-			if derr = decode(v, &t); derr != nil {
-				return false
-			}
+		return store.Each(tx, keyTodo, func(_ string, t *Todo) error {
 			if t.AppCode == caller.App.AppCode && t.UserID == userid && t.Env == env && (status == "" || t.Status == status) {
-				items = append(items, t)
+				items = append(items, *t)
 			}
-			return true
+			return nil
 		})
-		return errors.Join(err, derr)
 	})
 	sortTodos(items)
 	return map[string]any{"items": items}, err
@@ -482,38 +471,24 @@ func (p *Platform) handleOutbox(c *endpoint.Call) (any, error) {
 		if cz == nil {
 			return named(codeCitizenNotFound, "no citizen "+userid)
 		}
-		var derr error
-		scan := func(prefix string, fn func(v string) error) error {
-			err := tx.AscendPrefix(prefix, func(_, v string) bool {
-				derr = fn(v)
-				return derr == nil
-			})
-			return errors.Join(err, derr)
-		}
 		return errors.Join(
-			scan(keySMS, func(v string) error {
-				var s SMS
-				err := decode(v, &s)
-				if err == nil && s.UserID == userid {
-					sms = append(sms, s)
+			store.Each(tx, keySMS, func(_ string, s *SMS) error {
+				if s.UserID == userid {
+					sms = append(sms, *s)
 				}
-				return err
+				return nil
 			}),
-			scan(keyMessage, func(v string) error {
-				var m Message
-				err := decode(v, &m)
-				if err == nil && contains(m.UserIDs, userid) {
-					msgs = append(msgs, m)
+			store.Each(tx, keyMessage, func(_ string, m *Message) error {
+				if contains(m.UserIDs, userid) {
+					msgs = append(msgs, *m)
 				}
-				return err
+				return nil
 			}),
-			scan(keyTodo, func(v string) error {
-				var t Todo
-				err := decode(v, &t)
-				if err == nil && t.UserID == userid {
-					todos = append(todos, t)
+			store.Each(tx, keyTodo, func(_ string, t *Todo) error {
+				if t.UserID == userid {
+					todos = append(todos, *t)
 				}
-				return err
+				return nil
 			}),
 		)
 	})

@@ -1,8 +1,6 @@
 package jincheng
 
 import (
-	"errors"
-
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
@@ -78,16 +76,10 @@ func (p *Platform) handleCreateVendor(c *endpoint.Call) (any, error) {
 func (p *Platform) handleListVendors(*endpoint.Call) (any, error) {
 	items := []map[string]any{}
 	err := p.deps.Store.View(func(tx *store.Tx) error {
-		var derr error
-		err := tx.AscendPrefix(keyVendor, func(_, val string) bool {
-			var v Vendor
-			if derr = decode(val, &v); derr != nil {
-				return false
-			}
+		return store.Each(tx, keyVendor, func(_ string, v *Vendor) error {
 			items = append(items, map[string]any{"account": v.Account, "name": v.Name, "createdAt": v.Created})
-			return true
+			return nil
 		})
-		return errors.Join(err, derr)
 	})
 	return map[string]any{"items": items}, err
 }
@@ -96,18 +88,12 @@ func (p *Platform) handleOperatorListApps(c *endpoint.Call) (any, error) {
 	status := c.Query("status")
 	items := []map[string]any{}
 	err := p.deps.Store.View(func(tx *store.Tx) error {
-		var derr error
-		err := tx.AscendPrefix(keyApp, func(_, val string) bool {
-			var a App
-			if derr = decode(val, &a); derr != nil {
-				return false
-			}
+		return store.Each(tx, keyApp, func(_ string, a *App) error {
 			if status == "" || a.Status == status {
 				items = append(items, map[string]any{"vendor": a.Vendor, "app": a.View(), "testers": a.Testers})
 			}
-			return true
+			return nil
 		})
-		return errors.Join(err, derr)
 	})
 	return map[string]any{"items": items}, err
 }

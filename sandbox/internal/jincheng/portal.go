@@ -189,18 +189,12 @@ func (p *Platform) handleListApps(c *endpoint.Call) (any, error) {
 	v := c.Principal.(*Vendor)
 	items := []AppView{}
 	err := p.deps.Store.View(func(tx *store.Tx) error {
-		var derr error
-		err := tx.AscendPrefix(keyApp, func(_, val string) bool {
-			var a App
-			if derr = decode(val, &a); derr != nil {
-				return false
-			}
+		return store.Each(tx, keyApp, func(_ string, a *App) error {
 			if a.Vendor == v.Account {
 				items = append(items, a.View())
 			}
-			return true
+			return nil
 		})
-		return errors.Join(err, derr)
 	})
 	return map[string]any{"items": items}, err
 }

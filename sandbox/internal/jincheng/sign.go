@@ -189,13 +189,15 @@ func (p *Platform) useNonce(tx *store.Tx, c *endpoint.Call) error {
 	}
 	cutoff := c.Now.Add(-2*SignatureWindow - time.Second).UnixMilli()
 	var old []string
-	err := tx.AscendIndex(nonceIndex, "", func(k, v string) bool {
-		var n nonceRecord
-		if decode(v, &n) != nil || n.At >= cutoff {
-			return false
+	err := store.EachInIndex(tx, nonceIndex, func(k string, n *nonceRecord) error {
+		if n.At >= cutoff {
+			return store.Stop
 		}
 		old = append(old, k)
-		return len(old) < 256
+		if len(old) >= 256 {
+			return store.Stop
+		}
+		return nil
 	})
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package jincheng
 
 import (
 	"encoding/base64"
-	"errors"
 	"net/url"
 	"regexp"
 	"slices"
@@ -41,19 +40,13 @@ func (p *Platform) handleTokenAudit(c *endpoint.Call) (any, error) {
 	app, flaggedOnly := c.Query("appCode"), c.Query("flagged") == "true"
 	items := []TokenAudit{}
 	err := p.deps.Store.View(func(tx *store.Tx) error {
-		var derr error
-		err := tx.AscendPrefix(keyToken, func(_, v string) bool {
-			var t Token
-			if derr = decode(v, &t); derr != nil {
-				return false
-			}
+		return store.Each(tx, keyToken, func(_ string, t *Token) error {
 			a := TokenAudit{t.Token, t.AppCode, t.ServiceCode, t.Env, t.UserID, t.IssuedAt, t.Uses, t.LateUses, t.LateUses > 0}
 			if (app == "" || app == t.AppCode) && (!flaggedOnly || a.Flagged) {
 				items = append(items, a)
 			}
-			return true
+			return nil
 		})
-		return errors.Join(err, derr)
 	})
 	slices.SortFunc(items, func(a, b TokenAudit) int { return a.IssuedAt.Compare(b.IssuedAt) })
 	return map[string]any{"items": items}, err

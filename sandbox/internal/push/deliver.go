@@ -426,26 +426,20 @@ type Filter struct {
 func (d *Deliverer) List(f Filter) ([]Delivery, error) {
 	out := []Delivery{}
 	err := d.deps.Store.View(func(tx *store.Tx) error {
-		var ferr error
 		pivot := d.deliveryPrefix()
 		if f.After != "" {
 			pivot += f.After + "\x00"
 		}
-		err := tx.AscendFrom(d.deliveryPrefix(), pivot, func(_, v string) bool {
-			var dl Delivery
-			if ferr = unmarshal(v, &dl); ferr != nil {
-				return false
-			}
+		return store.EachFrom(tx, d.deliveryPrefix(), pivot, func(_ string, dl *Delivery) error {
 			if (f.AppID == "" || f.AppID == dl.AppID) && (f.Event == "" || f.Event == dl.Event) {
-				d.withLatencies(&dl)
-				out = append(out, dl)
+				d.withLatencies(dl)
+				out = append(out, *dl)
 			}
-			return f.Limit <= 0 || len(out) < f.Limit
+			if f.Limit > 0 && len(out) >= f.Limit {
+				return store.Stop
+			}
+			return nil
 		})
-		if ferr != nil {
-			return ferr
-		}
-		return err
 	})
 	return out, err
 }

@@ -29,15 +29,3 @@
 //   - latency is measured in wall time, the only wall-time reading in the sandbox besides the
 //     running clock: it times the integrator's server, not the sandbox.
 package push
-
-import (
-	"encoding/json"
-	"fmt"
-)
-
-func unmarshal(s string, v any) error {
-	if err := json.Unmarshal([]byte(s), v); err != nil {
-		return fmt.Errorf("push: decode stored value: %w", err)
-	}
-	return nil
-}

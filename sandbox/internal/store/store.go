@@ -153,7 +153,9 @@ func (t *Tx) touch(key string) {
 // ErrReadOnly is returned when a View transaction tries to write.
 var ErrReadOnly = errors.New("store: write in a read-only transaction")
 
-// Get decodes the JSON value at key into v and reports whether the key exists.
+// Get decodes the JSON value at key into v and reports whether the key exists; v keeps its value
+// when the key is absent, which suits records whose zero value is their default. The generic Get
+// returns a record or nil instead.
 func (t *Tx) Get(key string, v any) (bool, error) {
 	raw, err := t.tx.Get(key)
 	if errors.Is(err, buntdb.ErrNotFound) {

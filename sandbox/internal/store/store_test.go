@@ -1,6 +1,10 @@
 package store
 
 import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -106,5 +110,165 @@ func TestPrefixScans(t *testing.T) {
 	}
 	if len(from) != 2 || from[0] != "p:2" {
 		t.Errorf("AscendFrom = %v", from)
+	}
+}
+
+// recordStore returns a store holding rec{N: n} at each of keys, and the raw values of raws.
+func recordStore(t *testing.T, keys map[string]int, raws map[string]string) *Store {
+	t.Helper()
+	s, err := Open(Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.CreateIndex("by_n", "i:*", "n"); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(func(tx *Tx) error {
+		for k, n := range keys {
+			if err := tx.Put(k, rec{N: n}); err != nil {
+				return err
+			}
+		}
+		for k, v := range raws {
+			if err := tx.PutRaw(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+type rec struct {
+	N int `json:"n"`
+}
+
+func TestGetReturnsTheRecordOrNil(t *testing.T) {
+	s := recordStore(t, map[string]int{"r:1": 7}, map[string]string{"r:bad": "not json"})
+	_ = s.View(func(tx *Tx) error {
+		if got, err := Get[rec](tx, "r:1"); err != nil || got == nil || got.N != 7 {
+			t.Errorf("Get(r:1) = %v, %v, want {7}, nil", got, err)
+		}
+		if got, err := Get[rec](tx, "r:absent"); err != nil || got != nil {
+			t.Errorf("Get(r:absent) = %v, %v, want nil, nil", got, err)
+		}
+		if got, err := Get[rec](tx, "r:bad"); err == nil || got != nil || !strings.Contains(err.Error(), "r:bad") {
+			t.Errorf("Get(r:bad) = %v, %v, want nil and an error naming the key", got, err)
+		}
+		return nil
+	})
+}
+
+// collect runs a scan and returns the keys and values it visited.
+func collect(t *testing.T, s *Store, scan func(tx *Tx, fn func(string, *rec) error) error) ([]string, []int, error) {
+	t.Helper()
+	var keys []string
+	var ns []int
+	err := s.View(func(tx *Tx) error {
+		return scan(tx, func(k string, v *rec) error {
+			keys = append(keys, k)
+			ns = append(ns, v.N)
+			return nil
+		})
+	})
+	return keys, ns, err
+}
+
+func TestEachKeepsToItsPrefix(t *testing.T) {
+	// Neighbours on both sides of "p:" in key order: "p" and "p" + anything below ':' sort
+	// before it, "p;" and "q:" after it.
+	s := recordStore(t, map[string]int{"p": 0, "p9": 0, "p:1": 1, "p:2": 2, "p:3": 3, "p;": 0, "q:1": 0}, nil)
+	keys, ns, err := collect(t, s, func(tx *Tx, fn func(string, *rec) error) error { return Each(tx, "p:", fn) })
+	if err != nil || !slices.Equal(keys, []string{"p:1", "p:2", "p:3"}) || !slices.Equal(ns, []int{1, 2, 3}) {
+		t.Errorf("Each(p:) visited %v %v, %v; want [p:1 p:2 p:3] [1 2 3], nil", keys, ns, err)
+	}
+	keys, _, err = collect(t, s, func(tx *Tx, fn func(string, *rec) error) error { return EachFrom(tx, "p:", "p:2", fn) })
+	if err != nil || !slices.Equal(keys, []string{"p:2", "p:3"}) {
+		t.Errorf("EachFrom(p:, p:2) visited %v, %v; want [p:2 p:3], nil", keys, err)
+	}
+	keys, _, err = collect(t, s, func(tx *Tx, fn func(string, *rec) error) error { return EachFrom(tx, "p:", "a", fn) })
+	if err != nil || !slices.Equal(keys, []string{"p:1", "p:2", "p:3"}) {
+		t.Errorf("EachFrom(p:, a) visited %v, %v; want the whole prefix", keys, err)
+	}
+	keys, _, err = collect(t, s, func(tx *Tx, fn func(string, *rec) error) error { return Each(tx, "none:", fn) })
+	if err != nil || len(keys) != 0 {
+		t.Errorf("Each(none:) visited %v, %v; want nothing", keys, err)
+	}
+}
+
+func TestEachCarriesADecodeErrorOutWithTheKey(t *testing.T) {
+	s := recordStore(t, map[string]int{"p:1": 1, "p:3": 3}, map[string]string{"p:2": "not json"})
+	keys, _, err := collect(t, s, func(tx *Tx, fn func(string, *rec) error) error { return Each(tx, "p:", fn) })
+	if err == nil || !strings.Contains(err.Error(), "p:2") {
+		t.Fatalf("Each over a bad record: err = %v, want an error naming p:2", err)
+	}
+	if !slices.Equal(keys, []string{"p:1"}) {
+		t.Errorf("Each visited %v before failing, want [p:1] and nothing after the bad record", keys)
+	}
+}
+
+func TestEachReturnsTheCallbacksErrorAndStopsEarly(t *testing.T) {
+	s := recordStore(t, map[string]int{"p:1": 1, "p:2": 2, "p:3": 3}, nil)
+	errMine := errors.New("mine")
+	for _, tc := range []struct {
+		name    string
+		ret     error
+		wantErr error
+	}{
+		{"Stop ends the scan without an error", Stop, nil},
+		{"a wrapped Stop too", fmt.Errorf("enough: %w", Stop), nil},
+		{"another error ends it and comes out as it is", errMine, errMine},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var seen []string
+			err := s.View(func(tx *Tx) error {
+				return Each(tx, "p:", func(k string, _ *rec) error {
+					seen = append(seen, k)
+					if k == "p:2" {
+						return tc.ret
+					}
+					return nil
+				})
+			})
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
+				t.Errorf("err = %v, want %v", err, tc.wantErr)
+			}
+			if !slices.Equal(seen, []string{"p:1", "p:2"}) {
+				t.Errorf("visited %v, want [p:1 p:2]", seen)
+			}
+		})
+	}
+}
+
+func TestEachGivesEveryRecordItsOwnValue(t *testing.T) {
+	s := recordStore(t, map[string]int{"p:1": 1, "p:2": 2}, nil)
+	var kept []*rec
+	_ = s.View(func(tx *Tx) error {
+		return Each(tx, "p:", func(_ string, v *rec) error { kept = append(kept, v); return nil })
+	})
+	if len(kept) != 2 || kept[0].N != 1 || kept[1].N != 2 {
+		t.Errorf("kept %v, %v; want each record's own value", kept[0], kept[1])
+	}
+}
+
+func TestEachMatchingSkipsBeforeDecoding(t *testing.T) {
+	s := recordStore(t, map[string]int{"p:1": 1, "p:3": 3}, map[string]string{"p:2": "not json"})
+	keys, _, err := collect(t, s, func(tx *Tx, fn func(string, *rec) error) error {
+		return EachMatching(tx, "p:", func(raw string) bool { return strings.HasPrefix(raw, "{") }, fn)
+	})
+	if err != nil || !slices.Equal(keys, []string{"p:1", "p:3"}) {
+		t.Errorf("EachMatching visited %v, %v; want [p:1 p:3], nil (the skipped value is never decoded)", keys, err)
+	}
+}
+
+func TestEachInIndexFollowsTheIndexOrder(t *testing.T) {
+	s := recordStore(t, map[string]int{"i:a": 3, "i:b": 1, "i:c": 2, "j:x": 0}, nil)
+	keys, ns, err := collect(t, s, func(tx *Tx, fn func(string, *rec) error) error { return EachInIndex(tx, "by_n", fn) })
+	if err != nil || !slices.Equal(keys, []string{"i:b", "i:c", "i:a"}) || !slices.Equal(ns, []int{1, 2, 3}) {
+		t.Errorf("EachInIndex visited %v %v, %v; want [i:b i:c i:a] [1 2 3], nil", keys, ns, err)
 	}
 }

@@ -88,12 +88,7 @@ func ValidAppID(s string) bool { return appIDPattern.MatchString(s) }
 
 // GetApp returns the app with appid, or nil.
 func (p *Platform) GetApp(tx *store.Tx, appid string) (*App, error) {
-	var a App
-	ok, err := tx.Get(appKey(appid), &a)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return &a, nil
+	return store.Get[App](tx, appKey(appid))
 }
 
 // LoadApp reads an app outside any transaction.
@@ -322,21 +317,16 @@ func (p *Platform) handleListApps(c *endpoint.Call) (any, error) {
 // ListApps returns the apps of type typ (every app when typ is empty), in appid order.
 func ListApps(tx *store.Tx, typ string) ([]*App, error) {
 	apps := []*App{}
-	var ferr error
-	err := tx.AscendPrefix(appPrefix, func(k, v string) bool {
-		var a App
-		if ferr = jsonUnmarshal(v, &a); ferr != nil {
-			return false
-		}
+	err := store.Each(tx, appPrefix, func(_ string, a *App) error {
 		if typ == "" || typ == a.Type {
-			apps = append(apps, &a)
+			apps = append(apps, a)
 		}
-		return true
+		return nil
 	})
-	if ferr != nil {
-		return nil, ferr
+	if err != nil {
+		return nil, err
 	}
-	return apps, err
+	return apps, nil
 }
 
 func (p *Platform) handleGetApp(c *endpoint.Call) (any, error) {

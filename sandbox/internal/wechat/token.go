@@ -308,12 +308,7 @@ func (p *Platform) Issue(tx *store.Tx, t Token, now time.Time, supersede bool) (
 
 // LoadToken returns the stored token tok, or nil.
 func LoadToken(tx *store.Tx, tok string) (*Token, error) {
-	var t Token
-	ok, err := tx.Get(tokenKey(tok), &t)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return &t, nil
+	return store.Get[Token](tx, tokenKey(tok))
 }
 
 // PutToken stores t.

@@ -139,21 +139,16 @@ func (e *Emulator) csOpenApplication(tx *store.Tx, appid string) (*Application, 
 
 func csApplications(tx *store.Tx, appid string) ([]Application, error) {
 	out := []Application{}
-	var ferr error
-	err := tx.AscendPrefix(csApplicationPrefix(), func(_, v string) bool {
-		var a Application
-		if ferr = decode(v, &a); ferr != nil {
-			return false
-		}
+	err := store.Each(tx, csApplicationPrefix(), func(_ string, a *Application) error {
 		if appid == "" || a.AppID == appid {
-			out = append(out, a)
+			out = append(out, *a)
 		}
-		return true
+		return nil
 	})
-	if ferr != nil {
-		return nil, ferr
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	return out, nil
 }
 
 func sortedUnique(in []int) []int {

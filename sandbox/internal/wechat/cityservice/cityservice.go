@@ -94,14 +94,6 @@ func New(d Deps) *Emulator { return &Emulator{deps: d} }
 
 var appIDPattern = regexp.MustCompile(`^wx[0-9a-f]{16}$`)
 
-// decode reads a stored JSON value.
-func decode(s string, v any) error {
-	if err := json.Unmarshal([]byte(s), v); err != nil {
-		return fmt.Errorf("cityservice: decode stored value: %w", err)
-	}
-	return nil
-}
-
 // encodeJSON encodes v keeping UTF-8 and <, >, & as they are, as WeChat does.
 func encodeJSON(v any) []byte {
 	var buf bytes.Buffer

@@ -216,19 +216,14 @@ func (e *Emulator) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string
 	// Only issued paths open: the bt must be an approved account's.
 	bt := q.Get("bt")
 	var grant *csGrant
-	var ferr error
-	if err := tx.AscendPrefix(csGrantPrefix(), func(_, v string) bool {
-		var g csGrant
-		if ferr = decode(v, &g); ferr != nil {
-			return false
-		}
+	if err := store.Each(tx, csGrantPrefix(), func(_ string, g *csGrant) error {
 		if g.BusinessType == bt {
-			grant = &g
-			return false
+			grant = g
+			return store.Stop
 		}
-		return true
-	}); err != nil || ferr != nil {
-		return out, firstErr(err, ferr)
+		return nil
+	}); err != nil {
+		return out, err
 	}
 	if grant == nil {
 		return out, csCtlErr(apierr.Forbidden, "path_not_issued", "the path's bt %q is no approved account's business_type: City Service opens only paths from getservicepath or the MP console", bt)
@@ -324,15 +319,6 @@ func (e *Emulator) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string
 		out.Service = view
 	}
 	return out, err
-}
-
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // csHealthCodePopup is the health-code entry's popup for a user in a city: the only code, or the

@@ -349,12 +349,7 @@ func generatedService(fk *fixture.Faker, id int64, city City, cat Category, suff
 
 // csLoadMeta reads the stored world's fixed part; nil when no world is loaded.
 func csLoadMeta(tx *store.Tx) (*csMeta, error) {
-	var m csMeta
-	ok, err := tx.Get(csMetaKey(), &m)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return &m, nil
+	return store.Get[csMeta](tx, csMetaKey())
 }
 
 // csLoadCity returns the city named name, or nil.
@@ -362,40 +357,25 @@ func csLoadCity(tx *store.Tx, name string) (*City, error) {
 	if name == "" {
 		return nil, nil
 	}
-	var c City
-	ok, err := tx.Get(csCityKey(name), &c)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return &c, nil
+	return store.Get[City](tx, csCityKey(name))
 }
 
 // csCities returns every city, in key order.
 func csCities(tx *store.Tx) ([]City, error) {
 	var out []City
-	var ferr error
-	err := tx.AscendPrefix(csCityPrefix(), func(_, v string) bool {
-		var c City
-		if ferr = decode(v, &c); ferr != nil {
-			return false
-		}
-		out = append(out, c)
-		return true
+	err := store.Each(tx, csCityPrefix(), func(_ string, c *City) error {
+		out = append(out, *c)
+		return nil
 	})
-	if ferr != nil {
-		return nil, ferr
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	return out, nil
 }
 
 // csLoadService returns the service with id, or nil.
 func csLoadService(tx *store.Tx, id int64) (*Service, error) {
-	var s Service
-	ok, err := tx.Get(csServiceKey(id), &s)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return &s, nil
+	return store.Get[Service](tx, csServiceKey(id))
 }
 
 // csServices returns the services keep accepts, in service_id order.
@@ -408,25 +388,20 @@ func csServices(tx *store.Tx, keep func(*Service) bool) ([]Service, error) {
 // decodes a few dozen services, not the whole world.
 func csServicesIn(tx *store.Tx, city string, keep func(*Service) bool) ([]Service, error) {
 	out := []Service{}
-	var ferr error
 	quoted := strconv.Quote(city)
-	err := tx.AscendPrefix(csServicePrefix(), func(_, v string) bool {
-		if city != "" && !strings.Contains(v, quoted) && !strings.Contains(v, `"cities":[]`) {
-			return true
-		}
-		var s Service
-		if ferr = decode(v, &s); ferr != nil {
-			return false
-		}
-		if (city == "" || s.offeredIn(city)) && (keep == nil || keep(&s)) {
-			out = append(out, s)
-		}
-		return true
-	})
-	if ferr != nil {
-		return nil, ferr
+	mayBeOffered := func(raw string) bool {
+		return city == "" || strings.Contains(raw, quoted) || strings.Contains(raw, `"cities":[]`)
 	}
-	return out, err
+	err := store.EachMatching(tx, csServicePrefix(), mayBeOffered, func(_ string, s *Service) error {
+		if (city == "" || s.offeredIn(city)) && (keep == nil || keep(s)) {
+			out = append(out, *s)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // csHealthCodes returns a city's health-code services, in service_id order.

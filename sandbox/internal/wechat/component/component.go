@@ -44,7 +44,6 @@ package component
 //     API declaring no permission set (the quota and rid tools) takes any authorizer token.
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"slices"
@@ -187,12 +186,7 @@ func authorizationKey(comp, authorizer string) string {
 
 // getAuthorization returns the (component, authorizer) grant, or nil.
 func getAuthorization(tx *store.Tx, comp, authorizer string) (*Authorization, error) {
-	var a Authorization
-	ok, err := tx.Get(authorizationKey(comp, authorizer), &a)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return &a, nil
+	return store.Get[Authorization](tx, authorizationKey(comp, authorizer))
 }
 
 // ---------------------------------------------------------------- credentials
@@ -831,26 +825,10 @@ func (e *Emulator) handleAuthorizerList(c *endpoint.Call) (any, error) {
 func (e *Emulator) authorizations(comp string) ([]Authorization, error) {
 	var out []Authorization
 	err := e.deps.Store.View(func(tx *store.Tx) error {
-		var ferr error
-		err := tx.AscendPrefix(authorizationPrefix(comp), func(_, v string) bool {
-			var a Authorization
-			if ferr = jsonUnmarshal(v, &a); ferr != nil {
-				return false
-			}
-			out = append(out, a)
-			return true
+		return store.Each(tx, authorizationPrefix(comp), func(_ string, a *Authorization) error {
+			out = append(out, *a)
+			return nil
 		})
-		if ferr != nil {
-			return ferr
-		}
-		return err
 	})
 	return out, err
-}
-
-func jsonUnmarshal(s string, v any) error {
-	if err := json.Unmarshal([]byte(s), v); err != nil {
-		return fmt.Errorf("component: decode stored value: %w", err)
-	}
-	return nil
 }

@@ -444,12 +444,7 @@ func (e *Emulator) Authorize(compID string, req AuthorizeRequest) (*AuthorizeRes
 // exclusiveHeld returns the mutually exclusive sets an account has granted to other components.
 func (e *Emulator) exclusiveHeld(tx *store.Tx, compID, authorizerID string) (map[int]bool, error) {
 	held := map[int]bool{}
-	var ferr error
-	err := tx.AscendPrefix("wechat:component:auth:", func(_, v string) bool {
-		var a Authorization
-		if ferr = jsonUnmarshal(v, &a); ferr != nil {
-			return false
-		}
+	err := store.Each(tx, "wechat:component:auth:", func(_ string, a *Authorization) error {
 		if a.Active && a.AuthorizerAppID == authorizerID && a.ComponentAppID != compID {
 			for _, id := range a.PermissionSets {
 				if s, ok := findPermissionSet(id); ok && s.Exclusive {
@@ -457,12 +452,12 @@ func (e *Emulator) exclusiveHeld(tx *store.Tx, compID, authorizerID string) (map
 				}
 			}
 		}
-		return true
+		return nil
 	})
-	if ferr != nil {
-		return nil, ferr
+	if err != nil {
+		return nil, err
 	}
-	return held, err
+	return held, nil
 }
 
 // RevokeResult is the outcome of a cancelled authorization.

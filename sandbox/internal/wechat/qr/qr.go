@@ -10,9 +10,6 @@
 package qr
 
 import (
-	"encoding/json"
-	"fmt"
-
 	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
@@ -47,11 +44,4 @@ func (e *Emulator) Routes(r endpoint.Routes) {
 	e.registerQRJumpRoutes(r)
 	e.registerScanRoutes(r)
 	e.registerShowItemRoutes(r)
-}
-
-func jsonUnmarshal(s string, v any) error {
-	if err := json.Unmarshal([]byte(s), v); err != nil {
-		return fmt.Errorf("qr: decode stored value: %w", err)
-	}
-	return nil
 }

@@ -130,12 +130,7 @@ func (e *Emulator) LookupQRCode(tx *store.Tx, u string) (*QRCode, error) {
 	if tok == "" {
 		return nil, nil
 	}
-	var q QRCode
-	ok, err := tx.Get(qrCodeKey(tok), &q)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return &q, nil
+	return store.Get[QRCode](tx, qrCodeKey(tok))
 }
 
 type qrCreateRequest struct {

@@ -626,57 +626,47 @@ func rulesPage(tx *store.Tx, scope string, skip, n int) ([]*QRJumpRule, error) {
 		return nil, err
 	}
 	var from uint64 // the first sequence number to walk from
-	var ferr error
-	if err := tx.AscendPrefix(qrjumpBlockPrefix(scope), func(k, v string) bool {
-		cnt, err := strconv.Atoi(v)
-		if err != nil {
-			ferr = fmt.Errorf("wechat: qrjump block %s: %w", k, err)
-			return false
-		}
-		if skip >= cnt {
-			skip -= cnt
-			return true
+	err := store.Each(tx, qrjumpBlockPrefix(scope), func(k string, cnt *int) error {
+		if skip >= *cnt {
+			skip -= *cnt
+			return nil
 		}
 		b, err := strconv.ParseUint(k[strings.LastIndexByte(k, ':')+1:], 10, 64)
 		if err != nil {
-			ferr = fmt.Errorf("wechat: qrjump block key %s: %w", k, err)
-			return false
+			return fmt.Errorf("wechat: qrjump block key %s: %w", k, err)
 		}
 		start := b*qrjumpBlock + 1
 		from = start
-		if assigned := min(uint64(qrjumpBlock), sm.Seq-start+1); uint64(cnt) == assigned {
+		if assigned := min(uint64(qrjumpBlock), sm.Seq-start+1); uint64(*cnt) == assigned {
 			from, skip = start+uint64(skip), 0 // no holes: the page starts skip numbers in
 		}
-		return false
-	}); err != nil {
+		return store.Stop
+	})
+	if err != nil || from == 0 {
 		return nil, err
-	}
-	if ferr != nil || from == 0 {
-		return nil, ferr
 	}
 	var out []*QRJumpRule
-	if err := tx.AscendFrom(qrjumpSeqPrefix(scope), qrjumpSeqKey(scope, from), func(_, v string) bool {
+	err = store.EachFrom(tx, qrjumpSeqPrefix(scope), qrjumpSeqKey(scope, from), func(_ string, pf *string) error {
 		if skip > 0 {
 			skip--
-			return true
+			return nil
 		}
-		var pf string
-		if ferr = jsonUnmarshal(v, &pf); ferr != nil {
-			return false
+		r, err := store.Get[QRJumpRule](tx, qrjumpRuleKey(scope, *pf))
+		if err != nil {
+			return err
 		}
-		var r QRJumpRule
-		var ok bool
-		if ok, ferr = tx.Get(qrjumpRuleKey(scope, pf), &r); ferr != nil {
-			return false
+		if r != nil {
+			out = append(out, r)
 		}
-		if ok {
-			out = append(out, &r)
+		if len(out) >= n {
+			return store.Stop
 		}
-		return len(out) < n
-	}); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	return out, ferr
+	return out, nil
 }
 
 type qrjumpPrefixRequest struct {

@@ -91,19 +91,14 @@ func (e *Emulator) LinkApps(a, b string, now time.Time) error {
 // links returns the apps linked to appid, in appid order.
 func links(tx *store.Tx, appid string) ([]Link, error) {
 	out := []Link{}
-	var ferr error
-	err := tx.AscendPrefix(linkPrefix(appid), func(_, v string) bool {
-		var l Link
-		if ferr = jsonUnmarshal(v, &l); ferr != nil {
-			return false
-		}
-		out = append(out, l)
-		return true
+	err := store.Each(tx, linkPrefix(appid), func(_ string, l *Link) error {
+		out = append(out, *l)
+		return nil
 	})
-	if ferr != nil {
-		return nil, ferr
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	return out, nil
 }
 
 type linksView struct {

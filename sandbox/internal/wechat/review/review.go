@@ -378,16 +378,19 @@ func listReviews(tx *store.Tx, appid string, f int, start, end int64, offset, li
 	// Posting order is time order, so the time range is a range of sequence numbers [lo, hi].
 	var lo, hi int64
 	first := func(pivot int64) (int64, error) {
-		var seq int64
-		var perr error
-		err := tx.AscendFrom(reviewTimePrefix(appid), fmt.Sprintf("%s%012d", reviewTimePrefix(appid), pivot), func(k, v string) bool {
-			seq, perr = strconv.ParseInt(v, 10, 64)
+		raw := ""
+		err := tx.AscendFrom(reviewTimePrefix(appid), fmt.Sprintf("%s%012d", reviewTimePrefix(appid), pivot), func(_, v string) bool {
+			raw = v
 			return false
 		})
-		if perr != nil {
-			return 0, fmt.Errorf("wechat: review time key: %w", perr)
+		if err != nil || raw == "" {
+			return 0, err
 		}
-		return seq, err
+		seq, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("wechat: review time key: %w", err)
+		}
+		return seq, nil
 	}
 	var err error
 	if lo, err = first(start); err != nil || lo == 0 {
