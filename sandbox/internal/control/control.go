@@ -5,7 +5,6 @@
 package control
 
 import (
-	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
+	"github.com/citysandbox/citysandbox/sandbox/internal/jsonenc"
 	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 )
@@ -123,14 +123,13 @@ func statusFor(err *apierr.Error) int {
 	return http.StatusInternalServerError
 }
 
+// encode is v as the control plane's body; a value that does not encode is its internal error.
 func encode(v any) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := jsonenc.Marshal(v)
+	if err != nil {
 		return []byte(`{"error":{"code":"internal","message":"encode response"}}`)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return b
 }
 
 // Routes registers the control-plane handlers.

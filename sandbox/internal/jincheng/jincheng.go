@@ -63,8 +63,6 @@
 package jincheng
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -76,6 +74,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
+	"github.com/citysandbox/citysandbox/sandbox/internal/jsonenc"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 )
@@ -267,13 +266,12 @@ func codeFor(c *endpoint.Call, err *apierr.Error) (string, int) {
 	return codeSystemError, http.StatusInternalServerError
 }
 
-// marshal encodes v keeping UTF-8 and without HTML escaping.
+// marshal encodes v as the platform does (see package jsonenc); a value that does not encode is
+// the platform's generic failure.
 func marshal(v any) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := jsonenc.Marshal(v)
+	if err != nil {
 		return []byte(`{"success":false,"errorCode":"SYSTEM-ERROR","errorMsg":"system error","requestId":"","data":null}`)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return b
 }

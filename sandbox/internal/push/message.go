@@ -2,10 +2,11 @@ package push
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/jsonenc"
 )
 
 // Format is how a push body is written: JSON or XML, as the account's push configuration says.
@@ -74,7 +75,7 @@ func (m Message) writeJSON(buf *bytes.Buffer) error {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		writeJSONString(buf, f.Name)
+		jsonenc.WriteString(buf, f.Name)
 		buf.WriteByte(':')
 		if err := writeJSONValue(buf, f.Value); err != nil {
 			return fmt.Errorf("push: field %s: %w", f.Name, err)
@@ -101,22 +102,13 @@ func writeJSONValue(buf *bytes.Buffer, v any) error {
 		buf.WriteByte(']')
 		return nil
 	case string:
-		writeJSONString(buf, v)
+		jsonenc.WriteString(buf, v)
 		return nil
 	case int, int64, uint32, bool:
 		fmt.Fprint(buf, v)
 		return nil
 	}
 	return fmt.Errorf("unsupported value type %T", v)
-}
-
-// writeJSONString writes s as WeChat does: UTF-8 kept, no HTML escaping.
-func writeJSONString(buf *bytes.Buffer, s string) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	buf.Write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
 }
 
 func (m Message) writeXML(buf *bytes.Buffer) error {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/citysandbox/citysandbox/sandbox/internal/jsonenc"
 	"github.com/citysandbox/citysandbox/sandbox/internal/yamldoc"
 )
 
@@ -122,7 +123,7 @@ func (v Vars) writeJSON(buf *bytes.Buffer, n *yamldoc.Node) error {
 			if err != nil {
 				return fmt.Errorf("line %d: %w", n.Content[i].Line, err)
 			}
-			writeString(buf, key)
+			jsonenc.WriteString(buf, key)
 			buf.WriteByte(':')
 			if err := v.writeJSON(buf, n.Content[i+1]); err != nil {
 				return err
@@ -169,19 +170,11 @@ func (v Vars) writeJSON(buf *bytes.Buffer, n *yamldoc.Node) error {
 		if err != nil {
 			return fmt.Errorf("line %d: %w", n.Line, err)
 		}
-		writeString(buf, s)
+		jsonenc.WriteString(buf, s)
 	default:
 		return fmt.Errorf("line %d: YAML aliases are not supported in a body", n.Line)
 	}
 	return nil
-}
-
-// writeString writes s as a JSON string without HTML escaping, as the platforms do.
-func writeString(buf *bytes.Buffer, s string) {
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)
-	buf.Truncate(buf.Len() - 1) // Encode's newline
 }
 
 // quoteIfNeeded renders a scalar for messages.

@@ -28,8 +28,6 @@
 package wechat
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -41,6 +39,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
+	"github.com/citysandbox/citysandbox/sandbox/internal/jsonenc"
 	"github.com/citysandbox/citysandbox/sandbox/internal/push"
 	"github.com/citysandbox/citysandbox/sandbox/internal/quota"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
@@ -259,13 +258,12 @@ type Envelope struct {
 // OK is the plain success envelope.
 func OK() Envelope { return Envelope{Errcode: 0, Errmsg: "ok"} }
 
-// marshal encodes v as WeChat does: UTF-8 kept, no HTML escaping.
+// marshal encodes v as WeChat does (see package jsonenc); a value that does not encode is
+// WeChat's generic failure.
 func marshal(v any) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := jsonenc.Marshal(v)
+	if err != nil {
 		return []byte(`{"errcode":-1,"errmsg":"system error"}`)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	return b
 }

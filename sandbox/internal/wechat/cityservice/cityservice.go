@@ -68,6 +68,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
+	"github.com/citysandbox/citysandbox/sandbox/internal/jsonenc"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
@@ -93,15 +94,6 @@ type Emulator struct {
 func New(d Deps) *Emulator { return &Emulator{deps: d} }
 
 var appIDPattern = regexp.MustCompile(`^wx[0-9a-f]{16}$`)
-
-// encodeJSON encodes v keeping UTF-8 and <, >, & as they are, as WeChat does.
-func encodeJSON(v any) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // only slices of string pairs are encoded here
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-}
 
 // Routes registers WeChat City Service interconnection (城市服务开放互联能力): the
 // path API and the control-plane verbs that simulate the rest of the flow.
@@ -379,7 +371,8 @@ func csBuildPath(meta *csMeta, t *csTarget, srcChannel int, bt string, h5 bool) 
 	switch t.PageType {
 	case 0:
 		q.Set("service_id", strconv.FormatInt(t.Service.ServiceID, 10))
-		q.Set("params", string(encodeJSON(t.Params)))
+		params, _ := jsonenc.Marshal(t.Params) // string pairs always encode
+		q.Set("params", string(params))
 	case 3:
 		q.Set("topic", t.Topic)
 	case 5:

@@ -3,6 +3,8 @@ package cityservice
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/jsonenc"
 )
 
 // FuzzParseParams checks the params decoder: it never panics, and what it accepts is at most
@@ -29,7 +31,8 @@ func FuzzParseParams(f *testing.F) {
 			}
 			seen[kv.Key] = true
 		}
-		again, err := csParseParams(string(encodeJSON(kvs)))
+		enc, _ := jsonenc.Marshal(kvs)
+		again, err := csParseParams(string(enc))
 		if err != nil || len(again) != len(kvs) {
 			t.Fatalf("round trip of %q: %v %v", s, again, err)
 		}
