@@ -37,8 +37,9 @@ func WithSeed(seed uint64) Option { return func(c *config) { c.seed = seed } }
 // WithStorePath keeps state in the buntdb file at path. Default ":memory:" (nothing on disk).
 func WithStorePath(path string) Option { return func(c *config) { c.storePath = path } }
 
-// WithFrozenClock starts a clock that stands at t until moved through the control plane or
-// Server.Clock. By default the clock follows wall time.
+// WithFrozenClock starts a clock that stands at t until moved: by Server.Advance or
+// Server.SetTime, POST /_sandbox/clock, or a scenario. Default: the clock follows wall time
+// (moving it then shifts it by an offset, which a restart keeps).
 func WithFrozenClock(t time.Time) Option {
 	return func(c *config) { c.start, c.frozen = t, true }
 }

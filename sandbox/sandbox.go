@@ -385,7 +385,8 @@ func (s *Server) restore(snapshot []byte) error {
 // Handler returns the sandbox's HTTP handler, to mount anywhere.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Reset returns to the fixtures: the store, the journal, faults and the random sequence.
+// Reset returns the store to the fixtures, clears the journal, the faults and the in-memory
+// quota counters, and restarts the random sequence. The clock and the contract report stay.
 func (s *Server) Reset() error { return s.reset("") }
 
 // Now returns the sandbox time.
@@ -413,7 +414,8 @@ func (s *Server) clockMoved() {
 // StateHash returns a hash of the whole stored state.
 func (s *Server) StateHash() (string, error) { return s.store.Hash() }
 
-// Close flushes the store (remembering the clock offset) and closes it.
+// Close flushes the store (remembering a running clock's offset, so that a restart resumes the
+// same sandbox time) and closes it.
 func (s *Server) Close() error {
 	if !s.clock.Frozen() {
 		if err := s.saveClock(); err != nil {
@@ -423,8 +425,9 @@ func (s *Server) Close() error {
 	return s.store.Close()
 }
 
-// ListenAndServe binds addr first (so "address in use" is returned at once), then serves until
-// ctx is cancelled, when it shuts down gracefully. It does not close the store.
+// ListenAndServe binds addr first (so "address in use" is returned at once), calls ready (when
+// not nil) with the bound address, then serves until ctx is cancelled, when it shuts down
+// gracefully. It does not close the store.
 func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net.Addr)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -436,7 +439,8 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net
 	return s.Serve(ctx, ln)
 }
 
-// Serve serves on ln until ctx is cancelled.
+// Serve serves on ln until ctx is cancelled, then shuts down gracefully. With a running clock it
+// also delivers the pushes that fall due as time passes.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
