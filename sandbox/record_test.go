@@ -71,7 +71,7 @@ func integratorSuite(t *testing.T, base string) {
 // record runs the integrator suite against a recording sandbox and returns the scenario.
 func record(t *testing.T, pinHashes bool, opts ...sandbox.Option) []byte {
 	t.Helper()
-	rec := sandbox.NewRecorder("integrator suite", pinHashes)
+	rec := &sandbox.Recorder{Name: "integrator suite", PinHashes: pinHashes}
 	sb, err := sandbox.New(append([]sandbox.Option{sandbox.WithRecorder(rec), sandbox.WithFrozenClock(time.Date(2026, 5, 1, 1, 0, 0, 0, time.UTC)), sandbox.WithSeed(9)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +182,7 @@ func TestContractReport(t *testing.T) {
 	post(srv.URL+"/_sandbox/reset", `{}`) // a reset keeps the counts
 	post(srv.URL+"/_sandbox/clock", `{"advance":"1m"}`)
 
-	r := srv.Contract(true)
+	r := srv.Contract().Called()
 	if r.Calls != 5 || r.OperationsCalled != 2 {
 		t.Errorf("calls %d, operations called %d; want 5 and 2", r.Calls, r.OperationsCalled)
 	}
@@ -219,7 +219,7 @@ func TestContractReport(t *testing.T) {
 	if len(r.Unrouted) != 1 || r.Unrouted[0].Path != "/cgi-bin/no_such_api" {
 		t.Errorf("unrouted = %+v", r.Unrouted)
 	}
-	if all := srv.Contract(false); all.OperationsTotal != len(all.Operations) || all.OperationsTotal < 7 {
+	if all := srv.Contract(); all.OperationsTotal != len(all.Operations) || all.OperationsTotal < 7 {
 		t.Errorf("full report lists %d of %d operations", len(all.Operations), all.OperationsTotal)
 	}
 
@@ -237,7 +237,7 @@ func TestContractReport(t *testing.T) {
 	if resp, err := c.Do(req); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("DELETE /_sandbox/contract: %v", err)
 	}
-	if r := srv.Contract(true); r.Calls != 0 || len(r.Operations) != 0 {
+	if r := srv.Contract().Called(); r.Calls != 0 || len(r.Operations) != 0 {
 		t.Errorf("after DELETE the report has %d calls", r.Calls)
 	}
 	var text strings.Builder

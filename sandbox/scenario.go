@@ -11,32 +11,171 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/scenario"
 )
 
-// Scenario is a parsed scenario file (see scenarios/README.md).
-type Scenario = scenario.Scenario
+// Scenario is a parsed and checked scenario file (the format is in scenarios/README.md): what
+// it says about itself, with the defaults filled in.
+type Scenario struct {
+	// File is the name the scenario was parsed from ("scenarios/wechat-quota.yaml").
+	File string
+	// Name says what the scenario shows: its name, or the file's base name without .yaml.
+	Name string
+	// Description is the scenario's description.
+	Description string
+	// Seed seeds the sandbox's random values: the scenario's seed, or 1.
+	Seed uint64
+	// Clock is the time the sandbox clock is frozen at before the first step: the scenario's
+	// clock, or 2026-03-02 10:00 Beijing time.
+	Clock time.Time
+	// Vars are the scenario's variables, available to every step as ${name}.
+	Vars map[string]string
+}
+
+func scenarioFrom(sc *scenario.Scenario) *Scenario {
+	if sc == nil {
+		return nil
+	}
+	return &Scenario{
+		File: sc.File(), Name: sc.Name, Description: sc.Description, Seed: sc.SeedValue(), Clock: sc.ClockValue(),
+		Vars: sc.Vars,
+	}
+}
 
 // ScenarioResult is one run of a scenario: every step's status, response digest and state hash.
-type ScenarioResult = scenario.Result
+type ScenarioResult struct {
+	// Scenario is the scenario run.
+	Scenario *Scenario
+	// Steps are the steps run, setup first, up to and including one that failed.
+	Steps []ScenarioStep
+	// Vars are the run's variables at its end, captures included; each value is JSON, so that a
+	// captured number stays a number.
+	Vars map[string]json.RawMessage
+}
 
-// ScenarioFailure is the step at which a run stopped, with what it expected and what it got.
-type ScenarioFailure = scenario.Failure
+func scenarioResultFrom(r *scenario.Result) *ScenarioResult {
+	if r == nil {
+		return nil
+	}
+	return &ScenarioResult{Scenario: scenarioFrom(r.Scenario), Steps: convertSlice(r.Steps, scenarioStepFrom), Vars: r.Vars}
+}
 
-// ScenarioDivergence names the first step at which two runs differ.
-type ScenarioDivergence = scenario.Divergence
+// ScenarioStep is what one step of a run did.
+type ScenarioStep struct {
+	// Section is "setup" or "steps"; Index counts from 1 within it.
+	Section string
+	Index   int
+	// Name is the step's name, and Line its line in the file.
+	Name string
+	Line int
+	// Action is what the step did: "GET /cgi-bin/token" or "advance 2h".
+	Action string
+	// Status is the answer's HTTP status.
+	Status int
+	// Errcode is the body's errcode, if it has one.
+	Errcode *int
+	// Digest is "sha256:<hex>" of the response body (of every body, for a repeated request).
+	Digest string
+	// StateHash is the stored state's hash after the step.
+	StateHash string
+}
 
-// ContractReport summarises, per operation, what an integrator's code has exercised.
-type ContractReport = scenario.Report
+func scenarioStepFrom(s scenario.StepResult) ScenarioStep {
+	return ScenarioStep{
+		Section: s.Section, Index: s.Index, Name: s.Name, Line: s.Line, Action: s.Action, Status: s.Status,
+		Errcode: s.Errcode, Digest: s.Digest, StateHash: s.StateHash,
+	}
+}
 
-// ParseScenario decodes a scenario strictly; errors name the file and line.
-func ParseScenario(name string, data []byte) (*Scenario, error) { return scenario.Parse(name, data) }
+// Label names the step for people: `step 3 "token expires" (tokens.yaml:40)`, without the
+// file when file is empty.
+func (s ScenarioStep) Label(file string) string {
+	in := s.internal()
+	return in.Label(file)
+}
+
+func (s ScenarioStep) internal() scenario.StepResult {
+	return scenario.StepResult{
+		Section: s.Section, Index: s.Index, Name: s.Name, Line: s.Line, Action: s.Action, Status: s.Status,
+		Errcode: s.Errcode, Digest: s.Digest, StateHash: s.StateHash,
+	}
+}
+
+// ScenarioFailure is the step at which a run stopped: what it expected and what it got. It is
+// the error RunScenario and Replay return for a failed step.
+type ScenarioFailure struct {
+	// File is the scenario's file.
+	File string
+	// Step is the step that failed.
+	Step ScenarioStep
+	// Problems are the unmet expectations, or why the step could not run.
+	Problems []string
+	// Response and Header are the answer, when there was one.
+	Response []byte
+	Header   http.Header
+}
+
+func scenarioFailureFrom(f scenario.Failure) ScenarioFailure {
+	return ScenarioFailure{File: f.File, Step: scenarioStepFrom(f.Step), Problems: f.Problems, Response: f.Response, Header: f.Header}
+}
+
+func (f ScenarioFailure) internal() scenario.Failure {
+	return scenario.Failure{File: f.File, Step: f.Step.internal(), Problems: f.Problems, Response: f.Response, Header: f.Header}
+}
+
+// Error says which step failed, each unmet expectation, and the answer.
+func (f *ScenarioFailure) Error() string {
+	in := f.internal()
+	return in.Error()
+}
+
+// runError returns a run's failed step as a *ScenarioFailure; other errors are left as they are.
+func runError(err error) error {
+	if f, ok := err.(*scenario.Failure); ok {
+		out := scenarioFailureFrom(*f)
+		return &out
+	}
+	return err
+}
+
+// ScenarioDivergence names the first step at which two runs of a scenario differ.
+type ScenarioDivergence struct {
+	// Step is the step, as the second run saw it.
+	Step ScenarioStep
+	// What is "response", "state" or "steps" (one run stopped earlier).
+	What string
+	// Want and Got are the first run's and the second's digest, state hash or number of steps.
+	Want, Got string
+}
+
+func scenarioDivergenceFrom(d scenario.Divergence) ScenarioDivergence {
+	return ScenarioDivergence{Step: scenarioStepFrom(d.Step), What: d.What, Want: d.Want, Got: d.Got}
+}
+
+// String names the step and what differs.
+func (d *ScenarioDivergence) String() string {
+	in := scenario.Divergence{Step: d.Step.internal(), What: d.What, Want: d.Want, Got: d.Got}
+	return in.String()
+}
+
+// ParseScenario decodes and checks a scenario without running it; errors name the file and line.
+func ParseScenario(name string, data []byte) (*Scenario, error) {
+	sc, err := scenario.Parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	return scenarioFrom(sc), nil
+}
 
 // CompareScenarioRuns returns the first step whose response or state differs between two runs
 // of a scenario, or nil when they are the same.
 func CompareScenarioRuns(want, got *ScenarioResult) *ScenarioDivergence {
-	return scenario.Compare(want, got)
+	steps := func(r *ScenarioResult) *scenario.Result {
+		return &scenario.Result{Steps: convertSlice(r.Steps, ScenarioStep.internal)}
+	}
+	return convertPtr(scenario.Compare(steps(want), steps(got)), scenarioDivergenceFrom)
 }
 
 // ScenarioTarget is a running sandbox that scenarios are replayed against.
@@ -60,14 +199,16 @@ func (t ScenarioTarget) internal() scenario.Target {
 }
 
 // RunScenario parses a scenario and runs it against target, printing a line per step to out
-// (nil: nothing). A failed step is returned as a *ScenarioFailure.
+// (nil: nothing). The scenario first resets the target to its own seed and clock. A failed step
+// is returned as a *ScenarioFailure, together with the result of the steps run so far.
 func RunScenario(ctx context.Context, target ScenarioTarget, name string, data []byte, out io.Writer) (*ScenarioResult, error) {
 	sc, err := scenario.Parse(name, data)
 	if err != nil {
 		return nil, err
 	}
 	r := &scenario.Runner{Target: target.internal(), Out: out}
-	return r.Run(ctx, sc)
+	res, err := r.Run(ctx, sc)
+	return scenarioResultFrom(res), runError(err)
 }
 
 // RunScenario runs a scenario against this sandbox, served for the purpose on a loopback port.
@@ -98,11 +239,6 @@ func (s *Server) serveLoopback(ctx context.Context) (url string, stop func(), er
 	}()
 	return "http://" + ln.Addr().String(), func() { cancel(); wg.Wait() }, nil
 }
-
-// Contract returns the contract report: per operation, calls made, requests that failed
-// validation and why, and the documented errcodes received and never received. With calledOnly,
-// operations never called are left out. It is what GET /_sandbox/contract answers.
-func (s *Server) Contract(calledOnly bool) ContractReport { return s.contract.Report(calledOnly) }
 
 // ReplayOptions configure Replay.
 type ReplayOptions struct {
@@ -168,12 +304,12 @@ func Replay(ctx context.Context, opts ReplayOptions, files ...string) error {
 	var runErr error
 	for _, sc := range scs {
 		if _, err := r.Run(ctx, sc); err != nil {
-			runErr = err
+			runErr = runError(err)
 			break
 		}
 	}
 	if opts.Report {
-		var rep ContractReport
+		var rep scenario.Report
 		if err := contractCall(ctx, target, http.MethodGet, &rep); err != nil {
 			return err
 		}
@@ -189,7 +325,7 @@ func Replay(ctx context.Context, opts ReplayOptions, files ...string) error {
 }
 
 // contractCall reads (GET) or clears (DELETE) the target's contract report.
-func contractCall(ctx context.Context, t scenario.Target, method string, into *ContractReport) error {
+func contractCall(ctx context.Context, t scenario.Target, method string, into *scenario.Report) error {
 	url := strings.TrimSuffix(t.URL, "/") + "/_sandbox/contract"
 	if method == http.MethodGet {
 		url += "?called=true"
@@ -214,63 +350,6 @@ func contractCall(ctx context.Context, t scenario.Target, method string, into *C
 	}
 	if err := json.NewDecoder(resp.Body).Decode(into); err != nil {
 		return fmt.Errorf("replay: decode contract: %w", err)
-	}
-	return nil
-}
-
-// Recorder records the traffic a sandbox serves as a scenario, each request a step whose
-// expectations are the answer seen, with generated tokens, tickets and ids captured into
-// variables and rids and times matched loosely, so that the recording replays. Give it to New
-// with WithRecorder; requests are then served one at a time.
-type Recorder struct {
-	name   string
-	hashes bool
-	r      *scenario.Recorder
-}
-
-// NewRecorder returns a recorder; name names the scenario. With pinHashes, every step also pins
-// its response digest and state hash, so that a replay reports the first step that differs in
-// any byte.
-func NewRecorder(name string, pinHashes bool) *Recorder {
-	return &Recorder{name: name, hashes: pinHashes}
-}
-
-// WithRecorder records the sandbox's traffic into r. Default: no recording. Record with a frozen
-// clock (WithFrozenClock) from a fresh store, so that the recording replays byte for byte.
-func WithRecorder(r *Recorder) Option { return func(c *config) { c.recorder = r } }
-
-func (r *Recorder) attach(s *Server, h http.Handler) http.Handler {
-	r.r = scenario.NewRecorder(scenario.RecorderConfig{
-		Name: r.name, Seed: s.seed.Load(), Start: s.clock.Now(), Now: s.clock.Now,
-		StateHash: s.StateHash, Hashes: r.hashes,
-	})
-	return r.r.Wrap(h)
-}
-
-// Len returns how many requests have been recorded.
-func (r *Recorder) Len() int {
-	if r.r == nil {
-		return 0
-	}
-	return r.r.Len()
-}
-
-// Scenario returns the recording so far as scenario YAML.
-func (r *Recorder) Scenario() ([]byte, error) {
-	if r.r == nil {
-		return nil, fmt.Errorf("sandbox: the recorder is not attached to a sandbox (WithRecorder)")
-	}
-	return scenario.Marshal(r.r.Scenario())
-}
-
-// WriteFile writes the recording to path.
-func (r *Recorder) WriteFile(path string) error {
-	b, err := r.Scenario()
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return fmt.Errorf("sandbox: write recording: %w", err)
 	}
 	return nil
 }

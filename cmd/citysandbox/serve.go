@@ -50,7 +50,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *record != "" {
 		// A recording replays byte for byte only from a fresh store with a frozen clock: the
 		// integrator's suite moves time through /_sandbox/clock, which is recorded too.
-		rec = sandbox.NewRecorder("recorded "+time.Now().UTC().Format(time.RFC3339), *recordHashes)
+		rec = &sandbox.Recorder{Name: "recorded " + time.Now().UTC().Format(time.RFC3339), PinHashes: *recordHashes}
 		opts = append(opts, sandbox.WithRecorder(rec), sandbox.WithFrozenClock(time.Now().UTC().Truncate(time.Second)))
 		if !dataSet {
 			opts = append(opts, sandbox.WithStorePath(":memory:"))

@@ -713,7 +713,7 @@ func TestCityServiceGoTwins(t *testing.T) {
 	if _, err := w.Apply(spec); err == nil {
 		t.Fatal("an app without a settled service applied")
 	}
-	svc, err := w.Settle(sandbox.CityServiceSpec{OwnerAppID: app.AppID, Name: "测试服务", Cities: []string{"太原"}, Categories: []string{"社保"},
+	svc, err := w.Settle(sandbox.CityServiceSettleSpec{OwnerAppID: app.AppID, Name: "测试服务", Cities: []string{"太原"}, Categories: []string{"社保"},
 		Homepage: &sandbox.CityServiceHomepage{Introduction: "测试"}})
 	if err != nil || svc.ServiceID == 0 {
 		t.Fatalf("settle: %v %+v", err, svc)
@@ -722,7 +722,7 @@ func TestCityServiceGoTwins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Approve(a.ID, sandbox.CityServiceDecision{}); err != nil {
+	if _, err := w.Approve(a.ID, sandbox.CityServiceGrant{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.Reject(a.ID, "late"); err == nil {

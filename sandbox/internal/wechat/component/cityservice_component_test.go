@@ -21,7 +21,7 @@ func TestCityServiceThroughAuthorizerToken(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := cs.Approve(a.ID, sandbox.CityServiceDecision{}); err != nil {
+		if _, err := cs.Approve(a.ID, sandbox.CityServiceGrant{}); err != nil {
 			t.Fatal(err)
 		}
 	}

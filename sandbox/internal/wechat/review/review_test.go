@@ -156,7 +156,7 @@ func ok(t testing.TB, a answer) {
 }
 
 // postReviews posts reviews through the control verb.
-func (e *reviewEnv) postReviews(body map[string]any) sandbox.PostedWeChatReviews {
+func (e *reviewEnv) postReviews(body map[string]any) sandbox.WeChatPostedReviews {
 	e.t.Helper()
 	if body["appid"] == nil {
 		body["appid"] = e.app.AppID
@@ -165,7 +165,7 @@ func (e *reviewEnv) postReviews(body map[string]any) sandbox.PostedWeChatReviews
 	if a.status != http.StatusCreated {
 		e.t.Fatalf("POST /_sandbox/wechat/reviews = %d %s", a.status, a.raw)
 	}
-	var out sandbox.PostedWeChatReviews
+	var out sandbox.WeChatPostedReviews
 	if err := json.Unmarshal(a.raw, &out); err != nil {
 		e.t.Fatal(err)
 	}
@@ -449,7 +449,7 @@ func TestPushRetriesAHangingReceiver(t *testing.T) {
 	if a.status != http.StatusCreated {
 		t.Fatalf("post review = %d %s", a.status, a.raw)
 	}
-	ds, err := srv.Deliveries(app.AppID)
+	ds, err := srv.WeChat().Deliveries(app.AppID)
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("Deliveries = %+v, %v; want 1", ds, err)
 	}
