@@ -35,7 +35,7 @@ func TestClockVerbs(t *testing.T) {
 	t.Parallel()
 	srv := sandboxtest.New(t)
 	a := do(t, srv, "POST", "/_sandbox/clock", `{"advance":"2h"}`)
-	if got := a.json["unix"]; got != float64(sandboxtest.Start.Add(2*time.Hour).Unix()) {
+	if got := a.json["unix"]; got != float64(sandboxtest.DefaultStart().Add(2*time.Hour).Unix()) {
 		t.Errorf("after advance 2h: unix = %v", got)
 	}
 	a = do(t, srv, "POST", "/_sandbox/clock", `{"set":"2027-01-01T00:00:00+08:00"}`)
@@ -142,7 +142,7 @@ func TestJournalFilters(t *testing.T) {
 
 func TestJournalIsCapped(t *testing.T) {
 	t.Parallel()
-	srv := sandboxtest.New(t, sandbox.WithJournalSize(5))
+	srv := sandboxtest.New(t, sandboxtest.WithSandboxOptions(sandbox.WithJournalSize(5)))
 	for range 8 {
 		do(t, srv, "GET", "/_sandbox/health", nil)
 	}
@@ -215,7 +215,7 @@ func TestFaultProbabilityIsSeeded(t *testing.T) {
 
 func TestAdminToken(t *testing.T) {
 	t.Parallel()
-	srv := sandboxtest.New(t, sandbox.WithAdminToken("s3cret"))
+	srv := sandboxtest.New(t, sandboxtest.WithSandboxOptions(sandbox.WithAdminToken("s3cret")))
 	if a := do(t, srv, "GET", "/_sandbox/health", nil); a.status != 200 {
 		t.Errorf("health needs no token: %d", a.status)
 	}

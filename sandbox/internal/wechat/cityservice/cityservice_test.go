@@ -182,7 +182,7 @@ func TestCityServiceWorldIsDeterministic(t *testing.T) {
 	if got := catalog(a); got != first {
 		t.Error("the world after a WeChat-only reset differs from the first")
 	}
-	other := sandboxtest.New(t, sandbox.WithSeed(2))
+	other := sandboxtest.New(t, sandboxtest.WithSandboxOptions(sandbox.WithSeed(2)))
 	if catalog(other) == first {
 		t.Error("seeds 1 and 2 give the same world: the fill is not seeded")
 	}
@@ -747,7 +747,7 @@ func TestCityServiceWithoutWorld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := sandboxtest.New(t, sandbox.WithFixtures(fstest.MapFS{"wechat.yaml": {Data: apps}}))
+	srv := sandboxtest.New(t, sandboxtest.WithSandboxOptions(sandbox.WithFixtures(fstest.MapFS{"wechat.yaml": {Data: apps}})))
 	tok := token(t, srv, serviceAppID, serviceSecret)
 	unchanged(t, srv, func() {
 		wantErrcode(t, csPath(t, srv, tok, map[string]any{"page_type": 1, "src_channel": 0, "city_name": "广州"}), 48001)
@@ -835,7 +835,7 @@ func BenchmarkCityServiceNewSandbox(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		s, err := sandbox.New(sandbox.WithLoadedSpec(spec), sandbox.WithFrozenClock(sandboxtest.Start))
+		s, err := sandbox.New(sandbox.WithLoadedSpec(spec), sandbox.WithFrozenClock(sandboxtest.DefaultStart()))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -181,7 +181,7 @@ func TestComponentProviderFlow(t *testing.T) {
 	if len(evs) != 1 || evs[0].InfoType != "component_verify_ticket" || !strings.HasPrefix(evs[0].ComponentVerifyTicket, "ticket@@@") {
 		t.Fatalf("after 10 minutes the receiver got %+v, want one component_verify_ticket", evs)
 	}
-	if want := sandboxtest.Start.Add(10 * time.Minute).Unix(); evs[0].CreateTime != want || evs[0].AppID != comp.AppID {
+	if want := sandboxtest.DefaultStart().Add(10 * time.Minute).Unix(); evs[0].CreateTime != want || evs[0].AppID != comp.AppID {
 		t.Errorf("ticket push CreateTime %d AppId %s, want %d %s", evs[0].CreateTime, evs[0].AppID, want, comp.AppID)
 	}
 	ticket := evs[0].ComponentVerifyTicket

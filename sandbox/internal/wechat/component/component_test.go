@@ -30,7 +30,7 @@ type compEnv struct {
 
 func newCompEnv(t testing.TB, opts ...sandbox.Option) *compEnv {
 	t.Helper()
-	return &compEnv{t: t, srv: sandboxtest.New(t, opts...)}
+	return &compEnv{t: t, srv: sandboxtest.New(t, sandboxtest.WithSandboxOptions(opts...))}
 }
 
 // do sends a request and decodes a JSON answer (nil for another content type).
@@ -631,7 +631,7 @@ func TestComponentControlVerbs(t *testing.T) {
 	if compStr(m, "ticket") == "" {
 		t.Errorf("no ticket drawn 10 minutes after creation: %v", m)
 	}
-	if want := sandboxtest.Start.Add(20 * time.Minute).Format(time.RFC3339); compStr(m, "next_ticket_push") != want {
+	if want := sandboxtest.DefaultStart().Add(20 * time.Minute).Format(time.RFC3339); compStr(m, "next_ticket_push") != want {
 		t.Errorf("next_ticket_push %v, want %s", m["next_ticket_push"], want)
 	}
 	_, j := h.control(http.MethodGet, "/_sandbox/requests?event=component_verify_ticket&appid="+comp2.AppID, nil)

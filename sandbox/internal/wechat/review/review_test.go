@@ -309,7 +309,7 @@ func TestNegativeReviewFlowEndToEnd(t *testing.T) {
 	// A compromise offer with an uploaded picture; the reviewer sees it and revises.
 	up := e.upload("image", "media", pngBytes(t))
 	mediaID := up.str("media_id")
-	if up.status != 200 || up.str("type") != "image" || mediaID == "" || up.json["created_at"] != float64(sandboxtest.Start.Unix()) {
+	if up.status != 200 || up.str("type") != "image" || mediaID == "" || up.json["created_at"] != float64(sandboxtest.DefaultStart().Unix()) {
 		t.Fatalf("upload = %s, want an image media id created now", up.raw)
 	}
 	ok(t, e.post("/wxaapi/comment/confirmcompromise", map[string]any{"commentId": r.CommentID, "picList": []string{mediaID}, "content": "全额退款并补发"}))
@@ -372,7 +372,7 @@ func TestNegativeReviewFlowEndToEnd(t *testing.T) {
 	if o := detail.OldComment; o == nil || o.Score != 100 || o.Content.Txt != "等了一个星期才发货" || o.CommentID != r.CommentID {
 		t.Errorf("oldComment = %+v, want the one-star original", o)
 	}
-	start := sandboxtest.Start.Unix()
+	start := sandboxtest.DefaultStart().Unix()
 	wantTimes := []int64{start, start, start, start + 3600}
 	if al := detail.ProcessInfo.ActionList; len(al) != 4 {
 		t.Fatalf("actionList = %+v, want 4 steps", al)
@@ -417,7 +417,7 @@ func TestPushRetriesAHangingReceiver(t *testing.T) {
 	t.Parallel()
 	// The receiver hangs on the first push until the sandbox gives up (a 1 s timeout for the
 	// test), then answers: the delivery log shows a timeout and a success, same message twice.
-	srv := sandboxtest.New(t, sandbox.WithPushTiming(time.Second, 3))
+	srv := sandboxtest.New(t, sandboxtest.WithSandboxOptions(sandbox.WithPushTiming(time.Second, 3)))
 	app := newApp(t, srv, sandbox.WeChatAppSpec{Type: "mini_program"})
 	release := make(chan struct{})
 	var mu sync.Mutex
@@ -818,7 +818,7 @@ func TestReviewControlRefusals(t *testing.T) {
 		{"six stars", "/_sandbox/wechat/reviews", map[string]any{"appid": e.app.AppID, "score": 6}, 400, "invalid"},
 		{"images and a video", "/_sandbox/wechat/reviews", map[string]any{"appid": e.app.AppID, "images": []string{"https://x/1.jpg"}, "video": map[string]any{"url": "https://x/v.mp4"}}, 400, "invalid_review"},
 		{"too many", "/_sandbox/wechat/reviews", map[string]any{"appid": e.app.AppID, "count": 1001}, 400, "invalid"},
-		{"paid in the future", "/_sandbox/wechat/reviews", map[string]any{"appid": e.app.AppID, "pay_time": sandboxtest.Start.Unix() + 10}, 400, "invalid_review"},
+		{"paid in the future", "/_sandbox/wechat/reviews", map[string]any{"appid": e.app.AppID, "pay_time": sandboxtest.DefaultStart().Unix() + 10}, 400, "invalid_review"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
