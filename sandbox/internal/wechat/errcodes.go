@@ -14,6 +14,10 @@ var commonErrmsgs = map[int]string{
 	40001: "invalid credential, access_token is invalid or not latest",
 	40002: "invalid grant_type",
 	40003: "invalid openid",
+	40004: "invalid media type",
+	40005: "invalid file type",
+	40007: "invalid media_id",
+	40008: "invalid message type",
 	40013: "invalid appid",
 	40014: "invalid access_token",
 	40029: "invalid code",
@@ -28,6 +32,7 @@ var commonErrmsgs = map[int]string{
 	41001: "access_token missing",
 	41002: "appid missing",
 	41004: "appsecret missing",
+	41005: "media data missing",
 	41018: "missing component_appid",
 	42001: "access_token expired",
 	43001: "require GET method",
@@ -38,6 +43,7 @@ var commonErrmsgs = map[int]string{
 	45002: "content size out of limit",
 	45009: "reach max api daily quota limit",
 	45011: "api minute-quota reach limit mustslower retry next minute",
+	45015: "response out of time limit or subscription is canceled",
 	47001: "data format error",
 	48001: "api unauthorized,",
 	48004: "api forbidden for irregularities",
@@ -63,8 +69,8 @@ func Errmsg(code int) string {
 	return "system error"
 }
 
-// reviewErrmsgs are the review family's codes, and the generic codes its flow uses. The English
-// texts of the negative codes are invented (the documentation gives Chinese meanings only).
+// reviewErrmsgs are the review family's codes. The English texts of the negative codes are
+// invented (the documentation gives Chinese meanings only).
 var reviewErrmsgs = map[int]string{
 	-10001: "invalid parameter",
 	-10003: "parameters do not match",
@@ -72,12 +78,6 @@ var reviewErrmsgs = map[int]string{
 	-10008: "service error",
 	-10403: "no permission on this comment",
 	10000:  "invalid request",
-	40004:  "invalid media type",
-	40005:  "invalid file type",
-	40007:  "invalid media_id",
-	40008:  "invalid message type",
-	41005:  "media data missing",
-	45015:  "response out of time limit or subscription is canceled",
 }
 
 // componentErrmsgs are the third-party platform's codes (reference section 9.3).

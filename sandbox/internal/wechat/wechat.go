@@ -73,6 +73,9 @@ type Platform struct {
 	// kindChecks admit calls made with a token of a kind a family issues (component and
 	// authorizer tokens); they are registered while the sandbox is built and read-only after.
 	kindChecks map[string]KindCheck
+	// messageWindows are the families customer-service messages go through (AddMessageWindows);
+	// registered while the sandbox is built and read-only after.
+	messageWindows []MessageWindows
 }
 
 // KindCheck is a family's admission rule for calls made with a token of one kind.
@@ -98,6 +101,8 @@ func (p *Platform) Routes(r endpoint.Routes) {
 	p.registerTokenRoutes(r)
 	p.registerQuotaRoutes(r)
 	p.registerPushRoutes(r)
+	p.registerMediaRoutes(r)
+	p.registerCustomMessageRoutes(r)
 }
 
 // RequestID returns a rid: the Unix time in hex, then two seeded random groups.

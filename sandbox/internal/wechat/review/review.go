@@ -20,9 +20,11 @@ package review
 //     push; synchronously, inside the control verb that posted it);
 //   - apikfquota/reset enables exactly one POST /cgi-bin/message/custom/send text message to the
 //     reviewer; without it the message is refused with 45015 (WeChat's code for a user outside the
-//     customer-service window), and extInfo.isAlreadySendTmpl turns true once it is sent;
+//     customer-service window), and extInfo.isAlreadySendTmpl turns true once it is sent (the API
+//     is the core's; this family opens the window and records the message, see reviewerWindows);
 //   - confirmcompromise's picList must hold image media ids of the same mini program from
-//     POST /cgi-bin/media/upload, at most 3 days old (40007 otherwise).
+//     POST /cgi-bin/media/upload (the core's temporary media), at most 3 days old (40007
+//     otherwise).
 //
 // Invented (the sources are silent; chosen as the most plausible):
 //   - an unknown commentId answers -10403 like another mini program's (existence is not
@@ -62,12 +64,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"mime/multipart"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -99,11 +96,14 @@ type Emulator struct {
 	deps Deps
 }
 
-// New returns the emulation.
-func New(d Deps) *Emulator { return &Emulator{deps: d} }
+// New returns the emulation; the reviewers become users the mini program may send
+// customer-service messages to (see reviewerWindows).
+func New(d Deps) *Emulator {
+	d.WeChat.AddMessageWindows(reviewerWindows{})
+	return &Emulator{deps: d}
+}
 
-// Routes lists the transaction-review APIs, the two generic APIs the flow needs, and the
-// simulated reviewer's control verbs.
+// Routes lists the transaction-review APIs and the simulated reviewer's control verbs.
 func (e *Emulator) Routes(r endpoint.Routes) {
 	r.Handle("getCommentList", e.handleCommentList)              // GET /wxaapi/comment/mpcommentlist/get
 	r.Handle("getCommentReplyList", e.handleCommentReplyList)    // GET /wxaapi/comment/replyandcommentreplylist/get
@@ -114,8 +114,6 @@ func (e *Emulator) Routes(r endpoint.Routes) {
 	r.Handle("deleteCommentReplyReply", e.handleCommentReplyDel) // POST /wxaapi/comment/commentreply/delete
 	r.Handle("resetCommentKfQuota", e.handleKfQuotaReset)        // POST /wxaapi/comment/apikfquota/reset
 	r.Handle("confirmCompromise", e.handleConfirmCompromise)     // POST /wxaapi/comment/confirmcompromise
-	r.Handle("uploadTempMedia", e.handleMediaUpload)             // POST /cgi-bin/media/upload
-	r.Handle("sendCustomMessage", e.handleCustomSend)            // POST /cgi-bin/message/custom/send
 	r.Handle("postWeChatReviews", e.handlePostReviews)           // POST /_sandbox/wechat/reviews
 	r.Handle("getWeChatReview", e.handleGetReview)               // GET /_sandbox/wechat/reviews/{commentId}
 	r.Handle("reviseWeChatReview", e.handleReviseReview)         // POST /_sandbox/wechat/reviews/{commentId}/revise
@@ -130,7 +128,6 @@ const (
 	reviewMaxCount  = 1000 // reviews per POST /_sandbox/wechat/reviews
 	reviewFilters   = 6
 	badScoreFrom    = "oWeChatTeamNotify0000000000000"
-	mediaLifetime   = 3 * 24 * time.Hour
 	negativeMaxStar = 2
 )
 
@@ -267,7 +264,6 @@ func reviewFwKey(appid string, f int, i int64) string {
 }
 func reviewUserKey(appid, openid string) string { return "wechat:review:user:" + appid + ":" + openid }
 func reviewKfKey(appid, openid string) string   { return "wechat:review:kf:" + appid + ":" + openid }
-func mediaKey(mediaID string) string            { return "wechat:media:" + mediaID }
 
 func getInt(tx *store.Tx, key string) (int64, error) {
 	s, ok, err := tx.GetRaw(key)
@@ -932,6 +928,39 @@ func (e *Emulator) handleKfQuotaReset(c *endpoint.Call) (any, error) {
 	})
 }
 
+// reviewerWindows are the customer-service windows of the negative-review flow: a reviewer is a
+// user of the mini program they reviewed, and apikfquota/reset opens a window for one message,
+// which is recorded on the review (KfMessages, extInfo.isAlreadySendTmpl).
+type reviewerWindows struct{}
+
+// IsUser implements wechat.MessageWindows: whether openid reviewed the mini program appid.
+func (reviewerWindows) IsUser(tx *store.Tx, appid, openid string) (bool, error) {
+	return tx.Has(reviewUserKey(appid, openid))
+}
+
+// Deliver implements wechat.MessageWindows: the message uses up the window of the review whose
+// customer-service quota was reset, and is recorded on it.
+func (reviewerWindows) Deliver(tx *store.Tx, m wechat.CustomMessage) (bool, error) {
+	commentID, ok, err := tx.GetRaw(reviewKfKey(m.AppID, m.ToUser))
+	if err != nil || !ok {
+		return false, err
+	}
+	r, err := store.Get[Review](tx, reviewKey(commentID))
+	if err != nil {
+		return false, err
+	}
+	if r == nil {
+		return false, fmt.Errorf("wechat: review %s of a kf quota is missing", commentID)
+	}
+	if err := tx.Delete(reviewKfKey(m.AppID, m.ToUser)); err != nil {
+		return false, err
+	}
+	return true, updateReview(tx, r, func(r *Review) error {
+		r.KfMessages = append(r.KfMessages, KfMessage{Content: m.Content, At: m.At.Unix()})
+		return nil
+	})
+}
+
 // handled records the developer's first action on a negative review.
 func (r *Review) handled(now int64) {
 	if r.Actions[actionHandled-1] == 0 {
@@ -961,12 +990,11 @@ func (e *Emulator) handleConfirmCompromise(c *endpoint.Call) (any, error) {
 			return apierr.Newf(apierr.Conflict, 10000, "review %s already has a compromise", r.CommentID)
 		}
 		for _, id := range req.PicList {
-			var m media
-			ok, err := tx.Get(mediaKey(id), &m)
+			m, err := wechat.GetMedia(tx, id)
 			if err != nil {
 				return err
 			}
-			if !ok || m.AppID != app.AppID || m.Type != "image" || !c.Now.Before(m.ExpiresAt) {
+			if m == nil || m.AppID != app.AppID || m.Type != "image" || !m.LiveAt(c.Now) {
 				return apierr.Newf(apierr.Invalid, 40007, "picList item %q is not a live image media id of %s", id, app.AppID)
 			}
 		}
@@ -995,100 +1023,6 @@ func (e *Emulator) revise(r *Review, now int64, stars int, txt string) {
 	r.Old = &OldReview{CreateTime: r.CreateTime, Score: r.Score, Txt: r.Txt, Media: r.Media, RevisedAt: now}
 	r.Score, r.Txt, r.Media = stars*100, txt, []ReviewMedia{}
 	r.Actions[actionRevised-1] = now
-}
-
-// handleCustomSend emulates POST /cgi-bin/message/custom/send for the negative-review flow:
-// a text message to a reviewer whose review's customer-service quota was reset and not used.
-func (e *Emulator) handleCustomSend(c *endpoint.Call) (any, error) {
-	var req struct {
-		ToUser  string `json:"touser"`
-		MsgType string `json:"msgtype"`
-		Text    struct {
-			Content string `json:"content"`
-		} `json:"text"`
-	}
-	if err := c.Bind(&req); err != nil {
-		return nil, err
-	}
-	app := c.Principal.(*wechat.Principal).App
-	if req.MsgType != "text" {
-		return nil, apierr.Newf(apierr.Invalid, 40008, "msgtype %q: the sandbox sends text messages only", req.MsgType)
-	}
-	if req.Text.Content == "" {
-		return nil, apierr.New(apierr.Invalid, 40097, "text.content is empty")
-	}
-	err := e.deps.Store.Update(func(tx *store.Tx) error {
-		if ok, err := tx.Has(reviewUserKey(app.AppID, req.ToUser)); err != nil {
-			return err
-		} else if !ok {
-			return apierr.Newf(apierr.Invalid, 40003, "openid %q is not a user of %s", req.ToUser, app.AppID)
-		}
-		commentID, ok, err := tx.GetRaw(reviewKfKey(app.AppID, req.ToUser))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return apierr.Newf(apierr.Forbidden, 45015, "no customer-service quota for %s: reset it with apikfquota/reset on their negative review", req.ToUser)
-		}
-		var r Review
-		if ok, err := tx.Get(reviewKey(commentID), &r); err != nil || !ok {
-			return fmt.Errorf("wechat: review %s of a kf quota: %v", commentID, err)
-		}
-		if err := tx.Delete(reviewKfKey(app.AppID, req.ToUser)); err != nil {
-			return err
-		}
-		return updateReview(tx, &r, func(r *Review) error {
-			r.KfMessages = append(r.KfMessages, KfMessage{Content: req.Text.Content, At: c.Now.Unix()})
-			return nil
-		})
-	})
-	return nil, err
-}
-
-// ---------------------------------------------------------------- temporary media
-
-// media is an uploaded temporary media file (only its description is kept).
-type media struct {
-	MediaID     string    `json:"media_id"`
-	AppID       string    `json:"appid"`
-	Type        string    `json:"type"`
-	ContentType string    `json:"content_type"`
-	Size        int       `json:"size"`
-	CreatedAt   time.Time `json:"created_at"`
-	ExpiresAt   time.Time `json:"expires_at"`
-}
-
-// handleMediaUpload emulates POST /cgi-bin/media/upload for images: a multipart "media" file
-// of type image (PNG, JPEG or GIF, by its bytes), valid 3 days.
-func (e *Emulator) handleMediaUpload(c *endpoint.Call) (any, error) {
-	app := c.Principal.(*wechat.Principal).App
-	if t := c.Query("type"); t != "image" {
-		return nil, apierr.Newf(apierr.Invalid, 40004, "type %q: the sandbox takes images only", t)
-	}
-	req := c.Request()
-	ct := req.Header.Get("Content-Type")
-	data, err := multipartFile(ct, c.Body, "media")
-	if err != nil {
-		return nil, apierr.New(apierr.Invalid, 41005, err.Error())
-	}
-	kind := http.DetectContentType(data)
-	switch kind {
-	case "image/png", "image/jpeg", "image/gif":
-	default:
-		return nil, apierr.Newf(apierr.Invalid, 40005, "the file is %s, not a PNG, JPEG or GIF image", kind)
-	}
-	m := media{
-		MediaID: e.deps.Rand.Token(64, seeded.URLSafe), AppID: app.AppID, Type: "image", ContentType: kind,
-		Size: len(data), CreatedAt: c.Now, ExpiresAt: c.Now.Add(mediaLifetime),
-	}
-	if err := e.deps.Store.Update(func(tx *store.Tx) error { return tx.Put(mediaKey(m.MediaID), m) }); err != nil {
-		return nil, err
-	}
-	return struct {
-		Type      string `json:"type"`
-		MediaID   string `json:"media_id"`
-		CreatedAt int64  `json:"created_at"`
-	}{"image", m.MediaID, c.Now.Unix()}, nil
 }
 
 // ---------------------------------------------------------------- simulated reviewers
@@ -1401,33 +1335,4 @@ func (e *Emulator) handleReviseReview(c *endpoint.Call) (any, error) {
 		return nil, err
 	}
 	return e.ReviseReview(c.Param("commentId"), req.Stars, req.Txt)
-}
-
-// multipartFile returns the contents of the file field name of a multipart/form-data body.
-func multipartFile(contentType string, body []byte, name string) ([]byte, error) {
-	mt, params, err := mime.ParseMediaType(contentType)
-	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		return nil, errors.New("the body is not multipart/form-data")
-	}
-	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			return nil, fmt.Errorf("no %q file in the form", name)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read form: %w", err)
-		}
-		if part.FormName() != name {
-			continue
-		}
-		data, err := io.ReadAll(part)
-		if err != nil {
-			return nil, fmt.Errorf("read %q: %w", name, err)
-		}
-		if len(data) == 0 {
-			return nil, fmt.Errorf("the %q file is empty", name)
-		}
-		return data, nil
-	}
 }
