@@ -2,12 +2,14 @@
 // platforms that city-service integrators build against, served over HTTP on the platforms' own
 // paths, with its state in buntdb and its time on a controllable clock.
 //
-//	s, err := sandbox.New(sandbox.WithSeed(1))
-//	defer s.Close()
-//	http.ListenAndServe("127.0.0.1:8844", s.Handler())
+// New builds a sandbox. Its Handler serves WeChat's paths at the root, Jincheng's under
+// /jincheng/ and the control plane under /_sandbox/: mount it anywhere and point an SDK's base
+// URL at it (see the example of New). The control verbs have Go twins, returned by
+// Server.WeChat, Server.CityService and Server.Jincheng; Server.Advance and Server.SetTime move
+// the clock; RunScenario and Replay run scenario files.
 //
-// The command citysandbox and the package sandboxtest are thin layers over this one; both run
-// exactly this code.
+// Package sandboxtest wraps this one for Go tests, as net/http/httptest wraps net/http, and the
+// command citysandbox serves it: both run exactly this code.
 package sandbox
 
 import (
