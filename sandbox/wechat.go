@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/push"
+	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
 
@@ -106,7 +107,11 @@ func (w *WeChatControl) CreateApp(spec WeChatAppSpec) (*WeChatApp, error) {
 
 // App returns the app with appid, or nil and no error when there is none.
 func (w *WeChatControl) App(appid string) (*WeChatApp, error) {
-	a, err := w.s.wechat.LoadApp(appid)
+	var a *wechat.App
+	err := w.s.store.View(func(tx *store.Tx) (err error) {
+		a, err = wechat.GetApp(tx, appid)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
@@ -221,14 +222,12 @@ func (p *Platform) handleSendSMS(c *endpoint.Call) (any, error) {
 // SMSPerUserPerDay is how many SMS one app may send one citizen in a Beijing-time day (invented).
 const SMSPerUserPerDay = 10
 
-var beijing = time.FixedZone("CST", 8*3600)
-
 // smsToday counts the SMS app sent to userid on now's Beijing-time day.
 func smsToday(tx *store.Tx, appCode, userid string, now time.Time) (int, error) {
-	day := now.In(beijing).Format("2006-01-02")
+	day := now.In(clock.Beijing).Format("2006-01-02")
 	n := 0
 	err := store.Each(tx, keySMS, func(_ string, s *SMS) error {
-		if s.AppCode == appCode && s.UserID == userid && s.SentAt.In(beijing).Format("2006-01-02") == day {
+		if s.AppCode == appCode && s.UserID == userid && s.SentAt.In(clock.Beijing).Format("2006-01-02") == day {
 			n++
 		}
 		return nil

@@ -87,19 +87,8 @@ var (
 func ValidAppID(s string) bool { return appIDPattern.MatchString(s) }
 
 // GetApp returns the app with appid, or nil.
-func (p *Platform) GetApp(tx *store.Tx, appid string) (*App, error) {
+func GetApp(tx *store.Tx, appid string) (*App, error) {
 	return store.Get[App](tx, appKey(appid))
-}
-
-// LoadApp reads an app outside any transaction.
-func (p *Platform) LoadApp(appid string) (*App, error) {
-	var app *App
-	err := p.deps.Store.View(func(tx *store.Tx) error {
-		var err error
-		app, err = p.GetApp(tx, appid)
-		return err
-	})
-	return app, err
 }
 
 // AppSpec is what a caller may say about a new app; the rest is generated.
@@ -180,7 +169,7 @@ func (p *Platform) completeApp(a *App) error {
 	if a.AppID == "" {
 		a.AppID = "wx" + r.Token(16, seeded.Hex)
 	}
-	if !appIDPattern.MatchString(a.AppID) {
+	if !ValidAppID(a.AppID) {
 		return invalid("appid must be wx and 16 lowercase hex digits, not %q", a.AppID)
 	}
 	if a.Secret == "" {
@@ -332,7 +321,7 @@ func ListApps(tx *store.Tx, typ string) ([]*App, error) {
 func (p *Platform) handleGetApp(c *endpoint.Call) (any, error) {
 	var v appView
 	err := p.deps.Store.View(func(tx *store.Tx) error {
-		app, err := p.GetApp(tx, c.Param("appid"))
+		app, err := GetApp(tx, c.Param("appid"))
 		if err != nil {
 			return err
 		}
@@ -363,7 +352,7 @@ func (p *Platform) handleUpdateApp(c *endpoint.Call) (any, error) {
 	}
 	var v appView
 	err := p.deps.Store.Update(func(tx *store.Tx) error {
-		app, err := p.GetApp(tx, c.Param("appid"))
+		app, err := GetApp(tx, c.Param("appid"))
 		if err != nil {
 			return err
 		}
@@ -424,14 +413,20 @@ func (p *Platform) FixtureApps() ([]App, error) {
 		return nil, err
 	}
 	apps := make([]App, 0, len(f.Apps))
-	for _, spec := range f.Apps {
-		app, err := p.LoadApp(spec.AppID)
-		if err != nil {
-			return nil, err
+	err := p.deps.Store.View(func(tx *store.Tx) error {
+		for _, spec := range f.Apps {
+			app, err := GetApp(tx, spec.AppID)
+			if err != nil {
+				return err
+			}
+			if app != nil {
+				apps = append(apps, *app)
+			}
 		}
-		if app != nil {
-			apps = append(apps, *app)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return apps, nil
 }

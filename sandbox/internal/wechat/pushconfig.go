@@ -98,7 +98,11 @@ func (p *Platform) SetPushConfig(ctx context.Context, appid string, cfg PushConf
 	if cfg.EncodingAESKey != "" && !push.ValidEncodingAESKey(cfg.EncodingAESKey) {
 		return nil, invalid("encoding_aes_key must be 43 letters or digits")
 	}
-	app, err := p.LoadApp(appid)
+	var app *App
+	err := p.deps.Store.View(func(tx *store.Tx) (err error) {
+		app, err = GetApp(tx, appid)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +126,7 @@ func (p *Platform) SetPushConfig(ctx context.Context, appid string, cfg PushConf
 	}
 	cfg.VerifiedAt = p.deps.Clock.Now()
 	err = p.deps.Store.Update(func(tx *store.Tx) error {
-		app, err := p.GetApp(tx, appid)
+		app, err := GetApp(tx, appid)
 		if err != nil {
 			return err
 		}
@@ -155,7 +159,7 @@ func (p *Platform) handlePutPushConfig(c *endpoint.Call) (any, error) {
 func (p *Platform) handleGetPushConfig(c *endpoint.Call) (any, error) {
 	var cfg PushConfig
 	err := p.deps.Store.View(func(tx *store.Tx) error {
-		app, err := p.GetApp(tx, c.Param("appid"))
+		app, err := GetApp(tx, c.Param("appid"))
 		if err != nil {
 			return err
 		}

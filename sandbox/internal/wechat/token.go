@@ -135,14 +135,14 @@ func (p *Platform) lookupToken(tok string) (*Token, *App, error) {
 		t, a := e.tok, e.app
 		return &t, &a, nil
 	}
-	var t Token
+	var t *Token
 	var app *App
 	err := p.deps.Store.View(func(tx *store.Tx) error {
-		ok, err := tx.Get(tokenKey(tok), &t)
-		if err != nil || !ok {
+		var err error
+		if t, err = GetToken(tx, tok); err != nil || t == nil {
 			return err
 		}
-		app, err = p.GetApp(tx, t.AppID)
+		app, err = GetApp(tx, t.AppID)
 		return err
 	})
 	if err != nil || app == nil {
@@ -152,9 +152,9 @@ func (p *Platform) lookupToken(tok string) (*Token, *App, error) {
 	if len(p.cache.m) >= tokenCacheMax {
 		clear(p.cache.m)
 	}
-	p.cache.m[tok] = cachedToken{tokens: tv, apps: av, tok: t, app: *app}
+	p.cache.m[tok] = cachedToken{tokens: tv, apps: av, tok: *t, app: *app}
 	p.cache.mu.Unlock()
-	return &t, app, nil
+	return t, app, nil
 }
 
 // checkAccessToken resolves an access_token to its token and app, with WeChat's codes: 41001
@@ -212,10 +212,14 @@ type tokenAnswer struct {
 // checkCredentials verifies appid and secret for the token APIs and the caller's IP against the
 // account's whitelist.
 func (p *Platform) checkCredentials(c *endpoint.Call, appid, secret string) (*App, error) {
-	if !appIDPattern.MatchString(appid) {
+	if !ValidAppID(appid) {
 		return nil, apierr.Newf(apierr.Invalid, 40013, "appid %q is not of the form wx + 16 hex digits", appid)
 	}
-	app, err := p.LoadApp(appid)
+	var app *App
+	err := p.deps.Store.View(func(tx *store.Tx) (err error) {
+		app, err = GetApp(tx, appid)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -306,8 +310,8 @@ func (p *Platform) Issue(tx *store.Tx, t Token, now time.Time, supersede bool) (
 	return &t, nil
 }
 
-// LoadToken returns the stored token tok, or nil.
-func LoadToken(tx *store.Tx, tok string) (*Token, error) {
+// GetToken returns the stored token tok, or nil.
+func GetToken(tx *store.Tx, tok string) (*Token, error) {
 	return store.Get[Token](tx, tokenKey(tok))
 }
 

@@ -158,10 +158,19 @@ func (p *Platform) Admit(c *endpoint.Call) error {
 }
 
 // AdmitCall counts a call of app on api against limits scaled to the app's tier, maps a refusal
-// to WeChat's code for the window, and gives the call back if its handler then refuses it.
+// to WeChat's code for the window (44990 a second, 45011 a minute, 45009 a day or longer), and
+// gives the call back if its handler then refuses it.
 func (p *Platform) AdmitCall(c *endpoint.Call, app *App, api string, limits quota.Limits) error {
-	if err := p.admit(app, api, limits); err != nil {
+	d, err := p.deps.Quota.Admit(quotaScope(app.AppID, api), TierLimits(app, limits))
+	if err != nil {
 		return err
+	}
+	if d != nil {
+		code := map[quota.Window]int{quota.Second: 44990, quota.Minute: 45011}[d.Window]
+		if code == 0 {
+			code = 45009
+		}
+		return apierr.Newf(apierr.QuotaExceeded, code, "%s: %d calls per %s used up", api, d.Limit, d.Window)
 	}
 	c.OnFailure(func() { p.release(app, api, limits, c.Now) })
 	return nil
@@ -172,23 +181,6 @@ func (p *Platform) release(app *App, api string, limits quota.Limits, at time.Ti
 	if err := p.deps.Quota.Release(quotaScope(app.AppID, api), TierLimits(app, limits), at); err != nil {
 		p.deps.Logger.Error("release quota", "app", app.AppID, "api", api, "err", err)
 	}
-}
-
-// admit counts a call of app on api against limits scaled to the app's tier, and maps a refusal
-// to WeChat's code for the window.
-func (p *Platform) admit(app *App, api string, limits quota.Limits) error {
-	d, err := p.deps.Quota.Admit(quotaScope(app.AppID, api), TierLimits(app, limits))
-	if err != nil {
-		return err
-	}
-	if d == nil {
-		return nil
-	}
-	code := map[quota.Window]int{quota.Second: 44990, quota.Minute: 45011}[d.Window]
-	if code == 0 {
-		code = 45009
-	}
-	return apierr.Newf(apierr.QuotaExceeded, code, "%s: %d calls per %s used up", api, d.Limit, d.Window)
 }
 
 func quotaScope(appid, api string) string { return appid + "|" + api }

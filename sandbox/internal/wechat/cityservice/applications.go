@@ -9,6 +9,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
 
 // Application states.
@@ -86,7 +87,7 @@ func (e *Emulator) applyCityService(now time.Time, req ApplicationSpec) (*Applic
 		if meta == nil {
 			return csCtlErr(apierr.NotFound, "no_world", "no City Service world is loaded")
 		}
-		app, err := e.deps.WeChat.GetApp(tx, req.AppID)
+		app, err := wechat.GetApp(tx, req.AppID)
 		if err != nil {
 			return err
 		}

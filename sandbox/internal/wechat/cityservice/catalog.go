@@ -7,6 +7,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
 
 // Brief is a service as lists show it.
@@ -126,7 +127,7 @@ func (e *Emulator) Settle(req ServiceSpec) (*Service, error) {
 		if meta == nil {
 			return csCtlErr(apierr.NotFound, "no_world", "no City Service world is loaded")
 		}
-		app, err := e.deps.WeChat.GetApp(tx, req.OwnerAppID)
+		app, err := wechat.GetApp(tx, req.OwnerAppID)
 		if err != nil {
 			return err
 		}

@@ -57,7 +57,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -92,8 +91,6 @@ type Emulator struct {
 
 // New returns the emulation.
 func New(d Deps) *Emulator { return &Emulator{deps: d} }
-
-var appIDPattern = regexp.MustCompile(`^wx[0-9a-f]{16}$`)
 
 // Routes registers WeChat City Service interconnection (城市服务开放互联能力): the
 // path API and the control-plane verbs that simulate the rest of the flow.

@@ -63,7 +63,7 @@ func (e *Emulator) handlePutCityServiceMenu(c *endpoint.Call) (any, error) {
 		if meta == nil {
 			return csCtlErr(apierr.NotFound, "no_world", "no City Service world is loaded")
 		}
-		app, err := e.deps.WeChat.GetApp(tx, c.Param("appid"))
+		app, err := wechat.GetApp(tx, c.Param("appid"))
 		if err != nil {
 			return err
 		}

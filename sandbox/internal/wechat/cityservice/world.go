@@ -8,6 +8,7 @@ import (
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
 
 // The City Service world: cities, topics, categories and settled services. The hand-picked core
@@ -156,7 +157,7 @@ func (e *Emulator) LoadFixtures() error {
 
 // check validates the fixture file and completes defaults (city topics, service topics).
 func (f *csWorldFile) check() error {
-	if !appIDPattern.MatchString(f.MiniProgram.AppID) || !strings.HasPrefix(f.MiniProgram.Username, "gh_") || f.MiniProgram.H5Base == "" {
+	if !wechat.ValidAppID(f.MiniProgram.AppID) || !strings.HasPrefix(f.MiniProgram.Username, "gh_") || f.MiniProgram.H5Base == "" {
 		return fmt.Errorf("mini_program needs an appid (wx + 16 hex), a username (gh_...) and an h5_base")
 	}
 	if f.Fill.MinPerCategory < 0 || f.Fill.MaxPerCategory < f.Fill.MinPerCategory || f.Fill.FirstServiceID <= 0 {
@@ -202,7 +203,7 @@ func (f *csWorldFile) check() error {
 				return fmt.Errorf("service %d: unknown city %q", s.ServiceID, c)
 			}
 		}
-		if s.OwnerAppID != "" && !appIDPattern.MatchString(s.OwnerAppID) {
+		if s.OwnerAppID != "" && !wechat.ValidAppID(s.OwnerAppID) {
 			return fmt.Errorf("service %d: owner_appid %q is not an appid", s.ServiceID, s.OwnerAppID)
 		}
 		if err := f.completeService(s); err != nil {

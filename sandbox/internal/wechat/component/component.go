@@ -198,7 +198,11 @@ func (e *Emulator) checkComponentSecret(c *endpoint.Call, appid, secret string) 
 	if !wechat.ValidAppID(appid) {
 		return nil, apierr.Newf(apierr.Invalid, 40013, "component_appid %q is not of the form wx + 16 hex digits", appid)
 	}
-	app, err := e.deps.WeChat.LoadApp(appid)
+	var app *wechat.App
+	err := e.deps.Store.View(func(tx *store.Tx) (err error) {
+		app, err = wechat.GetApp(tx, appid)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +264,7 @@ func (e *Emulator) admitToken(c *endpoint.Call, pr *wechat.Principal) error {
 		var grant *Authorization
 		err := e.deps.Store.View(func(tx *store.Tx) error {
 			var err error
-			if comp, err = e.deps.WeChat.GetApp(tx, pr.Token.ComponentAppID); err != nil {
+			if comp, err = wechat.GetApp(tx, pr.Token.ComponentAppID); err != nil {
 				return err
 			}
 			grant, err = getAuthorization(tx, pr.Token.ComponentAppID, pr.App.AppID)
@@ -600,7 +604,7 @@ func (e *Emulator) issueAuthorizer(tx *store.Tx, grant *Authorization, now time.
 	}
 	live := grant.Tokens[:0:0]
 	for _, tok := range grant.Tokens {
-		old, err := wechat.LoadToken(tx, tok)
+		old, err := wechat.GetToken(tx, tok)
 		if err != nil {
 			return nil, err
 		}
@@ -763,7 +767,7 @@ func (e *Emulator) handleAuthorizerInfo(c *endpoint.Call) (any, error) {
 		if grant == nil || !grant.Active {
 			return apierr.Newf(apierr.Forbidden, 61003, "%s has no active authorization for %s", req.AuthorizerAppID, comp.AppID)
 		}
-		app, err := e.deps.WeChat.GetApp(tx, req.AuthorizerAppID)
+		app, err := wechat.GetApp(tx, req.AuthorizerAppID)
 		if err != nil {
 			return err
 		}

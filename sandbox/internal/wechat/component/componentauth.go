@@ -211,7 +211,7 @@ func (e *Emulator) handleComponentLoginPage(c *endpoint.Call) (any, error) {
 	var view loginPageView
 	var redirect string
 	err := e.deps.Store.Update(func(tx *store.Tx) error {
-		comp, err := e.deps.WeChat.GetApp(tx, compID)
+		comp, err := wechat.GetApp(tx, compID)
 		if err != nil {
 			return err
 		}
@@ -235,7 +235,7 @@ func (e *Emulator) handleComponentLoginPage(c *endpoint.Call) (any, error) {
 		kinds := map[int][]string{1: {wechat.TypeOfficialAccount}, 2: {wechat.TypeMiniProgram}, 3: {wechat.TypeOfficialAccount, wechat.TypeMiniProgram}}[page.AuthType]
 		view.Accounts = map[int]string{1: "公众号", 2: "小程序", 3: "公众号或小程序"}[page.AuthType]
 		if page.BizAppID != "" {
-			biz, err := e.deps.WeChat.GetApp(tx, page.BizAppID)
+			biz, err := wechat.GetApp(tx, page.BizAppID)
 			if err != nil {
 				return err
 			}
@@ -275,7 +275,7 @@ func componentNotFound(appid string) error {
 
 // loadComponent reads a component app for a control verb.
 func (e *Emulator) loadComponent(tx *store.Tx, appid string) (*wechat.App, error) {
-	comp, err := e.deps.WeChat.GetApp(tx, appid)
+	comp, err := wechat.GetApp(tx, appid)
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +351,7 @@ func (e *Emulator) Authorize(compID string, req AuthorizeRequest) (*AuthorizeRes
 		case page.BizAppID != "" && authorizerID != page.BizAppID:
 			return fail(apierr.Forbidden, "wrong_account", "the page was opened with biz_appid %s: only that account can authorize", page.BizAppID)
 		}
-		authorizer, err := e.deps.WeChat.GetApp(tx, authorizerID)
+		authorizer, err := wechat.GetApp(tx, authorizerID)
 		if err != nil {
 			return err
 		}
@@ -490,7 +490,7 @@ func (e *Emulator) Revoke(compID, authorizerID string) (*RevokeResult, error) {
 			return &apierr.Error{Kind: apierr.NotFound, Name: "authorization_not_found", Reason: authorizerID + " has no active authorization for " + compID}
 		}
 		for _, tok := range g.Tokens {
-			t, err := wechat.LoadToken(tx, tok)
+			t, err := wechat.GetToken(tx, tok)
 			if err != nil {
 				return err
 			}
@@ -531,7 +531,11 @@ func (e *Emulator) handlePushTicket(c *endpoint.Call) (any, error) {
 // PushTicket pushes the component's ticket now (the current one while it is younger than 20
 // minutes). It is the Go twin of POST /_sandbox/wechat/components/{appid}/ticket.
 func (e *Emulator) PushTicket(compID string) (*TicketResult, error) {
-	comp, err := e.deps.WeChat.LoadApp(compID)
+	var comp *wechat.App
+	err := e.deps.Store.View(func(tx *store.Tx) (err error) {
+		comp, err = wechat.GetApp(tx, compID)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -194,7 +194,7 @@ func (e *Emulator) qrjumpResolve(c *endpoint.Call, appid string, needAppID bool)
 		return q, nil
 	}
 	err := e.deps.Store.View(func(tx *store.Tx) error {
-		mp, err := e.deps.WeChat.GetApp(tx, appid)
+		mp, err := wechat.GetApp(tx, appid)
 		if err != nil {
 			return err
 		}
@@ -706,7 +706,7 @@ func (e *Emulator) handleQRJumpPublish(c *endpoint.Call) (any, error) {
 		if err != nil {
 			return err
 		}
-		mp, err := e.deps.WeChat.GetApp(tx, r.MiniProgram)
+		mp, err := wechat.GetApp(tx, r.MiniProgram)
 		if err != nil {
 			return err
 		}

@@ -59,14 +59,14 @@ func linkPrefix(a string) string { return "wechat:link:" + a + ":" }
 // harmless. It is the Go twin of POST /_sandbox/wechat/apps/{appid}/links.
 func (e *Emulator) LinkApps(a, b string, now time.Time) error {
 	return e.deps.Store.Update(func(tx *store.Tx) error {
-		x, err := e.deps.WeChat.GetApp(tx, a)
+		x, err := wechat.GetApp(tx, a)
 		if err != nil {
 			return err
 		}
 		if x == nil {
 			return &apierr.Error{Kind: apierr.NotFound, Name: "app_not_found", Reason: "no app " + a}
 		}
-		y, err := e.deps.WeChat.GetApp(tx, b)
+		y, err := wechat.GetApp(tx, b)
 		if err != nil {
 			return err
 		}
@@ -109,7 +109,7 @@ type linksView struct {
 func (e *Emulator) linksOf(appid string) (linksView, error) {
 	v := linksView{AppID: appid}
 	err := e.deps.Store.View(func(tx *store.Tx) error {
-		app, err := e.deps.WeChat.GetApp(tx, appid)
+		app, err := wechat.GetApp(tx, appid)
 		if err != nil {
 			return err
 		}
@@ -223,7 +223,7 @@ func (e *Emulator) Scan(req ScanRequest, now time.Time) (ScanResult, error) {
 			return err
 		}
 		if code != nil {
-			if oa, err = e.deps.WeChat.GetApp(tx, code.AppID); err != nil {
+			if oa, err = wechat.GetApp(tx, code.AppID); err != nil {
 				return err
 			}
 		}

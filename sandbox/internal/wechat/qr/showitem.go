@@ -89,7 +89,7 @@ func (e *Emulator) handleGetShowItem(c *endpoint.Call) (any, error) {
 		if err != nil || !ok {
 			return err
 		}
-		oa, err := e.deps.WeChat.GetApp(tx, it.AppID)
+		oa, err := wechat.GetApp(tx, it.AppID)
 		if err != nil || oa == nil {
 			return err
 		}
@@ -157,7 +157,7 @@ func (e *Emulator) handleGetLinkForShow(c *endpoint.Call) (any, error) {
 		}
 		for i := page * num; i < len(ls) && i < (page+1)*num; i++ {
 			name := ls[i].Name
-			if oa, err := e.deps.WeChat.GetApp(tx, ls[i].AppID); err != nil {
+			if oa, err := wechat.GetApp(tx, ls[i].AppID); err != nil {
 				return err
 			} else if oa != nil {
 				name = oa.Name

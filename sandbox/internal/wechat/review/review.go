@@ -1083,7 +1083,7 @@ func (e *Emulator) PostReviews(ctx context.Context, s ReviewSpec) (*PostedReview
 	var app *wechat.App
 	err := e.deps.Store.Update(func(tx *store.Tx) error {
 		var err error
-		if app, err = e.deps.WeChat.GetApp(tx, s.AppID); err != nil {
+		if app, err = wechat.GetApp(tx, s.AppID); err != nil {
 			return err
 		}
 		if app == nil {
@@ -1192,7 +1192,7 @@ func (e *Emulator) newReview(tx *store.Tx, app *wechat.App, s ReviewSpec, seq, n
 		r.WxPayID = "42000017" + rnd.Token(20, seeded.Digits)
 	}
 	if r.BusiOrderID == "" {
-		r.BusiOrderID = "SO" + time.Unix(r.PayTime, 0).In(beijing).Format("20060102") + rnd.Token(10, seeded.Digits)
+		r.BusiOrderID = "SO" + time.Unix(r.PayTime, 0).In(clock.Beijing).Format("20060102") + rnd.Token(10, seeded.Digits)
 	}
 	if r.Txt == "" {
 		r.Txt = e.reviewText(stars)
@@ -1217,8 +1217,6 @@ func (e *Emulator) newReview(tx *store.Tx, app *wechat.App, s ReviewSpec, seq, n
 	}
 	return r, nil
 }
-
-var beijing = time.FixedZone("CST", 8*60*60)
 
 // Word lists for seeded Chinese fake data (gofakeit has no Chinese locale).
 var (
