@@ -1,14 +1,16 @@
 package sandbox_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/citysandbox/citysandbox/sandbox/sandboxtest"
+	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
 )
 
 // TestPushesKeepTheStateDeterministic runs the same requests, including a push to a real
@@ -27,26 +29,44 @@ func TestPushesKeepTheStateDeterministic(t *testing.T) {
 	}))
 	defer receiver.Close()
 	run := func() string {
-		srv := sandboxtest.New(t)
-		if a := do(t, srv, "PUT", "/_sandbox/wechat/apps/"+miniAppID+"/push", map[string]any{"url": receiver.URL, "token": "tok123"}); a.status != 200 {
-			t.Fatalf("push config: %d %s", a.status, a.raw)
+		k := testkit.New(t)
+		if a := k.Control("PUT", "/_sandbox/wechat/apps/"+testkit.MiniAppID+"/push", map[string]any{"url": receiver.URL, "token": "tok123"}); a.Status != 200 {
+			t.Fatalf("push config: %s", a)
 		}
-		if a := do(t, srv, "POST", "/_sandbox/wechat/reviews", map[string]any{"appid": miniAppID, "score": 1}); a.status >= 300 {
-			t.Fatalf("review: %d %s", a.status, a.raw)
+		if a := k.Control("POST", "/_sandbox/wechat/reviews", map[string]any{"appid": testkit.MiniAppID, "score": 1}); a.Status >= 300 {
+			t.Fatalf("review: %s", a)
 		}
-		deliveries := do(t, srv, "GET", "/_sandbox/wechat/push/deliveries", nil)
-		if deliveries.status != 200 || len(deliveries.raw) < 10 {
-			t.Fatalf("deliveries: %d %s", deliveries.status, deliveries.raw)
+		deliveries := k.Control("GET", "/_sandbox/wechat/push/deliveries", nil)
+		if deliveries.Status != 200 || len(deliveries.Raw) < 10 {
+			t.Fatalf("deliveries: %s", deliveries)
 		}
-		h, err := srv.StateHash()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h
+		return k.StateHash()
 	}
 	first := run()
 	delay.Store(int64(25 * time.Millisecond))
 	if second := run(); first != second {
 		t.Error("two identical runs with a push stored different states")
 	}
+}
+
+func TestSameSeedSameBytes(t *testing.T) {
+	t.Parallel()
+	run := func() string {
+		k := testkit.New(t)
+		var b strings.Builder
+		app := k.Control("POST", "/_sandbox/wechat/apps", `{"type":"mini_program"}`)
+		b.Write(app.Raw)
+		b.Write(k.Do("GET", testkit.TokenURL(app.Str("appid"), app.Str("secret")), nil).Raw)
+		b.Write(k.Do("GET", testkit.TokenURL(app.Str("appid"), "x"), nil).Raw)
+		b.Write(k.Do("POST", "/cgi-bin/stable_token", stableBody(testkit.ServiceAppID, testkit.ServiceSecret, false)).Raw)
+		b.WriteString(k.StateHash())
+		return b.String()
+	}
+	if first, second := run(), run(); first != second {
+		t.Errorf("two runs differ:\n%s\n%s", first, second)
+	}
+}
+
+func stableBody(appid, secret string, force bool) string {
+	return fmt.Sprintf(`{"grant_type":"client_credential","appid":%q,"secret":%q,"force_refresh":%t}`, appid, secret, force)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/citysandbox/citysandbox/sandbox"
+	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
 )
 
 // FuzzRequestPath sends arbitrary methods, paths, queries and bodies through the whole pipeline
@@ -16,13 +17,13 @@ import (
 // JSON envelope or a documented non-JSON answer, never a 5xx or a panic.
 func FuzzRequestPath(f *testing.F) {
 	for _, seed := range []struct{ method, target, body string }{
-		{"GET", "/cgi-bin/token?grant_type=client_credential&appid=" + serviceAppID + "&secret=" + serviceSecret, ""},
-		{"POST", "/cgi-bin/stable_token", `{"grant_type":"client_credential","appid":"` + serviceAppID + `","secret":"` + serviceSecret + `","force_refresh":true}`},
+		{"GET", "/cgi-bin/token?grant_type=client_credential&appid=" + testkit.ServiceAppID + "&secret=" + testkit.ServiceSecret, ""},
+		{"POST", "/cgi-bin/stable_token", `{"grant_type":"client_credential","appid":"` + testkit.ServiceAppID + `","secret":"` + testkit.ServiceSecret + `","force_refresh":true}`},
 		{"POST", "/cgi-bin/openapi/quota/get?access_token=86_x", `{"cgi_path":"/cgi-bin/token"}`},
-		{"POST", "/cgi-bin/clear_quota/v2?appid=" + serviceAppID, `{"appsecret":1}`},
+		{"POST", "/cgi-bin/clear_quota/v2?appid=" + testkit.ServiceAppID, `{"appsecret":1}`},
 		{"POST", "/_sandbox/wechat/apps", `{"type":"mini_program","tier":"test"}`},
 		{"POST", "/_sandbox/clock", `{"advance":"1h"}`},
-		{"PATCH", "/_sandbox/wechat/apps/" + miniAppID, `{"released":false}`},
+		{"PATCH", "/_sandbox/wechat/apps/" + testkit.MiniAppID, `{"released":false}`},
 		{"DELETE", "/cgi-bin/token", `[]`},
 		{"GET", "/%zz", ""},
 	} {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/citysandbox/citysandbox/sandbox"
+	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
 )
 
 func TestAppPageLists(t *testing.T) {
@@ -14,13 +15,13 @@ func TestAppPageLists(t *testing.T) {
 		name, query string
 		want, not   []string
 	}{
-		{"tester, test env", "env=test&persona=" + fxTester, []string{fxOnline, fxTesting}, []string{fxOtherTesting}},
-		{"tester, prod env", "env=prod&persona=" + fxTester, []string{fxOnline}, []string{fxTesting, fxOtherTesting}},
-		{"other app's tester", "env=test&persona=" + fxOtherTester, []string{fxOtherTesting}, []string{fxOnline, fxTesting}},
+		{"tester, test env", "env=test&persona=" + testkit.JinchengTester, []string{testkit.JinchengOnline, testkit.JinchengTesting}, []string{testkit.JinchengOtherTesting}},
+		{"tester, prod env", "env=prod&persona=" + testkit.JinchengTester, []string{testkit.JinchengOnline}, []string{testkit.JinchengTesting, testkit.JinchengOtherTesting}},
+		{"other app's tester", "env=test&persona=" + testkit.JinchengOtherTester, []string{testkit.JinchengOtherTesting}, []string{testkit.JinchengOnline, testkit.JinchengTesting}},
 		{"default persona and env", "", []string{`data-env="test"`}, nil},
 	}
 	for _, tt := range tests {
-		r := e.request("GET", "/jincheng/app/?"+tt.query, nil, nil)
+		r := e.Do("GET", "/jincheng/app/?"+tt.query, nil)
 		page := string(r.Raw)
 		if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
 			t.Fatalf("%s: %d %s", tt.name, r.Status, r.Header.Get("Content-Type"))
@@ -39,7 +40,7 @@ func TestAppPageLists(t *testing.T) {
 			t.Errorf("%s: the page refers to an external asset", tt.name)
 		}
 	}
-	js := e.request("GET", "/jincheng/sdk/jlb-bridge.js", nil, nil)
+	js := e.Do("GET", "/jincheng/sdk/jlb-bridge.js", nil)
 	if js.Status != 200 || !strings.HasPrefix(js.Header.Get("Content-Type"), "application/javascript") ||
 		!strings.Contains(string(js.Raw), "ssoTicket") || !strings.Contains(string(js.Raw), "onReady") {
 		t.Errorf("bridge script: %d %s", js.Status, js.Header.Get("Content-Type"))
@@ -49,27 +50,29 @@ func TestAppPageLists(t *testing.T) {
 func TestAppSimulatorRefusals(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	get := func(path string) func() reply { return func() reply { return e.request("GET", path, nil, nil) } }
-	post := func(path string, body any) func() reply {
-		return func() reply { return e.request("POST", path, jsonBody(t, body), nil) }
+	get := func(path string) func() testkit.Answer {
+		return func() testkit.Answer { return e.Do("GET", path, nil) }
 	}
-	e.refused("page for an unknown persona", 404, "APP-CITIZEN-NOT-FOUND", get("/jincheng/app/?persona=13800000000"))
-	e.refused("page for an unknown env", 400, "INVALID-PARAMETER", get("/jincheng/app/?env=staging"))
-	e.refused("open as a non-tester", 403, "APP-NOT-TESTER", get("/jincheng/app/open?service="+fxTesting+"&persona="+fxOtherTester+"&env=test"))
-	e.refused("open a TESTING service in prod", 409, "APP-SERVICE-UNAVAILABLE", get("/jincheng/app/open?service="+fxTesting+"&persona="+fxTester+"&env=prod"))
-	e.refused("open without a service", 400, "INVALID-PARAMETER", get("/jincheng/app/open?persona="+fxTester+"&env=test"))
-	e.refused("bridge ticket for a non-tester", 403, "APP-NOT-TESTER", post("/jincheng/app/api/ticket", map[string]string{"service": fxTesting, "persona": fxOtherTester, "env": "test"}))
-	e.refused("title check of an unknown service", 404, "ADMIN-NOT-FOUND", post("/jincheng/app/api/titleCheck", map[string]string{"service": "S0", "persona": fxTester, "env": "test", "title": "x"}))
-	e.refused("title check without a title", 400, "INVALID-PARAMETER", post("/jincheng/app/api/titleCheck", map[string]string{"service": fxTesting, "persona": fxTester, "env": "test"}))
-	r := post("/jincheng/app/api/ticket", map[string]string{"service": fxTesting, "persona": fxTester, "env": "test"})()
-	if r.Body["success"] != true || len(r.str("ticket")) != 32 {
+	post := func(path string, body any) func() testkit.Answer {
+		return func() testkit.Answer { return e.Do("POST", path, jsonBody(t, body)) }
+	}
+	e.RefusedCode("page for an unknown persona", 404, "APP-CITIZEN-NOT-FOUND", get("/jincheng/app/?persona=13800000000"))
+	e.RefusedCode("page for an unknown env", 400, "INVALID-PARAMETER", get("/jincheng/app/?env=staging"))
+	e.RefusedCode("open as a non-tester", 403, "APP-NOT-TESTER", get("/jincheng/app/open?service="+testkit.JinchengTesting+"&persona="+testkit.JinchengOtherTester+"&env=test"))
+	e.RefusedCode("open a TESTING service in prod", 409, "APP-SERVICE-UNAVAILABLE", get("/jincheng/app/open?service="+testkit.JinchengTesting+"&persona="+testkit.JinchengTester+"&env=prod"))
+	e.RefusedCode("open without a service", 400, "INVALID-PARAMETER", get("/jincheng/app/open?persona="+testkit.JinchengTester+"&env=test"))
+	e.RefusedCode("bridge ticket for a non-tester", 403, "APP-NOT-TESTER", post("/jincheng/app/api/ticket", map[string]string{"service": testkit.JinchengTesting, "persona": testkit.JinchengOtherTester, "env": "test"}))
+	e.RefusedCode("title check of an unknown service", 404, "ADMIN-NOT-FOUND", post("/jincheng/app/api/titleCheck", map[string]string{"service": "S0", "persona": testkit.JinchengTester, "env": "test", "title": "x"}))
+	e.RefusedCode("title check without a title", 400, "INVALID-PARAMETER", post("/jincheng/app/api/titleCheck", map[string]string{"service": testkit.JinchengTesting, "persona": testkit.JinchengTester, "env": "test"}))
+	r := post("/jincheng/app/api/ticket", map[string]string{"service": testkit.JinchengTesting, "persona": testkit.JinchengTester, "env": "test"})()
+	if r.JSON["success"] != true || len(r.Data().Str("ticket")) != 32 {
 		t.Fatalf("bridge ticket: %s", r.Raw)
 	}
-	if x := e.exchange(demoApp, "test", r.str("ticket")); x.Body["success"] != true {
+	if x := e.exchange(demoApp, "test", r.Data().Str("ticket")); x.JSON["success"] != true {
 		t.Errorf("a bridge ticket should exchange: %s", x.Raw)
 	}
-	r = post("/jincheng/app/api/titleCheck", map[string]string{"service": fxTesting, "persona": fxTester, "env": "test", "title": " 公积金查询 "})()
-	if r.data()["match"] != true {
+	r = post("/jincheng/app/api/titleCheck", map[string]string{"service": testkit.JinchengTesting, "persona": testkit.JinchengTester, "env": "test", "title": " 公积金查询 "})()
+	if r.Data()["match"] != true {
 		t.Errorf("title check with blanks around the name: %s", r.Raw)
 	}
 }
@@ -78,17 +81,17 @@ func TestAppSimulatorRefusals(t *testing.T) {
 func TestGoTwins(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	j := e.srv.Jincheng()
+	j := e.Srv.Jincheng()
 	v, err := j.CreateVendor(sandbox.JinchengVendorSpec{})
 	if err != nil || v.Account == "" || v.Password == "" || !strings.HasSuffix(v.Name, "有限公司") {
 		t.Fatalf("CreateVendor = %+v, %v", v, err)
 	}
 	e.login(v.Account, v.Password)
-	l, err := j.Launch(fxTesting, fxTester, "test")
+	l, err := j.Launch(testkit.JinchengTesting, testkit.JinchengTester, "test")
 	if err != nil || !strings.Contains(l.Location, "ticket="+l.Ticket) {
 		t.Fatalf("Launch = %+v, %v", l, err)
 	}
-	if _, err := j.Launch(fxTesting, fxOtherTester, "test"); err == nil || !strings.Contains(err.Error(), "APP-NOT-TESTER") {
+	if _, err := j.Launch(testkit.JinchengTesting, testkit.JinchengOtherTester, "test"); err == nil || !strings.Contains(err.Error(), "APP-NOT-TESTER") {
 		t.Errorf("Launch for a non-tester: %v", err)
 	}
 	if checks, err := j.TitleChecks(""); err != nil || len(checks) != 0 {

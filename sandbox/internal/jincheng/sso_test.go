@@ -14,31 +14,32 @@ import (
 	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/jincheng"
+	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
 )
 
 func TestLaunchRedirectKeepsFragment(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	s := e.login(fxVendor, fxPassword)
-	if r := e.vendor(s, "PATCH", "/jincheng/admin/v1/services/"+fxTesting, map[string]any{"testUrl": "http://127.0.0.1:9/gjj/index.html?from=jlb#/query?tab=1"}); r.Status != 200 {
+	s := e.login(testkit.JinchengVendor, testkit.JinchengPassword)
+	if r := e.vendor(s, "PATCH", "/jincheng/admin/v1/services/"+testkit.JinchengTesting, map[string]any{"testUrl": "http://127.0.0.1:9/gjj/index.html?from=jlb#/query?tab=1"}); r.Status != 200 {
 		t.Fatalf("edit: %d %s", r.Status, r.Raw)
 	}
-	r := e.launch(fxTesting, fxTester, "test")
+	r := e.launch(testkit.JinchengTesting, testkit.JinchengTester, "test")
 	if r.Status != 200 {
 		t.Fatalf("launch: %d %s", r.Status, r.Raw)
 	}
-	loc := r.str("location")
-	ticket := r.str("ticket")
+	loc := r.Data().Str("location")
+	ticket := r.Data().Str("ticket")
 	want := "http://127.0.0.1:9/gjj/index.html?from=jlb&ticket=" + ticket + "&module_callback_code=GJJCX#/query?tab=1"
 	if loc != want {
 		t.Errorf("location = %q, want %q", loc, want)
 	}
-	exp, err := time.Parse(time.RFC3339, r.str("expiresAt"))
-	if err != nil || !exp.Equal(e.srv.Now().Add(60*time.Second)) {
-		t.Errorf("expiresAt = %q, want now+60s", r.str("expiresAt"))
+	exp, err := time.Parse(time.RFC3339, r.Data().Str("expiresAt"))
+	if err != nil || !exp.Equal(e.Now().Add(60*time.Second)) {
+		t.Errorf("expiresAt = %q, want now+60s", r.Data().Str("expiresAt"))
 	}
 	// The app page's tap redirects the same way.
-	page := e.request("GET", "/jincheng/app/open?service="+fxTesting+"&persona="+fxTester+"&env=test", nil, nil)
+	page := e.Do("GET", "/jincheng/app/open?service="+testkit.JinchengTesting+"&persona="+testkit.JinchengTester+"&env=test", nil)
 	if page.Status != http.StatusFound {
 		t.Fatalf("open: %d %s", page.Status, page.Raw)
 	}
@@ -52,14 +53,14 @@ func TestSSOUserInfoByDeclaredType(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	// Fixture apps: IDENTITY (demo) and REALNAME (other).
-	cz := e.citizen(fxTester)
-	userid, token := e.signIn(demoApp, fxTesting, fxTester, "test")
+	cz := e.citizen(testkit.JinchengTester)
+	userid, token := e.signIn(demoApp, testkit.JinchengTesting, testkit.JinchengTester, "test")
 	if userid != cz["userid"] {
 		t.Fatalf("userid = %q, want %q", userid, cz["userid"])
 	}
-	r := e.signed(demoApp, "POST", "/jincheng/test/sso/v1/getUserInfo", nil, map[string]string{"token": token})
-	got := r.data()
-	want := map[string]any{"userid": cz["userid"], "mobile": fxTester, "idnum": cz["idnum"]}
+	r := e.Signed(demoApp, "POST", "/jincheng/test/sso/v1/getUserInfo", nil, map[string]string{"token": token})
+	got := r.Data()
+	want := map[string]any{"userid": cz["userid"], "mobile": testkit.JinchengTester, "idnum": cz["idnum"]}
 	if len(got) != len(want) || got["userid"] != want["userid"] || got["mobile"] != want["mobile"] || got["idnum"] != want["idnum"] {
 		t.Errorf("IDENTITY user info = %v, want exactly %v", got, want)
 	}
@@ -67,15 +68,15 @@ func TestSSOUserInfoByDeclaredType(t *testing.T) {
 		t.Errorf("idnum %v fails the GB 11643 check", got["idnum"])
 	}
 	// The token is reusable within its 300 s.
-	if r := e.signed(demoApp, "POST", "/jincheng/test/sso/v1/getUserInfo", nil, map[string]string{"token": token}); r.Body["success"] != true {
+	if r := e.Signed(demoApp, "POST", "/jincheng/test/sso/v1/getUserInfo", nil, map[string]string{"token": token}); r.JSON["success"] != true {
 		t.Errorf("second getUserInfo: %s", r.Raw)
 	}
 
-	other := e.citizen(fxOtherTester)
-	_, token2 := e.signIn(otherApp, fxOtherTesting, fxOtherTester, "test")
-	r = e.signed(otherApp, "POST", "/jincheng/test/sso/v1/getUserInfo", nil, map[string]string{"token": token2})
-	got = r.data()
-	if len(got) != 4 || got["idnum"] != other["idnum"] || got["mobile"] != fxOtherTester {
+	other := e.citizen(testkit.JinchengOtherTester)
+	_, token2 := e.signIn(otherApp, testkit.JinchengOtherTesting, testkit.JinchengOtherTester, "test")
+	r = e.Signed(otherApp, "POST", "/jincheng/test/sso/v1/getUserInfo", nil, map[string]string{"token": token2})
+	got = r.Data()
+	if len(got) != 4 || got["idnum"] != other["idnum"] || got["mobile"] != testkit.JinchengOtherTester {
 		t.Fatalf("REALNAME user info keys = %v", keys(got))
 	}
 	img, err := base64.StdEncoding.DecodeString(got["faceimage"].(string))
@@ -102,70 +103,70 @@ func keys(m map[string]any) []string {
 func TestSSORefusals(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	used := e.mustLaunch(fxTesting, fxTester, "test")
-	_, token := e.signIn(demoApp, fxTesting, fxTester, "test")
-	if r := e.exchange(demoApp, "test", used); r.Body["success"] != true {
+	used := e.mustLaunch(testkit.JinchengTesting, testkit.JinchengTester, "test")
+	_, token := e.signIn(demoApp, testkit.JinchengTesting, testkit.JinchengTester, "test")
+	if r := e.exchange(demoApp, "test", used); r.JSON["success"] != true {
 		t.Fatalf("first exchange: %s", r.Raw)
 	}
-	otherTicket := e.mustLaunch(fxOtherTesting, fxOtherTester, "test")
-	_, otherToken := e.signIn(otherApp, fxOtherTesting, fxOtherTester, "test")
-	testTicket := e.mustLaunch(fxOnline, fxTester, "test")
+	otherTicket := e.mustLaunch(testkit.JinchengOtherTesting, testkit.JinchengOtherTester, "test")
+	_, otherToken := e.signIn(otherApp, testkit.JinchengOtherTesting, testkit.JinchengOtherTester, "test")
+	testTicket := e.mustLaunch(testkit.JinchengOnline, testkit.JinchengTester, "test")
 
-	exch := func(s signer, env, ticket string) func() reply {
-		return func() reply { return e.exchange(s, env, ticket) }
+	exch := func(s testkit.JinchengApp, env, ticket string) func() testkit.Answer {
+		return func() testkit.Answer { return e.exchange(s, env, ticket) }
 	}
-	info := func(s signer, env, tok string) func() reply {
-		return func() reply {
-			return e.signed(s, "POST", "/jincheng/"+env+"/sso/v1/getUserInfo", nil, map[string]string{"token": tok})
+	info := func(s testkit.JinchengApp, env, tok string) func() testkit.Answer {
+		return func() testkit.Answer {
+			return e.Signed(s, "POST", "/jincheng/"+env+"/sso/v1/getUserInfo", nil, map[string]string{"token": tok})
 		}
 	}
-	e.refused("malformed ticket", 200, "SSO-TICKET-FORMAT", exch(demoApp, "test", "not-a-ticket"))
-	e.refused("unknown ticket", 200, "SSO-TICKET-NOT-FOUND", exch(demoApp, "test", strings.Repeat("ab", 16)))
-	e.refused("another app's ticket", 200, "SSO-TICKET-NOT-YOURS", exch(demoApp, "test", otherTicket))
-	e.refused("reused ticket", 200, "SSO-TICKET-USED", exch(demoApp, "test", used))
-	e.refused("test ticket at prod", 200, "SSO-TICKET-NOT-FOUND", exch(demoApp, "prod", testTicket))
-	e.refused("malformed token", 200, "SSO-TOKEN-FORMAT", info(demoApp, "test", "xyz"))
-	e.refused("unknown token", 200, "SSO-TOKEN-NOT-FOUND", info(demoApp, "test", "jlbt_"+strings.Repeat("A", 40)))
-	e.refused("another app's token", 200, "SSO-TOKEN-NOT-YOURS", info(demoApp, "test", otherToken))
-	e.refused("test token at prod", 200, "SSO-TOKEN-NOT-FOUND", info(demoApp, "prod", token))
-	e.refused("prod for an app without ONLINE services", 403, "GW-ENV-FORBIDDEN", exch(otherApp, "prod", otherTicket))
-	e.refused("unknown environment", 404, "NOT-FOUND", exch(demoApp, "staging", testTicket))
-	e.refused("empty body", 400, "INVALID-PARAMETER", func() reply {
-		return e.signed(demoApp, "POST", "/jincheng/test/sso/v1/ticketValidation", nil, nil)
+	e.RefusedCode("malformed ticket", 200, "SSO-TICKET-FORMAT", exch(demoApp, "test", "not-a-ticket"))
+	e.RefusedCode("unknown ticket", 200, "SSO-TICKET-NOT-FOUND", exch(demoApp, "test", strings.Repeat("ab", 16)))
+	e.RefusedCode("another app's ticket", 200, "SSO-TICKET-NOT-YOURS", exch(demoApp, "test", otherTicket))
+	e.RefusedCode("reused ticket", 200, "SSO-TICKET-USED", exch(demoApp, "test", used))
+	e.RefusedCode("test ticket at prod", 200, "SSO-TICKET-NOT-FOUND", exch(demoApp, "prod", testTicket))
+	e.RefusedCode("malformed token", 200, "SSO-TOKEN-FORMAT", info(demoApp, "test", "xyz"))
+	e.RefusedCode("unknown token", 200, "SSO-TOKEN-NOT-FOUND", info(demoApp, "test", "jlbt_"+strings.Repeat("A", 40)))
+	e.RefusedCode("another app's token", 200, "SSO-TOKEN-NOT-YOURS", info(demoApp, "test", otherToken))
+	e.RefusedCode("test token at prod", 200, "SSO-TOKEN-NOT-FOUND", info(demoApp, "prod", token))
+	e.RefusedCode("prod for an app without ONLINE services", 403, "GW-ENV-FORBIDDEN", exch(otherApp, "prod", otherTicket))
+	e.RefusedCode("unknown environment", 404, "NOT-FOUND", exch(demoApp, "staging", testTicket))
+	e.RefusedCode("empty body", 400, "INVALID-PARAMETER", func() testkit.Answer {
+		return e.Signed(demoApp, "POST", "/jincheng/test/sso/v1/ticketValidation", nil, nil)
 	})
-	e.refused("unknown field", 400, "INVALID-PARAMETER", func() reply {
-		return e.signed(demoApp, "POST", "/jincheng/test/sso/v1/ticketValidation", nil, map[string]string{"ticket": testTicket, "st": "x"})
+	e.RefusedCode("unknown field", 400, "INVALID-PARAMETER", func() testkit.Answer {
+		return e.Signed(demoApp, "POST", "/jincheng/test/sso/v1/ticketValidation", nil, map[string]string{"ticket": testTicket, "st": "x"})
 	})
 
 	// Expiry on the sandbox clock: a ticket lives 60 s, a token 300 s.
-	fresh := e.mustLaunch(fxTesting, fxTester, "test")
-	e.srv.Advance(60 * time.Second)
-	e.refused("expired ticket", 200, "SSO-TICKET-EXPIRED", exch(demoApp, "test", fresh))
-	e.srv.Advance(240 * time.Second)
-	e.refused("expired token", 200, "SSO-TOKEN-EXPIRED", info(demoApp, "test", token))
+	fresh := e.mustLaunch(testkit.JinchengTesting, testkit.JinchengTester, "test")
+	e.Advance(60 * time.Second)
+	e.RefusedCode("expired ticket", 200, "SSO-TICKET-EXPIRED", exch(demoApp, "test", fresh))
+	e.Advance(240 * time.Second)
+	e.RefusedCode("expired token", 200, "SSO-TOKEN-EXPIRED", info(demoApp, "test", token))
 
 	// A service taken offline between launch and exchange.
-	prodTicket := e.mustLaunch(fxOnline, fxTester2, "prod")
-	if r := e.control("POST", "/_sandbox/jincheng/services/"+fxOnline+"/offline", nil); r.Status != 200 {
+	prodTicket := e.mustLaunch(testkit.JinchengOnline, testkit.JinchengTester2, "prod")
+	if r := e.Control("POST", "/_sandbox/jincheng/services/"+testkit.JinchengOnline+"/offline", nil); r.Status != 200 {
 		t.Fatalf("offline: %d %s", r.Status, r.Raw)
 	}
-	e.refused("service offline", 403, "GW-ENV-FORBIDDEN", exch(demoApp, "prod", prodTicket))
-	if r := e.control("POST", "/_sandbox/jincheng/services/"+fxTesting+"/offline", nil); r.Status != 409 {
+	e.RefusedCode("service offline", 403, "GW-ENV-FORBIDDEN", exch(demoApp, "prod", prodTicket))
+	if r := e.Control("POST", "/_sandbox/jincheng/services/"+testkit.JinchengTesting+"/offline", nil); r.Status != 409 {
 		t.Fatalf("offline of a TESTING service: %d %s", r.Status, r.Raw)
 	}
-	offTicket := e.mustLaunch(fxTesting, fxTester, "test")
-	e.srv.Advance(time.Second)
-	// Take fxTesting through listing to ONLINE and then OFFLINE would need reports; instead put
-	// fxOnline back online, launch in test, and take it offline again.
-	if r := e.control("POST", "/_sandbox/jincheng/services/"+fxOnline+"/online", nil); r.Status != 200 {
+	offTicket := e.mustLaunch(testkit.JinchengTesting, testkit.JinchengTester, "test")
+	e.Advance(time.Second)
+	// Take testkit.JinchengTesting through listing to ONLINE and then OFFLINE would need reports; instead put
+	// testkit.JinchengOnline back online, launch in test, and take it offline again.
+	if r := e.Control("POST", "/_sandbox/jincheng/services/"+testkit.JinchengOnline+"/online", nil); r.Status != 200 {
 		t.Fatalf("online: %d %s", r.Status, r.Raw)
 	}
-	t2 := e.mustLaunch(fxOnline, fxTester, "test")
-	if r := e.control("POST", "/_sandbox/jincheng/services/"+fxOnline+"/offline", nil); r.Status != 200 {
+	t2 := e.mustLaunch(testkit.JinchengOnline, testkit.JinchengTester, "test")
+	if r := e.Control("POST", "/_sandbox/jincheng/services/"+testkit.JinchengOnline+"/offline", nil); r.Status != 200 {
 		t.Fatalf("offline: %d %s", r.Status, r.Raw)
 	}
-	e.refused("service offline since launch", 200, "SSO-SERVICE-OFFLINE", exch(demoApp, "test", t2))
-	if r := e.exchange(demoApp, "test", offTicket); r.Body["success"] != true {
+	e.RefusedCode("service offline since launch", 200, "SSO-SERVICE-OFFLINE", exch(demoApp, "test", t2))
+	if r := e.exchange(demoApp, "test", offTicket); r.JSON["success"] != true {
 		t.Errorf("a TESTING service's ticket should still exchange: %s", r.Raw)
 	}
 }
@@ -173,7 +174,7 @@ func TestSSORefusals(t *testing.T) {
 func TestLaunchRefusals(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	stranger := e.control("POST", "/_sandbox/jincheng/citizens", map[string]string{"mobile": "18635600999"})
+	stranger := e.Control("POST", "/_sandbox/jincheng/citizens", map[string]string{"mobile": "18635600999"})
 	if stranger.Status != 201 {
 		t.Fatalf("create citizen: %d %s", stranger.Status, stranger.Raw)
 	}
@@ -182,18 +183,18 @@ func TestLaunchRefusals(t *testing.T) {
 		status                      int
 		code                        string
 	}{
-		{"not a tester in test", fxTesting, "18635600999", "test", 403, "APP-NOT-TESTER"},
-		{"tester of another app", fxTesting, fxOtherTester, "test", 403, "APP-NOT-TESTER"},
-		{"TESTING service in prod", fxTesting, fxTester, "prod", 409, "APP-SERVICE-UNAVAILABLE"},
-		{"unknown service", "S00000000", fxTester, "test", 404, "ADMIN-NOT-FOUND"},
-		{"unknown persona", fxTesting, "13800000000", "test", 404, "APP-CITIZEN-NOT-FOUND"},
-		{"bad env", fxTesting, fxTester, "dev", 400, "invalid"},
+		{"not a tester in test", testkit.JinchengTesting, "18635600999", "test", 403, "APP-NOT-TESTER"},
+		{"tester of another app", testkit.JinchengTesting, testkit.JinchengOtherTester, "test", 403, "APP-NOT-TESTER"},
+		{"TESTING service in prod", testkit.JinchengTesting, testkit.JinchengTester, "prod", 409, "APP-SERVICE-UNAVAILABLE"},
+		{"unknown service", "S00000000", testkit.JinchengTester, "test", 404, "ADMIN-NOT-FOUND"},
+		{"unknown persona", testkit.JinchengTesting, "13800000000", "test", 404, "APP-CITIZEN-NOT-FOUND"},
+		{"bad env", testkit.JinchengTesting, testkit.JinchengTester, "dev", 400, "invalid"},
 	}
 	for _, tt := range tests {
-		e.refused(tt.name, tt.status, tt.code, func() reply { return e.launch(tt.service, tt.persona, tt.env) })
+		e.RefusedCode(tt.name, tt.status, tt.code, func() testkit.Answer { return e.launch(tt.service, tt.persona, tt.env) })
 	}
 	// Anyone may open an ONLINE service in production.
-	if r := e.launch(fxOnline, "18635600999", "prod"); r.Status != 200 || !strings.HasPrefix(r.str("location"), "https://gjj.example.org/h5/?ticket=") {
+	if r := e.launch(testkit.JinchengOnline, "18635600999", "prod"); r.Status != 200 || !strings.HasPrefix(r.Data().Str("location"), "https://gjj.example.org/h5/?ticket=") {
 		t.Errorf("prod launch: %d %s", r.Status, r.Raw)
 	}
 }
@@ -203,12 +204,12 @@ func TestConcurrentExchange(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	for round := range 3 {
-		ticket := e.mustLaunch(fxTesting, fxTester, "test")
+		ticket := e.mustLaunch(testkit.JinchengTesting, testkit.JinchengTester, "test")
 		body := jsonBody(t, map[string]string{"ticket": ticket})
 		const n = 8
 		headers := make([]http.Header, n)
 		for i := range headers {
-			headers[i] = e.signedHeaders(demoApp, "POST", "/jincheng/test/sso/v1/ticketValidation", nil, body)
+			headers[i] = e.SignedHeader(demoApp, "POST", "/jincheng/test/sso/v1/ticketValidation", nil, body)
 		}
 		codes := make([]string, n)
 		var wg sync.WaitGroup
@@ -218,9 +219,9 @@ func TestConcurrentExchange(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				req, _ := http.NewRequest("POST", e.srv.URL+"/jincheng/test/sso/v1/ticketValidation", bytes.NewReader(body))
+				req, _ := http.NewRequest("POST", e.Srv.URL+"/jincheng/test/sso/v1/ticketValidation", bytes.NewReader(body))
 				req.Header = headers[i]
-				resp, err := e.srv.Client().Do(req)
+				resp, err := e.Srv.Client().Do(req)
 				if err != nil {
 					codes[i] = err.Error()
 					return
@@ -262,15 +263,15 @@ func TestConcurrentExchange(t *testing.T) {
 func TestSameSeedSamePeople(t *testing.T) {
 	t.Parallel()
 	a, b := newEnv(t), newEnv(t)
-	ca := a.control("GET", "/_sandbox/jincheng/citizens", nil).Raw
-	if cb := b.control("GET", "/_sandbox/jincheng/citizens", nil).Raw; !bytes.Equal(ca, cb) {
+	ca := a.Control("GET", "/_sandbox/jincheng/citizens", nil).Raw
+	if cb := b.Control("GET", "/_sandbox/jincheng/citizens", nil).Raw; !bytes.Equal(ca, cb) {
 		t.Errorf("two sandboxes with seed 1 have different citizens:\n%s\n%s", ca, cb)
 	}
-	a.control("POST", "/_sandbox/jincheng/citizens", nil)
-	if r := a.control("POST", "/_sandbox/reset", map[string]string{}); r.Status != 200 {
+	a.Control("POST", "/_sandbox/jincheng/citizens", nil)
+	if r := a.Control("POST", "/_sandbox/reset", map[string]string{}); r.Status != 200 {
 		t.Fatalf("reset: %d %s", r.Status, r.Raw)
 	}
-	if again := a.control("GET", "/_sandbox/jincheng/citizens", nil).Raw; !bytes.Equal(ca, again) {
+	if again := a.Control("GET", "/_sandbox/jincheng/citizens", nil).Raw; !bytes.Equal(ca, again) {
 		t.Errorf("citizens after a reset differ:\n%s\n%s", ca, again)
 	}
 	var items struct{ Items []map[string]any }
@@ -282,22 +283,22 @@ func TestSameSeedSamePeople(t *testing.T) {
 			t.Errorf("citizen %v: invalid resident ID", c)
 		}
 	}
-	ra := a.request("GET", "/jincheng/admin/v1/apps", nil, nil)
-	rb := b.request("GET", "/jincheng/admin/v1/apps", nil, nil)
-	id, _ := ra.Body["requestId"].(string)
-	if len(id) != 36 || id[14] != '4' || ra.code() != "ADMIN-SESSION-INVALID" || ra.Status != 401 {
-		t.Errorf("requestId %q (%d %s), want a UUID v4 shape and ADMIN-SESSION-INVALID", id, ra.Status, ra.code())
+	ra := a.Do("GET", "/jincheng/admin/v1/apps", nil)
+	rb := b.Do("GET", "/jincheng/admin/v1/apps", nil)
+	id, _ := ra.JSON["requestId"].(string)
+	if len(id) != 36 || id[14] != '4' || ra.Code() != "ADMIN-SESSION-INVALID" || ra.Status != 401 {
+		t.Errorf("requestId %q (%d %s), want a UUID v4 shape and ADMIN-SESSION-INVALID", id, ra.Status, ra.Code())
 	}
 	// a was reset (reseeding its source) and b is fresh: the same seed and requests give the
 	// same id.
-	if id != rb.Body["requestId"] {
-		t.Errorf("request ids %q and %v differ for the same seed and requests", id, rb.Body["requestId"])
+	if id != rb.JSON["requestId"] {
+		t.Errorf("request ids %q and %v differ for the same seed and requests", id, rb.JSON["requestId"])
 	}
-	b.control("POST", "/_sandbox/jincheng/citizens", nil)
-	if r := b.control("POST", "/_sandbox/reset", map[string]string{"platform": "jincheng"}); r.Status != 200 {
+	b.Control("POST", "/_sandbox/jincheng/citizens", nil)
+	if r := b.Control("POST", "/_sandbox/reset", map[string]string{"platform": "jincheng"}); r.Status != 200 {
 		t.Fatalf("reset jincheng: %d %s", r.Status, r.Raw)
 	}
-	if again := b.control("GET", "/_sandbox/jincheng/citizens", nil).Raw; !bytes.Equal(ca, again) {
+	if again := b.Control("GET", "/_sandbox/jincheng/citizens", nil).Raw; !bytes.Equal(ca, again) {
 		t.Errorf("citizens after a Jincheng-only reset differ:\n%s\n%s", ca, again)
 	}
 }
@@ -307,21 +308,21 @@ func TestSameSeedSamePeople(t *testing.T) {
 func TestTokenAudit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	_, prompt := e.signIn(demoApp, fxTesting, fxTester, "test")
-	_, kept := e.signIn(demoApp, fxTesting, fxTester2, "test")
+	_, prompt := e.signIn(demoApp, testkit.JinchengTesting, testkit.JinchengTester, "test")
+	_, kept := e.signIn(demoApp, testkit.JinchengTesting, testkit.JinchengTester2, "test")
 	use := func(tok string) {
 		t.Helper()
-		if r := e.signed(demoApp, "POST", "/jincheng/test/sso/v1/getUserInfo", nil, map[string]string{"token": tok}); r.Body["success"] != true {
+		if r := e.Signed(demoApp, "POST", "/jincheng/test/sso/v1/getUserInfo", nil, map[string]string{"token": tok}); r.JSON["success"] != true {
 			t.Fatalf("getUserInfo: %s", r.Raw)
 		}
 	}
 	use(prompt)
 	use(kept)
-	e.srv.Advance(61 * time.Second)
+	e.Advance(61 * time.Second)
 	use(kept)
-	before := e.hash()
-	r := e.control("GET", "/_sandbox/jincheng/audit/tokens?flagged=true", nil)
-	items := r.Body["items"].([]any)
+	before := e.StateHash()
+	r := e.Control("GET", "/_sandbox/jincheng/audit/tokens?flagged=true", nil)
+	items := r.JSON["items"].([]any)
 	if len(items) != 1 {
 		t.Fatalf("flagged tokens = %v, want 1", items)
 	}
@@ -329,7 +330,7 @@ func TestTokenAudit(t *testing.T) {
 	if got["token"] != kept || got["uses"] != float64(2) || got["lateUses"] != float64(1) || got["flagged"] != true {
 		t.Errorf("audit = %v", got)
 	}
-	all := e.control("GET", "/_sandbox/jincheng/audit/tokens?appCode="+fxAppCode, nil).Body["items"].([]any)
+	all := e.Control("GET", "/_sandbox/jincheng/audit/tokens?appCode="+testkit.JinchengAppCode, nil).JSON["items"].([]any)
 	if len(all) != 2 {
 		t.Fatalf("all tokens = %v", all)
 	}
@@ -339,7 +340,48 @@ func TestTokenAudit(t *testing.T) {
 			t.Errorf("the promptly used token: %v", m)
 		}
 	}
-	if e.hash() != before {
+	if e.StateHash() != before {
 		t.Error("reading the audit changed the state")
 	}
+}
+
+// BenchmarkFlow measures the whole single sign-on flow — a launch, a signed ticketValidation and
+// a signed getUserInfo over real HTTP — in flows per second, next to an authenticated WeChat read
+// (POST /cgi-bin/openapi/quota/get with an access token) on the same machine in the same run.
+//
+//	go test -run '^$' -bench Flow -benchtime 2s ./sandbox/internal/jincheng/
+func BenchmarkFlow(b *testing.B) {
+	b.Run("jincheng_sso_flow", func(b *testing.B) {
+		e := newEnv(b)
+		for b.Loop() {
+			ticket := e.mustLaunch(testkit.JinchengTesting, testkit.JinchengTester, "test")
+			r := e.exchange(demoApp, "test", ticket)
+			if r.JSON["success"] != true {
+				b.Fatalf("exchange: %s", r.Raw)
+			}
+			u := e.Signed(demoApp, "POST", "/jincheng/test/sso/v1/getUserInfo", nil, map[string]string{"token": r.Data().Str("token")})
+			if u.JSON["success"] != true {
+				b.Fatalf("getUserInfo: %s", u.Raw)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "flows/s")
+	})
+	b.Run("wechat_quota_get", func(b *testing.B) {
+		e := newEnv(b)
+		tok := e.Do("GET", "/cgi-bin/token?grant_type=client_credential&appid=wx5a1d0c0e00000001&secret=5a1d0c0e5a1d0c0e5a1d0c0e00000001", nil)
+		var t struct {
+			AccessToken string `json:"access_token"`
+		}
+		if err := json.Unmarshal(tok.Raw, &t); err != nil || t.AccessToken == "" {
+			b.Fatalf("token: %s", tok.Raw)
+		}
+		body := []byte(`{"cgi_path":"/cgi-bin/stable_token"}`)
+		for b.Loop() {
+			r := e.Do("POST", "/cgi-bin/openapi/quota/get?access_token="+t.AccessToken, body)
+			if r.Status != 200 || r.JSON["errcode"] != float64(0) {
+				b.Fatalf("quota/get: %s", r.Raw)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
+	})
 }

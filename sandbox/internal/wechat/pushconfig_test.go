@@ -1,10 +1,8 @@
 package wechat_test
 
 import (
-	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/citysandbox/citysandbox/sandbox"
-	"github.com/citysandbox/citysandbox/sandbox/sandboxtest"
+	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
 )
 
 // echoReceiver answers WeChat's handshake by echoing echostr (when the signature is right for
@@ -39,72 +37,41 @@ func echoReceiver(t *testing.T, token string) (*httptest.Server, *atomic.Int32) 
 	return srv, &n
 }
 
-func controlDo(t *testing.T, srv *sandboxtest.Server, method, path string, body any) (int, map[string]any) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, srv.URL+path, rd)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	raw, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("%s %s: answer %s is not JSON: %v", method, path, raw, err)
-	}
-	return resp.StatusCode, out
-}
-
-func newMiniProgram(t *testing.T, srv *sandboxtest.Server) *sandbox.WeChatApp {
-	t.Helper()
-	app, err := srv.WeChat().CreateApp(sandbox.WeChatAppSpec{Type: "mini_program"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return app
-}
-
 func TestPushConfigHandshake(t *testing.T) {
 	t.Parallel()
-	srv := sandboxtest.New(t)
-	app := newMiniProgram(t, srv)
+	k := testkit.New(t)
+	app := k.App(sandbox.WeChatAppSpec{Type: "mini_program"})
 	recv, hits := echoReceiver(t, "Token123")
 	path := "/_sandbox/wechat/apps/" + app.AppID + "/push"
 
-	status, got := controlDo(t, srv, http.MethodPut, path, map[string]any{"url": recv.URL + "/wx", "token": "Token123", "format": "xml", "mode": "safe"})
-	if status != http.StatusOK {
-		t.Fatalf("PUT push = %d %v, want 200", status, got)
+	got := k.Control(http.MethodPut, path, map[string]any{"url": recv.URL + "/wx", "token": "Token123", "format": "xml", "mode": "safe"})
+	if got.Status != http.StatusOK {
+		t.Fatalf("PUT push = %s, want 200", got)
 	}
 	if hits.Load() != 1 {
 		t.Errorf("receiver got %d requests, want the 1 handshake", hits.Load())
 	}
-	if key, _ := got["encoding_aes_key"].(string); len(key) != 43 || got["format"] != "xml" || got["mode"] != "safe" {
-		t.Errorf("saved config = %v; want a generated 43-character key, xml, safe", got)
+	if key := got.Str("encoding_aes_key"); len(key) != 43 || got.Str("format") != "xml" || got.Str("mode") != "safe" {
+		t.Errorf("saved config = %s; want a generated 43-character key, xml, safe", got.Raw)
 	}
-	a, _ := srv.WeChat().App(app.AppID)
-	if a.Token != "Token123" || a.EncodingAESKey != got["encoding_aes_key"] {
+	a, _ := k.Srv.WeChat().App(app.AppID)
+	if a.Token != "Token123" || a.EncodingAESKey != got.Str("encoding_aes_key") {
 		t.Errorf("app token/key = %q/%q, want the configuration's", a.Token, a.EncodingAESKey)
 	}
-	status, again := controlDo(t, srv, http.MethodGet, path, nil)
-	if status != http.StatusOK || again["url"] != recv.URL+"/wx" {
-		t.Errorf("GET push = %d %v, want the saved configuration", status, again)
+	again := k.Control(http.MethodGet, path, nil)
+	if again.Status != http.StatusOK || again.Str("url") != recv.URL+"/wx" {
+		t.Errorf("GET push = %s, want the saved configuration", again)
 	}
-	status, list := controlDo(t, srv, http.MethodGet, "/_sandbox/wechat/push/deliveries?appid="+app.AppID, nil)
-	if d, _ := list["deliveries"].([]any); status != http.StatusOK || len(d) != 0 {
-		t.Errorf("deliveries = %d %v, want 200 and none (a handshake is not a delivery)", status, list)
+	list := k.Control(http.MethodGet, "/_sandbox/wechat/push/deliveries?appid="+app.AppID, nil)
+	if d, _ := list.JSON["deliveries"].([]any); list.Status != http.StatusOK || len(d) != 0 {
+		t.Errorf("deliveries = %s, want 200 and none (a handshake is not a delivery)", list)
 	}
 }
 
 func TestPushConfigRefusals(t *testing.T) {
 	t.Parallel()
-	srv := sandboxtest.New(t)
-	app := newMiniProgram(t, srv)
+	k := testkit.New(t)
+	app := k.App(sandbox.WeChatAppSpec{Type: "mini_program"})
 	good, _ := echoReceiver(t, "Token123")
 	wrongEcho := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "success") }))
 	t.Cleanup(wrongEcho.Close)
@@ -130,22 +97,17 @@ func TestPushConfigRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before, _ := srv.StateHash()
-			status, got := controlDo(t, srv, http.MethodPut, tt.path, tt.body)
-			code := ""
-			if e, ok := got["error"].(map[string]any); ok {
-				code, _ = e["code"].(string)
-			}
-			if status != tt.wantStatus || !strings.EqualFold(code, tt.wantCode) {
-				t.Errorf("PUT = %d %v, want %d %s", status, got, tt.wantStatus, tt.wantCode)
-			}
-			if after, _ := srv.StateHash(); after != before {
-				t.Error("a refused configuration changed the state")
-			}
+			k := k.For(t)
+			k.Unchanged(func() {
+				got := k.Control(http.MethodPut, tt.path, tt.body)
+				if got.Status != tt.wantStatus || !strings.EqualFold(got.Code(), tt.wantCode) {
+					t.Errorf("PUT = %s, want %d %s", got, tt.wantStatus, tt.wantCode)
+				}
+			})
 		})
 	}
-	if status, got := controlDo(t, srv, http.MethodGet, path, nil); status != http.StatusNotFound {
-		t.Errorf("GET push after refusals = %d %v, want 404 push_not_configured", status, got)
+	if got := k.Control(http.MethodGet, path, nil); got.Status != http.StatusNotFound {
+		t.Errorf("GET push after refusals = %s, want 404 push_not_configured", got)
 	}
 }
 
@@ -160,16 +122,16 @@ func sha1Sorted(parts ...string) string {
 
 func TestDeliveriesListRefusesBadLimit(t *testing.T) {
 	t.Parallel()
-	srv := sandboxtest.New(t)
+	k := testkit.New(t)
 	for _, q := range []string{"limit=-1", "limit=ten"} {
-		unchanged(t, srv, func() {
-			status, got := controlDo(t, srv, http.MethodGet, "/_sandbox/wechat/push/deliveries?"+q, nil)
-			if e, _ := got["error"].(map[string]any); status != http.StatusBadRequest || e["code"] != "invalid_filter" {
-				t.Errorf("deliveries?%s = %d %v, want 400 invalid_filter", q, status, got)
+		k.Unchanged(func() {
+			got := k.Control(http.MethodGet, "/_sandbox/wechat/push/deliveries?"+q, nil)
+			if got.Status != http.StatusBadRequest || got.Code() != "invalid_filter" {
+				t.Errorf("deliveries?%s = %s, want 400 invalid_filter", q, got)
 			}
 		})
 	}
-	if status, got := controlDo(t, srv, http.MethodGet, "/_sandbox/wechat/apps/wx0000000000000000/push", nil); status != http.StatusNotFound {
-		t.Errorf("GET push of an unknown app = %d %v, want 404", status, got)
+	if got := k.Control(http.MethodGet, "/_sandbox/wechat/apps/wx0000000000000000/push", nil); got.Status != http.StatusNotFound {
+		t.Errorf("GET push of an unknown app = %s, want 404", got)
 	}
 }

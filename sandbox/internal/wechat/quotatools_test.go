@@ -6,33 +6,31 @@ import (
 	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox"
-	"github.com/citysandbox/citysandbox/sandbox/sandboxtest"
+	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
 )
-
-func api(path, tok string) string { return "https://api.weixin.qq.com" + path + "?access_token=" + tok }
 
 func TestQuotaGetReportsUse(t *testing.T) {
 	t.Parallel()
-	srv := sandboxtest.New(t)
-	app := newApp(t, srv, sandbox.WeChatAppSpec{Type: "official_account", Tier: "test"})
-	tok := token(t, srv, app.AppID, app.Secret)
-	token(t, srv, app.AppID, app.Secret)
-	a := do(t, srv, "POST", api("/cgi-bin/openapi/quota/get", tok), `{"cgi_path":"/cgi-bin/token"}`)
-	wantErrcode(t, a, 0)
-	q := a.json["quota"].(map[string]any)
+	k := testkit.New(t)
+	app := k.App(sandbox.WeChatAppSpec{Type: "official_account", Tier: "test"})
+	tok := k.Token(app.AppID, app.Secret)
+	k.Token(app.AppID, app.Secret)
+	a := k.Post("/cgi-bin/openapi/quota/get", tok, `{"cgi_path":"/cgi-bin/token"}`)
+	k.WantErrcode(a, 0)
+	q := a.JSON["quota"].(map[string]any)
 	if q["daily_limit"] != float64(200) || q["used"] != float64(2) || q["remain"] != float64(198) {
 		t.Errorf("quota = %v, want daily_limit 200 (test tier), used 2, remain 198", q)
 	}
-	stable := do(t, srv, "POST", api("/cgi-bin/openapi/quota/get", tok), `{"cgi_path":"/cgi-bin/stable_token"}`)
-	if rl := stable.json["rate_limit"].(map[string]any); rl["call_count"] != float64(1000) || rl["refresh_second"] != float64(60) {
+	stable := k.Post("/cgi-bin/openapi/quota/get", tok, `{"cgi_path":"/cgi-bin/stable_token"}`)
+	if rl := stable.JSON["rate_limit"].(map[string]any); rl["call_count"] != float64(1000) || rl["refresh_second"] != float64(60) {
 		t.Errorf("stable_token rate_limit = %v, want 1000 a minute for a test-tier app", rl)
 	}
 }
 
 func TestQuotaToolErrors(t *testing.T) {
 	t.Parallel()
-	srv := sandboxtest.New(t)
-	tok := token(t, srv, serviceAppID, serviceSecret)
+	k := testkit.New(t)
+	tok := k.Token(testkit.ServiceAppID, testkit.ServiceSecret)
 	for _, tc := range []struct {
 		name, path, body string
 		want             int
@@ -43,109 +41,111 @@ func TestQuotaToolErrors(t *testing.T) {
 		{"quota/get no cgi_path", "/cgi-bin/openapi/quota/get", `{}`, 76003},
 		{"quota/get empty body", "/cgi-bin/openapi/quota/get", ``, 44002},
 		{"quota/clear unknown path", "/cgi-bin/openapi/quota/clear", `{"cgi_path":"/x"}`, 76021},
-		{"clear_quota another appid", "/cgi-bin/clear_quota", `{"appid":"` + miniAppID + `"}`, 40013},
+		{"clear_quota another appid", "/cgi-bin/clear_quota", `{"appid":"` + testkit.MiniAppID + `"}`, 40013},
 		{"clear_quota no appid", "/cgi-bin/clear_quota", `{}`, 41002},
 		{"rid/get malformed", "/cgi-bin/openapi/rid/get", `{"rid":"nope"}`, 76002},
 		{"rid/get unknown", "/cgi-bin/openapi/rid/get", `{"rid":"00000000-00000000-00000000"}`, 76001},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			unchanged(t, srv, func() { wantErrcode(t, do(t, srv, "POST", api(tc.path, tok), tc.body), tc.want) })
+			k := k.For(t)
+			k.Unchanged(func() { k.WantErrcode(k.Post(tc.path, tok, tc.body), tc.want) })
 		})
 	}
 }
 
 func TestClearQuotaRestoresAndIsLimitedToTenAMonth(t *testing.T) {
 	t.Parallel()
-	srv := sandboxtest.New(t)
-	app := newApp(t, srv, sandbox.WeChatAppSpec{Type: "official_account", Tier: "test"})
+	k := testkit.New(t)
+	app := k.App(sandbox.WeChatAppSpec{Type: "official_account", Tier: "test"})
 	tok := ""
 	for range 200 {
-		tok = token(t, srv, app.AppID, app.Secret)
+		tok = k.Token(app.AppID, app.Secret)
 	}
-	wantErrcode(t, do(t, srv, "GET", tokenURL(app.AppID, app.Secret), nil), 45009)
+	k.WantErrcode(k.Do("GET", testkit.TokenURL(app.AppID, app.Secret), nil), 45009)
 	body := `{"appid":"` + app.AppID + `"}`
-	wantErrcode(t, do(t, srv, "POST", api("/cgi-bin/clear_quota", tok), body), 0)
-	tok = token(t, srv, app.AppID, app.Secret)
+	k.WantErrcode(k.Post("/cgi-bin/clear_quota", tok, body), 0)
+	tok = k.Token(app.AppID, app.Secret)
 	for i := 2; i <= 5; i++ {
-		wantErrcode(t, do(t, srv, "POST", api("/cgi-bin/clear_quota", tok), body), 0)
+		k.WantErrcode(k.Post("/cgi-bin/clear_quota", tok, body), 0)
 	}
 	// v2 shares the budget: five more with the secret make ten.
 	for range 5 {
-		wantErrcode(t, do(t, srv, "POST", "/cgi-bin/clear_quota/v2?appid="+app.AppID+"&appsecret="+app.Secret, nil), 0)
+		k.WantErrcode(k.Do("POST", "/cgi-bin/clear_quota/v2?appid="+app.AppID+"&appsecret="+app.Secret, nil), 0)
 	}
-	unchanged(t, srv, func() {
-		wantErrcode(t, do(t, srv, "POST", api("/cgi-bin/clear_quota", tok), body), 48006)
-		wantErrcode(t, do(t, srv, "POST", "/cgi-bin/clear_quota/v2", `{"appid":"`+app.AppID+`","appsecret":"`+app.Secret+`"}`), 48006)
+	k.Unchanged(func() {
+		k.WantErrcode(k.Post("/cgi-bin/clear_quota", tok, body), 48006)
+		k.WantErrcode(k.Do("POST", "/cgi-bin/clear_quota/v2", `{"appid":"`+app.AppID+`","appsecret":"`+app.Secret+`"}`), 48006)
 	})
 	// A new calendar month (Beijing time) gives the budget back.
-	srv.SetTime(time.Date(2026, 4, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600)))
-	tok = token(t, srv, app.AppID, app.Secret)
-	wantErrcode(t, do(t, srv, "POST", api("/cgi-bin/clear_quota", tok), body), 0)
+	k.SetTime(time.Date(2026, 4, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600)))
+	tok = k.Token(app.AppID, app.Secret)
+	k.WantErrcode(k.Post("/cgi-bin/clear_quota", tok, body), 0)
 }
 
 func TestClearQuotaV2Errors(t *testing.T) {
 	t.Parallel()
-	srv := sandboxtest.New(t)
+	k := testkit.New(t)
 	for _, tc := range []struct {
 		name, query string
 		want        int
 	}{
-		{"appid missing", "appsecret=" + serviceSecret, 41002},
-		{"appsecret missing", "appid=" + serviceAppID, 41004},
-		{"appid unknown", "appid=wx0000000000000000&appsecret=" + serviceSecret, 40013},
-		{"wrong secret", "appid=" + serviceAppID + "&appsecret=" + strings.Repeat("1", 32), 40125},
+		{"appid missing", "appsecret=" + testkit.ServiceSecret, 41002},
+		{"appsecret missing", "appid=" + testkit.ServiceAppID, 41004},
+		{"appid unknown", "appid=wx0000000000000000&appsecret=" + testkit.ServiceSecret, 40013},
+		{"wrong secret", "appid=" + testkit.ServiceAppID + "&appsecret=" + strings.Repeat("1", 32), 40125},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			unchanged(t, srv, func() { wantErrcode(t, do(t, srv, "POST", "/cgi-bin/clear_quota/v2?"+tc.query, nil), tc.want) })
+			k := k.For(t)
+			k.Unchanged(func() { k.WantErrcode(k.Do("POST", "/cgi-bin/clear_quota/v2?"+tc.query, nil), tc.want) })
 		})
 	}
 }
 
 func TestClearOneAPIQuota(t *testing.T) {
 	t.Parallel()
-	srv := sandboxtest.New(t)
-	app := newApp(t, srv, sandbox.WeChatAppSpec{Type: "official_account", Tier: "test"})
+	k := testkit.New(t)
+	app := k.App(sandbox.WeChatAppSpec{Type: "official_account", Tier: "test"})
 	tok := ""
 	for range 200 {
-		tok = token(t, srv, app.AppID, app.Secret)
+		tok = k.Token(app.AppID, app.Secret)
 	}
-	wantErrcode(t, do(t, srv, "POST", api("/cgi-bin/openapi/quota/clear", tok), `{"cgi_path":"/cgi-bin/token"}`), 0)
-	used := do(t, srv, "POST", api("/cgi-bin/openapi/quota/get", tok), `{"cgi_path":"/cgi-bin/token"}`).json["quota"].(map[string]any)["used"]
+	k.WantErrcode(k.Post("/cgi-bin/openapi/quota/clear", tok, `{"cgi_path":"/cgi-bin/token"}`), 0)
+	used := k.Post("/cgi-bin/openapi/quota/get", tok, `{"cgi_path":"/cgi-bin/token"}`).JSON["quota"].(map[string]any)["used"]
 	if used != float64(0) {
 		t.Errorf("used after quota/clear = %v, want 0", used)
 	}
 	for range 49 {
-		wantErrcode(t, do(t, srv, "POST", api("/cgi-bin/openapi/quota/clear", tok), `{"cgi_path":"/cgi-bin/token"}`), 0)
+		k.WantErrcode(k.Post("/cgi-bin/openapi/quota/clear", tok, `{"cgi_path":"/cgi-bin/token"}`), 0)
 	}
-	unchanged(t, srv, func() {
-		wantErrcode(t, do(t, srv, "POST", api("/cgi-bin/openapi/quota/clear", tok), `{"cgi_path":"/cgi-bin/token"}`), 48006)
+	k.Unchanged(func() {
+		k.WantErrcode(k.Post("/cgi-bin/openapi/quota/clear", tok, `{"cgi_path":"/cgi-bin/token"}`), 48006)
 	})
 }
 
 func TestRidGet(t *testing.T) {
 	t.Parallel()
-	srv := sandboxtest.New(t)
-	tok := token(t, srv, serviceAppID, serviceSecret)
-	failed := do(t, srv, "POST", api("/cgi-bin/openapi/quota/get", tok), `{"cgi_path":"/nope"}`)
-	rid := failed.str("errmsg")[strings.LastIndex(failed.str("errmsg"), " ")+1:]
-	srv.Advance(time.Hour)
-	a := do(t, srv, "POST", api("/cgi-bin/openapi/rid/get", tok), `{"rid":"`+rid+`"}`)
-	wantErrcode(t, a, 0)
-	req := a.json["request"].(map[string]any)
-	if req["invoke_time"] != float64(srv.Now().Add(-time.Hour).Unix()) {
+	k := testkit.New(t)
+	tok := k.Token(testkit.ServiceAppID, testkit.ServiceSecret)
+	failed := k.Post("/cgi-bin/openapi/quota/get", tok, `{"cgi_path":"/nope"}`)
+	rid := failed.Str("errmsg")[strings.LastIndex(failed.Str("errmsg"), " ")+1:]
+	k.Advance(time.Hour)
+	a := k.Post("/cgi-bin/openapi/rid/get", tok, `{"rid":"`+rid+`"}`)
+	k.WantErrcode(a, 0)
+	req := a.JSON["request"].(map[string]any)
+	if req["invoke_time"] != float64(k.Now().Add(-time.Hour).Unix()) {
 		t.Errorf("invoke_time = %v, want the sandbox time of the call", req["invoke_time"])
 	}
-	if req["request_url"] != "access_token="+tok || req["request_body"] != `{"cgi_path":"/nope"}` || req["response_body"] != string(failed.raw) {
+	if req["request_url"] != "access_token="+tok || req["request_body"] != `{"cgi_path":"/nope"}` || req["response_body"] != string(failed.Raw) {
 		t.Errorf("request = %v", req)
 	}
 	if req["client_ip"] != "127.0.0.1" {
 		t.Errorf("client_ip = %v", req["client_ip"])
 	}
 	// Another account may not read it.
-	mp := newApp(t, srv, sandbox.WeChatAppSpec{Type: "mini_program"})
-	wantErrcode(t, do(t, srv, "POST", api("/cgi-bin/openapi/rid/get", token(t, srv, mp.AppID, mp.Secret)), `{"rid":"`+rid+`"}`), 76003)
+	mp := k.App(sandbox.WeChatAppSpec{Type: "mini_program"})
+	k.WantErrcode(k.Post("/cgi-bin/openapi/rid/get", k.Token(mp.AppID, mp.Secret), `{"rid":"`+rid+`"}`), 76003)
 	// After 7 days it is gone.
-	srv.Advance(7 * 24 * time.Hour)
-	tok = token(t, srv, serviceAppID, serviceSecret)
-	wantErrcode(t, do(t, srv, "POST", api("/cgi-bin/openapi/rid/get", tok), `{"rid":"`+rid+`"}`), 76001)
+	k.Advance(7 * 24 * time.Hour)
+	tok = k.Token(testkit.ServiceAppID, testkit.ServiceSecret)
+	k.WantErrcode(k.Post("/cgi-bin/openapi/rid/get", tok, `{"rid":"`+rid+`"}`), 76001)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/citysandbox/citysandbox/sandbox"
+	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
 )
 
 const qrCreate = "/cgi-bin/qrcode/create"
@@ -26,8 +27,8 @@ func scene(action string, sc map[string]any) map[string]any {
 
 func TestCreateQRCodeTemporary(t *testing.T) {
 	t.Parallel()
-	e := newQREnv(t)
-	tok := e.token(e.serviceAccount())
+	k := testkit.New(t)
+	tok := k.AppToken(serviceAccount(k))
 	for _, tc := range []struct {
 		name   string
 		body   map[string]any
@@ -39,22 +40,23 @@ func TestCreateQRCodeTemporary(t *testing.T) {
 		{"zero means the default", withExpire(scene("QR_STR_SCENE", map[string]any{"scene_str": strings.Repeat("字", 64)}), 0), 60},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out := e.post(qrCreate, tok, tc.body)
-			if !sameKeys(out, "ticket", "expire_seconds", "url") {
-				t.Fatalf("answer keys = %v, want exactly ticket, expire_seconds, url (no errcode/errmsg): %v", keys(out), out)
+			k := k.For(t)
+			out := k.Post(qrCreate, tok, tc.body)
+			if !sameKeys(out.JSON, "ticket", "expire_seconds", "url") {
+				t.Fatalf("answer keys = %v, want exactly ticket, expire_seconds, url (no errcode/errmsg): %v", out.JSON.Keys(), out)
 			}
-			if out["expire_seconds"] != tc.expire {
-				t.Errorf("expire_seconds = %v, want %v", out["expire_seconds"], tc.expire)
+			if out.JSON["expire_seconds"] != tc.expire {
+				t.Errorf("expire_seconds = %v, want %v", out.JSON["expire_seconds"], tc.expire)
 			}
-			if u, _ := out["url"].(string); !qrURLPattern.MatchString(u) {
+			if u, _ := out.JSON["url"].(string); !qrURLPattern.MatchString(u) {
 				t.Errorf("url = %q, want http://weixin.qq.com/q/<20 alphanumerics>", u)
 			}
 		})
 	}
 	// A temporary scene is not a code: asking twice gives two codes.
-	a := e.post(qrCreate, tok, scene("QR_SCENE", map[string]any{"scene_id": 7}))
-	b := e.post(qrCreate, tok, scene("QR_SCENE", map[string]any{"scene_id": 7}))
-	if a["ticket"] == b["ticket"] || a["url"] == b["url"] {
+	a := k.Post(qrCreate, tok, scene("QR_SCENE", map[string]any{"scene_id": 7}))
+	b := k.Post(qrCreate, tok, scene("QR_SCENE", map[string]any{"scene_id": 7}))
+	if a.JSON["ticket"] == b.JSON["ticket"] || a.JSON["url"] == b.JSON["url"] {
 		t.Errorf("two temporary codes for scene 7 share ticket or url: %v %v", a, b)
 	}
 }
@@ -66,41 +68,41 @@ func withExpire(m map[string]any, s int) map[string]any {
 
 func TestCreateQRCodePermanent(t *testing.T) {
 	t.Parallel()
-	e := newQREnv(t)
-	oa := e.serviceAccount()
-	tok := e.token(oa)
-	first := e.post(qrCreate, tok, withExpire(scene("QR_LIMIT_SCENE", map[string]any{"scene_id": 100000}), 300))
-	if !sameKeys(first, "ticket", "url") {
-		t.Fatalf("permanent answer keys = %v, want exactly ticket and url", keys(first))
+	k := testkit.New(t)
+	oa := serviceAccount(k)
+	tok := k.AppToken(oa)
+	first := k.Post(qrCreate, tok, withExpire(scene("QR_LIMIT_SCENE", map[string]any{"scene_id": 100000}), 300))
+	if !sameKeys(first.JSON, "ticket", "url") {
+		t.Fatalf("permanent answer keys = %v, want exactly ticket and url", first.JSON.Keys())
 	}
-	again := e.post(qrCreate, tok, scene("QR_LIMIT_SCENE", map[string]any{"scene_id": 100000}))
-	if again["ticket"] != first["ticket"] || again["url"] != first["url"] {
+	again := k.Post(qrCreate, tok, scene("QR_LIMIT_SCENE", map[string]any{"scene_id": 100000}))
+	if again.JSON["ticket"] != first.JSON["ticket"] || again.JSON["url"] != first.JSON["url"] {
 		t.Errorf("same permanent scene: %v then %v, want the same ticket and url", first, again)
 	}
-	str := e.post(qrCreate, tok, scene("QR_LIMIT_STR_SCENE", map[string]any{"scene_str": "100000"}))
-	if str["url"] == first["url"] {
+	str := k.Post(qrCreate, tok, scene("QR_LIMIT_STR_SCENE", map[string]any{"scene_str": "100000"}))
+	if str.JSON["url"] == first.JSON["url"] {
 		t.Error("QR_LIMIT_STR_SCENE \"100000\" got the url of QR_LIMIT_SCENE 100000")
 	}
-	other := e.token(e.serviceAccount())
-	if o := e.post(qrCreate, other, scene("QR_LIMIT_SCENE", map[string]any{"scene_id": 100000})); o["url"] == first["url"] {
+	other := k.AppToken(serviceAccount(k))
+	if o := k.Post(qrCreate, other, scene("QR_LIMIT_SCENE", map[string]any{"scene_id": 100000})); o.JSON["url"] == first.JSON["url"] {
 		t.Error("another account's permanent scene 100000 got the same url")
 	}
 	// A permanent code outlives any temporary lifetime.
-	e.advance(40 * 24 * time.Hour)
-	tok = e.token(oa)
-	if again := e.post(qrCreate, tok, scene("QR_LIMIT_SCENE", map[string]any{"scene_id": 100000})); again["url"] != first["url"] {
-		t.Errorf("after 40 days the permanent scene has url %v, want %v", again["url"], first["url"])
+	k.Advance(40 * 24 * time.Hour)
+	tok = k.AppToken(oa)
+	if again := k.Post(qrCreate, tok, scene("QR_LIMIT_SCENE", map[string]any{"scene_id": 100000})); again.JSON["url"] != first.JSON["url"] {
+		t.Errorf("after 40 days the permanent scene has url %v, want %v", again.JSON["url"], first.JSON["url"])
 	}
-	resp, _ := e.do(http.MethodGet, "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket="+url.QueryEscape(first["ticket"].(string)), nil)
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("showqrcode of a 40-day-old permanent code: %d, want 200", resp.StatusCode)
+	resp := k.Do(http.MethodGet, "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket="+url.QueryEscape(first.JSON["ticket"].(string)), nil)
+	if resp.Status != http.StatusOK {
+		t.Errorf("showqrcode of a 40-day-old permanent code: %d, want 200", resp.Status)
 	}
 }
 
 func TestCreateQRCodeRefusals(t *testing.T) {
 	t.Parallel()
-	e := newQREnv(t)
-	tok := e.token(e.serviceAccount())
+	k := testkit.New(t)
+	tok := k.AppToken(serviceAccount(k))
 	for _, tc := range []struct {
 		name string
 		body any
@@ -132,63 +134,62 @@ func TestCreateQRCodeRefusals(t *testing.T) {
 			m["expire_seconds"] = "60"
 			tc.code = 47001
 		}
-		t.Run(tc.name, func(t *testing.T) { e.refused(qrCreate, tok, tc.body, tc.code) })
+		t.Run(tc.name, func(t *testing.T) { k.For(t).Refused(qrCreate, tok, tc.body, tc.code) })
 	}
 	t.Run("GET", func(t *testing.T) {
-		before := e.hash()
-		if out := e.wx(http.MethodGet, qrCreate, tok, nil); errcode(out) != 43002 {
-			t.Errorf("GET qrcode/create: %v, want 43002", out)
-		}
-		if e.hash() != before {
-			t.Error("state changed")
-		}
+		k := k.For(t)
+		k.Unchanged(func() {
+			if out := k.API(http.MethodGet, qrCreate, tok, nil); out.Errcode() != 43002 {
+				t.Errorf("GET qrcode/create: %v, want 43002", out)
+			}
+		})
 	})
 }
 
 func TestCreateQRCodeAccounts(t *testing.T) {
 	t.Parallel()
-	e := newQREnv(t)
+	k := testkit.New(t)
 	body := scene("QR_SCENE", map[string]any{"scene_id": 1})
-	sub := e.app(sandbox.WeChatAppSpec{Type: "official_account", ServiceType: "subscription"})
-	if out := e.post(qrCreate, e.token(sub), body); out["ticket"] == nil {
+	sub := app(k, sandbox.WeChatAppSpec{Type: "official_account", ServiceType: "subscription"})
+	if out := k.Post(qrCreate, k.AppToken(sub), body); out.JSON["ticket"] == nil {
 		t.Errorf("subscription account: %v, want a code", out)
 	}
-	e.refused(qrCreate, e.token(e.miniProgram()), body, 48001)
+	k.Refused(qrCreate, k.AppToken(miniProgram(k)), body, 48001)
 	unverified := false
-	e.refused(qrCreate, e.token(e.app(sandbox.WeChatAppSpec{Type: "official_account", Verified: &unverified})), body, 48001)
-	e.refused(qrCreate, "", body, 41001)
+	k.Refused(qrCreate, k.AppToken(app(k, sandbox.WeChatAppSpec{Type: "official_account", Verified: &unverified})), body, 48001)
+	k.Refused(qrCreate, "", body, 41001)
 }
 
 func TestCreateQRCodePermanentCap(t *testing.T) {
 	t.Parallel()
-	e := newQREnv(t)
-	oa := e.serviceAccount()
-	tok := e.token(oa)
-	kept := e.post(qrCreate, tok, scene("QR_LIMIT_STR_SCENE", map[string]any{"scene_str": "kept"}))
+	k := testkit.New(t)
+	oa := serviceAccount(k)
+	tok := k.AppToken(oa)
+	kept := k.Post(qrCreate, tok, scene("QR_LIMIT_STR_SCENE", map[string]any{"scene_str": "kept"}))
 	// Reaching 100,000 codes takes 100,000 requests; the counter is set instead.
-	e.patchState(map[string]string{"wechat:qrcode:count:" + oa.AppID: `{"permanent":100000}`})
-	e.refused(qrCreate, tok, scene("QR_LIMIT_SCENE", map[string]any{"scene_id": 9}), 45009)
-	e.refused(qrCreate, tok, scene("QR_LIMIT_STR_SCENE", map[string]any{"scene_str": "new"}), 45009)
-	if again := e.post(qrCreate, tok, scene("QR_LIMIT_STR_SCENE", map[string]any{"scene_str": "kept"})); again["url"] != kept["url"] {
-		t.Errorf("an existing permanent scene at the cap: %v, want its url %v", again, kept["url"])
+	k.PatchState(map[string]string{"wechat:qrcode:count:" + oa.AppID: `{"permanent":100000}`})
+	k.Refused(qrCreate, tok, scene("QR_LIMIT_SCENE", map[string]any{"scene_id": 9}), 45009)
+	k.Refused(qrCreate, tok, scene("QR_LIMIT_STR_SCENE", map[string]any{"scene_str": "new"}), 45009)
+	if again := k.Post(qrCreate, tok, scene("QR_LIMIT_STR_SCENE", map[string]any{"scene_str": "kept"})); again.JSON["url"] != kept.JSON["url"] {
+		t.Errorf("an existing permanent scene at the cap: %v, want its url %v", again, kept.JSON["url"])
 	}
-	if out := e.post(qrCreate, tok, scene("QR_SCENE", map[string]any{"scene_id": 9})); out["ticket"] == nil {
+	if out := k.Post(qrCreate, tok, scene("QR_SCENE", map[string]any{"scene_id": 9})); out.JSON["ticket"] == nil {
 		t.Errorf("a temporary code at the permanent cap: %v, want a code", out)
 	}
 }
 
 func TestCreateQRCodeDailyQuota(t *testing.T) {
 	t.Parallel()
-	e := newQREnv(t)
-	oa := e.app(sandbox.WeChatAppSpec{Type: "official_account", Tier: "production"})
-	tok := e.token(oa)
+	k := testkit.New(t)
+	oa := app(k, sandbox.WeChatAppSpec{Type: "official_account", Tier: "production"})
+	tok := k.AppToken(oa)
 	// 100,000 calls a day; the day's counter is set to its last value.
-	e.patchState(map[string]string{"quota:" + oa.AppID + "|/cgi-bin/qrcode/create:day:20260302": "99999"})
-	e.post(qrCreate, tok, scene("QR_SCENE", map[string]any{"scene_id": 1}))
-	e.refused(qrCreate, tok, scene("QR_SCENE", map[string]any{"scene_id": 1}), 45009)
-	e.advance(24 * time.Hour)
-	tok = e.token(oa)
-	if out := e.post(qrCreate, tok, scene("QR_SCENE", map[string]any{"scene_id": 1})); out["ticket"] == nil {
+	k.PatchState(map[string]string{"quota:" + oa.AppID + "|/cgi-bin/qrcode/create:day:20260302": "99999"})
+	k.Post(qrCreate, tok, scene("QR_SCENE", map[string]any{"scene_id": 1}))
+	k.Refused(qrCreate, tok, scene("QR_SCENE", map[string]any{"scene_id": 1}), 45009)
+	k.Advance(24 * time.Hour)
+	tok = k.AppToken(oa)
+	if out := k.Post(qrCreate, tok, scene("QR_SCENE", map[string]any{"scene_id": 1})); out.JSON["ticket"] == nil {
 		t.Errorf("the next day: %v, want a code", out)
 	}
 }
@@ -213,39 +214,39 @@ func decodeQR(t *testing.T, b []byte) string {
 
 func TestShowQRCode(t *testing.T) {
 	t.Parallel()
-	e := newQREnv(t)
-	tok := e.token(e.serviceAccount())
-	show := func(rawTicket string) (*http.Response, []byte) {
-		return e.do(http.MethodGet, "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket="+rawTicket, nil)
+	k := testkit.New(t)
+	tok := k.AppToken(serviceAccount(k))
+	show := func(rawTicket string) testkit.Answer {
+		return k.Do(http.MethodGet, "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket="+rawTicket, nil)
 	}
 	// Tickets are base64 and contain "+", "/" or "=" now and then; make one that does.
-	var code map[string]any
+	var code testkit.Answer
 	for i := 1; i < 50; i++ {
-		code = e.post(qrCreate, tok, withExpire(scene("QR_SCENE", map[string]any{"scene_id": i}), 120))
-		if strings.ContainsAny(code["ticket"].(string), "+/") {
+		code = k.Post(qrCreate, tok, withExpire(scene("QR_SCENE", map[string]any{"scene_id": i}), 120))
+		if strings.ContainsAny(code.JSON["ticket"].(string), "+/") {
 			break
 		}
 	}
-	ticket := code["ticket"].(string)
-	resp, img := show(url.QueryEscape(ticket))
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("showqrcode: status %d", resp.StatusCode)
+	ticket := code.JSON["ticket"].(string)
+	resp := show(url.QueryEscape(ticket))
+	if resp.Status != http.StatusOK {
+		t.Fatalf("showqrcode: status %d", resp.Status)
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "image/jpg" {
 		t.Errorf("Content-Type = %q, want image/jpg", ct)
 	}
-	if got := decodeQR(t, img); got != code["url"] {
-		t.Errorf("the image decodes to %q, want the code's url %q", got, code["url"])
+	if got := decodeQR(t, resp.Raw); got != code.JSON["url"] {
+		t.Errorf("the image decodes to %q, want the code's url %q", got, code.JSON["url"])
 	}
 	if strings.Contains(ticket, "+") {
 		// A client that forgot to encode the ticket sends "+" as-is (a space once decoded).
-		if resp, _ := show(ticket); resp.StatusCode != http.StatusOK {
-			t.Errorf("unencoded ticket with '+': status %d, want 200", resp.StatusCode)
+		if resp := show(ticket); resp.Status != http.StatusOK {
+			t.Errorf("unencoded ticket with '+': status %d, want 200", resp.Status)
 		}
 	}
 	// The api host serves it too.
-	if resp, _ := e.do(http.MethodGet, "https://api.weixin.qq.com/cgi-bin/showqrcode?ticket="+url.QueryEscape(ticket), nil); resp.StatusCode != http.StatusOK {
-		t.Errorf("showqrcode on api.weixin.qq.com: %d", resp.StatusCode)
+	if resp := k.Do(http.MethodGet, "https://api.weixin.qq.com/cgi-bin/showqrcode?ticket="+url.QueryEscape(ticket), nil); resp.Status != http.StatusOK {
+		t.Errorf("showqrcode on api.weixin.qq.com: %d", resp.Status)
 	}
 	for name, tk := range map[string]string{
 		"missing":  "",
@@ -253,17 +254,17 @@ func TestShowQRCode(t *testing.T) {
 		"altered":  url.QueryEscape(strings.Replace(ticket, ticket[len(ticket)-6:len(ticket)-5], "A", 1) + "x"),
 		"base64ok": url.QueryEscape("gQH47joAAAAAAAAAASxodHRwOi8vd2VpeGluLnFxLmNvbS9xL2taZ2Z3TVRtNzJXV1Brb3ZhYmJJAAIEZ23sUwMEmm3sUw=="),
 	} {
-		resp, body := show(tk)
-		if resp.StatusCode != http.StatusNotFound || len(body) != 0 {
-			t.Errorf("%s ticket: status %d with %d bytes, want a bare 404", name, resp.StatusCode, len(body))
+		resp := show(tk)
+		if resp.Status != http.StatusNotFound || len(resp.Raw) != 0 {
+			t.Errorf("%s ticket: status %d with %d bytes, want a bare 404", name, resp.Status, len(resp.Raw))
 		}
 	}
-	e.advance(119 * time.Second)
-	if resp, _ := show(url.QueryEscape(ticket)); resp.StatusCode != http.StatusOK {
-		t.Errorf("after 119 s of 120: status %d, want 200", resp.StatusCode)
+	k.Advance(119 * time.Second)
+	if resp := show(url.QueryEscape(ticket)); resp.Status != http.StatusOK {
+		t.Errorf("after 119 s of 120: status %d, want 200", resp.Status)
 	}
-	e.advance(time.Second)
-	if resp, body := show(url.QueryEscape(ticket)); resp.StatusCode != http.StatusNotFound || len(body) != 0 {
-		t.Errorf("expired ticket: status %d with %d bytes, want a bare 404", resp.StatusCode, len(body))
+	k.Advance(time.Second)
+	if resp := show(url.QueryEscape(ticket)); resp.Status != http.StatusNotFound || len(resp.Raw) != 0 {
+		t.Errorf("expired ticket: status %d with %d bytes, want a bare 404", resp.Status, len(resp.Raw))
 	}
 }

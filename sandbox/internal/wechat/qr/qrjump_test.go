@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox"
+	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
 )
 
 const (
@@ -21,34 +22,34 @@ const (
 
 // jumpWorld is a linked service account and Mini Program with their tokens.
 type jumpWorld struct {
-	*qrEnv
+	*testkit.Kit
 	oa, mp       *sandbox.WeChatApp
 	oaTok, mpTok string
 }
 
-func newJumpWorld(t *testing.T) *jumpWorld {
-	t.Helper()
-	e := newQREnv(t)
-	w := &jumpWorld{qrEnv: e, oa: e.serviceAccount(), mp: e.miniProgram()}
-	w.link(w.oa, w.mp)
-	w.oaTok, w.mpTok = e.token(w.oa), e.token(w.mp)
-	return w
+// in is the same world reporting to t, a subtest.
+func (w *jumpWorld) in(t *testing.T) *jumpWorld {
+	c := *w
+	c.Kit = w.For(t)
+	return &c
 }
 
-func (e *qrEnv) link(a, b *sandbox.WeChatApp) {
-	e.t.Helper()
-	if status, out := e.ctl(http.MethodPost, "/_sandbox/wechat/apps/"+a.AppID+"/links", map[string]any{"appid": b.AppID}); status != http.StatusCreated {
-		e.t.Fatalf("link %s %s: %d %v", a.AppID, b.AppID, status, out)
-	}
+func newJumpWorld(t *testing.T) *jumpWorld {
+	t.Helper()
+	k := testkit.New(t)
+	w := &jumpWorld{Kit: k, oa: serviceAccount(k), mp: miniProgram(k)}
+	link(k, w.oa, w.mp)
+	w.oaTok, w.mpTok = k.AppToken(w.oa), k.AppToken(w.mp)
+	return w
 }
 
 // code creates a permanent code of the service account and returns its url.
 func (w *jumpWorld) code(scene string) string {
-	w.t.Helper()
-	out := w.post(qrCreate, w.oaTok, map[string]any{"action_name": "QR_LIMIT_STR_SCENE", "action_info": map[string]any{"scene": map[string]any{"scene_str": scene}}})
-	u, _ := out["url"].(string)
+	w.T().Helper()
+	out := w.Post(qrCreate, w.oaTok, map[string]any{"action_name": "QR_LIMIT_STR_SCENE", "action_info": map[string]any{"scene": map[string]any{"scene_str": scene}}})
+	u := out.Str("url")
 	if u == "" {
-		w.t.Fatalf("qrcode/create: %v", out)
+		w.T().Fatalf("qrcode/create: %s", out)
 	}
 	return u
 }
@@ -65,16 +66,16 @@ func ordinaryRule(prefix, path string, openVersion, permit int, debug ...string)
 	return m
 }
 
-func ruleList(t *testing.T, out map[string]any) []map[string]any {
+func ruleList(t *testing.T, out testkit.Answer) []map[string]any {
 	t.Helper()
-	if errcode(out) != 0 {
-		t.Fatalf("qrcodejumpget: %v", out)
+	if out.Errcode() != 0 {
+		t.Fatalf("qrcodejumpget: %s", out)
 	}
 	var rules []map[string]any
-	for _, r := range out["rule_list"].([]any) {
+	for _, r := range out.JSON["rule_list"].([]any) {
 		rules = append(rules, r.(map[string]any))
 	}
-	if n := int(out["list_size"].(float64)); n != len(rules) {
+	if n := int(out.JSON.Num("list_size")); n != len(rules) {
 		t.Errorf("list_size = %d, rule_list has %d", n, len(rules))
 	}
 	return rules
@@ -88,84 +89,42 @@ func prefixes(rules []map[string]any) []string {
 	return out
 }
 
-func TestLinks(t *testing.T) {
-	t.Parallel()
-	e := newQREnv(t)
-	oa, mp, other := e.serviceAccount(), e.miniProgram(), e.serviceAccount()
-	e.link(mp, oa)
-	for _, a := range []*sandbox.WeChatApp{oa, mp} {
-		status, out := e.ctl(http.MethodGet, "/_sandbox/wechat/apps/"+a.AppID+"/links", nil)
-		links, _ := out["links"].([]any)
-		if status != http.StatusOK || len(links) != 1 {
-			t.Fatalf("links of %s: %d %v, want one", a.AppID, status, out)
-		}
-	}
-	before := e.hash()
-	if status, _ := e.ctl(http.MethodPost, "/_sandbox/wechat/apps/"+oa.AppID+"/links", map[string]any{"appid": mp.AppID}); status != http.StatusCreated {
-		t.Errorf("linking again: %d, want 201", status)
-	}
-	if e.hash() != before {
-		t.Error("linking again changed the state")
-	}
-	for _, tc := range []struct {
-		name, from string
-		body       any
-		status     int
-	}{
-		{"unknown app", "wx0000000000000000", map[string]any{"appid": mp.AppID}, http.StatusNotFound},
-		{"unknown other", oa.AppID, map[string]any{"appid": "wx0000000000000000"}, http.StatusBadRequest},
-		{"itself", oa.AppID, map[string]any{"appid": oa.AppID}, http.StatusBadRequest},
-		{"two official accounts", oa.AppID, map[string]any{"appid": other.AppID}, http.StatusBadRequest},
-		{"no appid", oa.AppID, map[string]any{}, http.StatusBadRequest},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			before := e.hash()
-			if status, out := e.ctl(http.MethodPost, "/_sandbox/wechat/apps/"+tc.from+"/links", tc.body); status != tc.status {
-				t.Errorf("status %d (%v), want %d", status, out, tc.status)
-			}
-			if e.hash() != before {
-				t.Error("state changed")
-			}
-		})
-	}
-}
-
 func TestQRJumpServiceVariant(t *testing.T) {
 	t.Parallel()
 	w := newJumpWorld(t)
 	u := w.code("shop-1")
-	w.ok(jumpAdd, w.oaTok, w.serviceRule(u, "pages/shop/index"))
-	out := w.post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID})
+	w.OK(jumpAdd, w.oaTok, w.serviceRule(u, "pages/shop/index"))
+	out := w.Post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID})
 	rules := ruleList(t, out)
 	if len(rules) != 1 || !sameKeys(rules[0], "prefix", "path", "state") || rules[0]["state"] != 1.0 || rules[0]["path"] != "pages/shop/index" {
 		t.Fatalf("rules = %v, want one unpublished rule with prefix, path and state only", rules)
 	}
 	for k, want := range map[string]float64{"total_count": 1, "qrcodejump_open": 1, "qrcodejump_pub_quota": 100} {
-		if out[k] != want {
-			t.Errorf("%s = %v, want %v", k, out[k], want)
+		if out.JSON[k] != want {
+			t.Errorf("%s = %v, want %v", k, out.JSON[k], want)
 		}
 	}
 	// Modify while unpublished.
 	edit := w.serviceRule(u, "pages/shop/v2")
 	edit["is_edit"] = 1
-	w.ok(jumpAdd, w.oaTok, edit)
-	w.ok(jumpPublish, w.oaTok, map[string]any{"prefix": u})
-	out = w.post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID, "get_type": 1, "prefix_list": []string{u}})
+	w.OK(jumpAdd, w.oaTok, edit)
+	w.OK(jumpPublish, w.oaTok, map[string]any{"prefix": u})
+	out = w.Post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID, "get_type": 1, "prefix_list": []string{u}})
 	if rules := ruleList(t, out); len(rules) != 1 || rules[0]["state"] != 2.0 || rules[0]["path"] != "pages/shop/v2" {
 		t.Errorf("after modify and publish: %v", rules)
 	}
-	if out["qrcodejump_pub_quota"] != 99.0 {
-		t.Errorf("qrcodejump_pub_quota = %v after one publish, want 99", out["qrcodejump_pub_quota"])
+	if out.JSON["qrcodejump_pub_quota"] != 99.0 {
+		t.Errorf("qrcodejump_pub_quota = %v after one publish, want 99", out.JSON["qrcodejump_pub_quota"])
 	}
 	edit["path"] = "pages/shop/v3"
-	w.refused(jumpAdd, w.oaTok, edit, 40097)
-	w.ok(jumpDelete, w.oaTok, map[string]any{"prefix": u, "appid": w.mp.AppID})
-	if rules := ruleList(t, w.post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID})); len(rules) != 0 {
+	w.Refused(jumpAdd, w.oaTok, edit, 40097)
+	w.OK(jumpDelete, w.oaTok, map[string]any{"prefix": u, "appid": w.mp.AppID})
+	if rules := ruleList(t, w.Post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID})); len(rules) != 0 {
 		t.Errorf("after delete: %v", rules)
 	}
 	// The Mini Program's own listing leaves service-account rules out.
-	w.ok(jumpAdd, w.oaTok, w.serviceRule(u, "pages/shop/index"))
-	if rules := ruleList(t, w.post(jumpGet, w.mpTok, map[string]any{})); len(rules) != 0 {
+	w.OK(jumpAdd, w.oaTok, w.serviceRule(u, "pages/shop/index"))
+	if rules := ruleList(t, w.Post(jumpGet, w.mpTok, map[string]any{})); len(rules) != 0 {
 		t.Errorf("the Mini Program's ordinary-link listing shows %v", rules)
 	}
 }
@@ -174,22 +133,22 @@ func TestQRJumpServiceRefusals(t *testing.T) {
 	t.Parallel()
 	w := newJumpWorld(t)
 	u := w.code("a")
-	w.ok(jumpAdd, w.oaTok, w.serviceRule(u, "pages/index/index"))
-	unlinked := w.miniProgram()
-	personal := w.app(sandbox.WeChatAppSpec{Type: "mini_program", SubjectType: "personal"})
+	w.OK(jumpAdd, w.oaTok, w.serviceRule(u, "pages/index/index"))
+	unlinked := miniProgram(w.Kit)
+	personal := app(w.Kit, sandbox.WeChatAppSpec{Type: "mini_program", SubjectType: "personal"})
 	f := false
-	unverifiedMP := w.app(sandbox.WeChatAppSpec{Type: "mini_program", Verified: &f})
-	w.link(w.oa, personal)
-	w.link(w.oa, unverifiedMP)
+	unverifiedMP := app(w.Kit, sandbox.WeChatAppSpec{Type: "mini_program", Verified: &f})
+	link(w.Kit, w.oa, personal)
+	link(w.Kit, w.oa, unverifiedMP)
 	// Another service account, linked to the same Mini Program, with a code of its own.
-	other := w.serviceAccount()
-	w.link(other, w.mp)
-	otherTok := w.token(other)
-	otherCode := w.post(qrCreate, otherTok, map[string]any{"action_name": "QR_LIMIT_SCENE", "action_info": map[string]any{"scene": map[string]any{"scene_id": 1}}})["url"].(string)
-	unverifiedOA := w.app(sandbox.WeChatAppSpec{Type: "official_account", Verified: &f})
-	w.link(unverifiedOA, w.mp)
-	sub := w.app(sandbox.WeChatAppSpec{Type: "official_account", ServiceType: "subscription"})
-	w.link(sub, w.mp)
+	other := serviceAccount(w.Kit)
+	link(w.Kit, other, w.mp)
+	otherTok := w.AppToken(other)
+	otherCode := w.Post(qrCreate, otherTok, map[string]any{"action_name": "QR_LIMIT_SCENE", "action_info": map[string]any{"scene": map[string]any{"scene_id": 1}}}).JSON["url"].(string)
+	unverifiedOA := app(w.Kit, sandbox.WeChatAppSpec{Type: "official_account", Verified: &f})
+	link(w.Kit, unverifiedOA, w.mp)
+	sub := app(w.Kit, sandbox.WeChatAppSpec{Type: "official_account", ServiceType: "subscription"})
+	link(w.Kit, sub, w.mp)
 
 	rule := func(mod func(m map[string]any)) map[string]any {
 		m := w.serviceRule("http://weixin.qq.com/q/new0001", "pages/index/index")
@@ -208,8 +167,8 @@ func TestQRJumpServiceRefusals(t *testing.T) {
 		{"appid of an official account", jumpAdd, w.oaTok, rule(func(m map[string]any) { m["appid"] = other.AppID }), 40166},
 		{"personal Mini Program", jumpAdd, w.oaTok, rule(func(m map[string]any) { m["appid"] = personal.AppID }), 85075},
 		{"unverified Mini Program", jumpAdd, w.oaTok, rule(func(m map[string]any) { m["appid"] = unverifiedMP.AppID }), 85075},
-		{"unverified service account", jumpAdd, w.token(unverifiedOA), rule(func(map[string]any) {}), 85075},
-		{"subscription account", jumpAdd, w.token(sub), rule(func(map[string]any) {}), 48001},
+		{"unverified service account", jumpAdd, w.AppToken(unverifiedOA), rule(func(map[string]any) {}), 85075},
+		{"subscription account", jumpAdd, w.AppToken(sub), rule(func(map[string]any) {}), 48001},
 		{"no appid", jumpAdd, w.oaTok, rule(func(m map[string]any) { delete(m, "appid") }), 48001},
 		{"ordinary prefix", jumpAdd, w.oaTok, rule(func(m map[string]any) { m["prefix"] = "https://shop.example.cn/q/1" }), 85066},
 		{"https code link", jumpAdd, w.oaTok, rule(func(m map[string]any) { m["prefix"] = "https://weixin.qq.com/q/abc" }), 85066},
@@ -252,51 +211,50 @@ func TestQRJumpServiceRefusals(t *testing.T) {
 		{"delete without appid", jumpDelete, w.oaTok, map[string]any{"prefix": u}, 48001},
 		{"download by a service account", jumpDownload, w.oaTok, map[string]any{}, 48001},
 	} {
-		t.Run(tc.name, func(t *testing.T) { w.refused(tc.path, tc.token, tc.body, tc.code) })
+		t.Run(tc.name, func(t *testing.T) { w.For(t).Refused(tc.path, tc.token, tc.body, tc.code) })
 	}
 	t.Run("GET", func(t *testing.T) {
-		before := w.hash()
-		if out := w.wx(http.MethodGet, jumpGet, w.oaTok, nil); errcode(out) != 43002 {
-			t.Errorf("GET qrcodejumpget: %v, want 43002", out)
-		}
-		if w.hash() != before {
-			t.Error("state changed")
-		}
+		w := w.in(t)
+		w.Unchanged(func() {
+			if out := w.API(http.MethodGet, jumpGet, w.oaTok, nil); out.Errcode() != 43002 {
+				t.Errorf("GET qrcodejumpget: %v, want 43002", out)
+			}
+		})
 	})
 }
 
 func TestQRJumpPublishNeedsRelease(t *testing.T) {
 	t.Parallel()
-	e := newQREnv(t)
-	oa := e.serviceAccount()
+	k := testkit.New(t)
+	oa := serviceAccount(k)
 	f := false
-	mp := e.app(sandbox.WeChatAppSpec{Type: "mini_program", Released: &f})
-	e.link(oa, mp)
-	tok, mpTok := e.token(oa), e.token(mp)
-	e.ok(jumpAdd, tok, map[string]any{"prefix": "http://weixin.qq.com/q/abc", "appid": mp.AppID, "path": "pages/a/a", "is_edit": 0})
-	e.ok(jumpAdd, mpTok, ordinaryRule("https://shop.example.cn/", "pages/a/a", 3, 1))
-	e.refused(jumpPublish, tok, map[string]any{"prefix": "http://weixin.qq.com/q/abc"}, 85074)
-	e.refused(jumpPublish, mpTok, map[string]any{"prefix": "https://shop.example.cn/"}, 85074)
-	if status, out := e.ctl(http.MethodPatch, "/_sandbox/wechat/apps/"+mp.AppID, map[string]any{"released": true}); status != http.StatusOK {
-		t.Fatalf("PATCH released: %d %v", status, out)
+	mp := app(k, sandbox.WeChatAppSpec{Type: "mini_program", Released: &f})
+	link(k, oa, mp)
+	tok, mpTok := k.AppToken(oa), k.AppToken(mp)
+	k.OK(jumpAdd, tok, map[string]any{"prefix": "http://weixin.qq.com/q/abc", "appid": mp.AppID, "path": "pages/a/a", "is_edit": 0})
+	k.OK(jumpAdd, mpTok, ordinaryRule("https://shop.example.cn/", "pages/a/a", 3, 1))
+	k.Refused(jumpPublish, tok, map[string]any{"prefix": "http://weixin.qq.com/q/abc"}, 85074)
+	k.Refused(jumpPublish, mpTok, map[string]any{"prefix": "https://shop.example.cn/"}, 85074)
+	if out := k.Control(http.MethodPatch, "/_sandbox/wechat/apps/"+mp.AppID, map[string]any{"released": true}); out.Status != http.StatusOK {
+		t.Fatalf("PATCH released: %d %v", out.Status, out)
 	}
-	e.ok(jumpPublish, tok, map[string]any{"prefix": "http://weixin.qq.com/q/abc"})
-	e.ok(jumpPublish, mpTok, map[string]any{"prefix": "https://shop.example.cn/"})
+	k.OK(jumpPublish, tok, map[string]any{"prefix": "http://weixin.qq.com/q/abc"})
+	k.OK(jumpPublish, mpTok, map[string]any{"prefix": "https://shop.example.cn/"})
 }
 
 func TestQRJumpOrdinaryVariant(t *testing.T) {
 	t.Parallel()
 	w := newJumpWorld(t)
-	dl := w.ok(jumpDownload, w.mpTok, map[string]any{})
-	if !regexp.MustCompile(`^[A-Za-z0-9]{10}\.txt$`).MatchString(dl["file_name"].(string)) || !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(dl["file_content"].(string)) {
+	dl := w.OK(jumpDownload, w.mpTok, map[string]any{})
+	if !regexp.MustCompile(`^[A-Za-z0-9]{10}\.txt$`).MatchString(dl.JSON["file_name"].(string)) || !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(dl.JSON["file_content"].(string)) {
 		t.Errorf("verification file = %v", dl)
 	}
-	if again := w.ok(jumpDownload, w.mpTok, map[string]any{}); again["file_name"] != dl["file_name"] || again["file_content"] != dl["file_content"] {
+	if again := w.OK(jumpDownload, w.mpTok, map[string]any{}); again.JSON["file_name"] != dl.JSON["file_name"] || again.JSON["file_content"] != dl.JSON["file_content"] {
 		t.Errorf("the verification file changed: %v then %v", dl, again)
 	}
-	w.ok(jumpAdd, w.mpTok, ordinaryRule("https://city.example.cn/bus", "pages/bus/index?from=qr", 1, 2, "https://city.example.cn/bus/1", "https://city.example.cn/bus?line=2"))
-	w.ok(jumpAdd, w.mpTok, ordinaryRule("ftp://files.example.cn/", "pages/f/f", 3, 1))
-	rules := ruleList(t, w.post(jumpGet, w.mpTok, map[string]any{}))
+	w.OK(jumpAdd, w.mpTok, ordinaryRule("https://city.example.cn/bus", "pages/bus/index?from=qr", 1, 2, "https://city.example.cn/bus/1", "https://city.example.cn/bus?line=2"))
+	w.OK(jumpAdd, w.mpTok, ordinaryRule("ftp://files.example.cn/", "pages/f/f", 3, 1))
+	rules := ruleList(t, w.Post(jumpGet, w.mpTok, map[string]any{}))
 	if len(rules) != 2 {
 		t.Fatalf("rules = %v, want 2", rules)
 	}
@@ -308,8 +266,8 @@ func TestQRJumpOrdinaryVariant(t *testing.T) {
 		t.Errorf("a rule without debug_url lists %v, want []", rules[1]["debug_url"])
 	}
 
-	other := w.miniProgram()
-	otherTok := w.token(other)
+	other := miniProgram(w.Kit)
+	otherTok := w.AppToken(other)
 	sixURLs := []string{}
 	for i := range 6 {
 		sixURLs = append(sixURLs, fmt.Sprintf("https://x.example.cn/%d", i))
@@ -356,118 +314,119 @@ func TestQRJumpOrdinaryVariant(t *testing.T) {
 		{"duplicate", jumpAdd, w.mpTok, ordinaryRule("https://city.example.cn/bus", "pages/a/a", 3, 1), 85071},
 		{"same prefix, other Mini Program", jumpAdd, otherTok, ordinaryRule("https://city.example.cn/bus", "pages/a/a", 3, 1), 85072},
 		{"under an occupying prefix", jumpAdd, otherTok, ordinaryRule("https://city.example.cn/bus/12", "pages/a/a", 3, 1), 85072},
-		{"personal Mini Program", jumpAdd, w.token(w.app(sandbox.WeChatAppSpec{Type: "mini_program", SubjectType: "personal"})), ordinaryRule("https://y.example.cn/", "pages/a/a", 3, 1), 85075},
+		{"personal Mini Program", jumpAdd, w.AppToken(app(w.Kit, sandbox.WeChatAppSpec{Type: "mini_program", SubjectType: "personal"})), ordinaryRule("https://y.example.cn/", "pages/a/a", 3, 1), 85075},
 		{"get with appid", jumpGet, w.mpTok, map[string]any{"appid": w.mp.AppID}, 48001},
 		{"get without a body", jumpGet, w.mpTok, "", 44002},
 		{"download without a body", jumpDownload, w.mpTok, "", 44002},
 		{"download with a field", jumpDownload, w.mpTok, map[string]any{"appid": w.mp.AppID}, 40097},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out := w.refused(tc.path, tc.token, tc.body, tc.code)
-			if tc.code == 85076 && !strings.HasPrefix(out["errmsg"].(string), " rid: ") {
-				t.Errorf("85076 errmsg = %q, want it empty before the rid", out["errmsg"])
+			w := w.in(t)
+			out := w.Refused(tc.path, tc.token, tc.body, tc.code)
+			if tc.code == 85076 && !strings.HasPrefix(out.JSON["errmsg"].(string), " rid: ") {
+				t.Errorf("85076 errmsg = %q, want it empty before the rid", out.JSON["errmsg"])
 			}
 		})
 	}
 	// A longer prefix under one's own occupying rule is fine, as is one under another's rule
 	// that does not occupy its sub-rules.
-	w.ok(jumpAdd, w.mpTok, ordinaryRule("https://city.example.cn/bus/12", "pages/a/a", 3, 1))
-	w.ok(jumpAdd, otherTok, ordinaryRule("ftp://files.example.cn/pub", "pages/a/a", 3, 1))
+	w.OK(jumpAdd, w.mpTok, ordinaryRule("https://city.example.cn/bus/12", "pages/a/a", 3, 1))
+	w.OK(jumpAdd, otherTok, ordinaryRule("ftp://files.example.cn/pub", "pages/a/a", 3, 1))
 }
 
 func TestQRJumpOrdinaryCap(t *testing.T) {
 	t.Parallel()
-	e := newQREnv(t)
+	k := testkit.New(t)
 	released := true
-	mp := e.app(sandbox.WeChatAppSpec{Type: "mini_program", Released: &released, Tier: "production"})
-	tok := e.token(mp)
+	mp := app(k, sandbox.WeChatAppSpec{Type: "mini_program", Released: &released, Tier: "production"})
+	tok := k.AppToken(mp)
 	for i := range 100 {
 		if i%5 == 0 {
-			e.advance(time.Second) // 5 calls a second
+			k.Advance(time.Second) // 5 calls a second
 		}
-		e.ok(jumpAdd, tok, ordinaryRule(fmt.Sprintf("https://r%d.example.cn/", i), "pages/a/a", 3, 1))
+		k.OK(jumpAdd, tok, ordinaryRule(fmt.Sprintf("https://r%d.example.cn/", i), "pages/a/a", 3, 1))
 	}
-	e.advance(time.Second)
-	e.refused(jumpAdd, tok, ordinaryRule("https://r100.example.cn/", "pages/a/a", 3, 1), 85073)
+	k.Advance(time.Second)
+	k.Refused(jumpAdd, tok, ordinaryRule("https://r100.example.cn/", "pages/a/a", 3, 1), 85073)
 	// The cap is on live rules: a delete makes room.
-	e.ok(jumpDelete, tok, map[string]any{"prefix": "https://r0.example.cn/"})
-	e.ok(jumpAdd, tok, ordinaryRule("https://r100.example.cn/", "pages/a/a", 3, 1))
+	k.OK(jumpDelete, tok, map[string]any{"prefix": "https://r0.example.cn/"})
+	k.OK(jumpAdd, tok, ordinaryRule("https://r100.example.cn/", "pages/a/a", 3, 1))
 }
 
 func TestQRJumpServiceLifetimeCap(t *testing.T) {
 	t.Parallel()
 	w := newJumpWorld(t)
-	if status, out := w.ctl(http.MethodPatch, "/_sandbox/wechat/apps/"+w.mp.AppID, map[string]any{"tier": "production"}); status != http.StatusOK {
-		t.Fatalf("PATCH tier: %d %v", status, out)
+	if out := w.Control(http.MethodPatch, "/_sandbox/wechat/apps/"+w.mp.AppID, map[string]any{"tier": "production"}); out.Status != http.StatusOK {
+		t.Fatalf("PATCH tier: %d %v", out.Status, out)
 	}
-	w.ok(jumpAdd, w.oaTok, w.serviceRule("http://weixin.qq.com/q/first", "pages/a/a"))
-	w.ok(jumpDelete, w.oaTok, map[string]any{"prefix": "http://weixin.qq.com/q/first", "appid": w.mp.AppID})
+	w.OK(jumpAdd, w.oaTok, w.serviceRule("http://weixin.qq.com/q/first", "pages/a/a"))
+	w.OK(jumpDelete, w.oaTok, map[string]any{"prefix": "http://weixin.qq.com/q/first", "appid": w.mp.AppID})
 	// 100,000 creations take 100,000 requests; the Mini Program's count is set instead.
-	w.patchState(map[string]string{"wechat:qrjump:mp:" + w.mp.AppID: `{"service_created":99999}`})
-	w.ok(jumpAdd, w.oaTok, w.serviceRule("http://weixin.qq.com/q/last", "pages/a/a"))
-	w.ok(jumpDelete, w.oaTok, map[string]any{"prefix": "http://weixin.qq.com/q/last", "appid": w.mp.AppID})
+	w.PatchState(map[string]string{"wechat:qrjump:mp:" + w.mp.AppID: `{"service_created":99999}`})
+	w.OK(jumpAdd, w.oaTok, w.serviceRule("http://weixin.qq.com/q/last", "pages/a/a"))
+	w.OK(jumpDelete, w.oaTok, map[string]any{"prefix": "http://weixin.qq.com/q/last", "appid": w.mp.AppID})
 	// Deletes give nothing back.
-	w.refused(jumpAdd, w.oaTok, w.serviceRule("http://weixin.qq.com/q/more", "pages/a/a"), 85073)
+	w.Refused(jumpAdd, w.oaTok, w.serviceRule("http://weixin.qq.com/q/more", "pages/a/a"), 85073)
 	// Ordinary-link rules are counted apart.
-	w.ok(jumpAdd, w.mpTok, ordinaryRule("https://x.example.cn/", "pages/a/a", 3, 1))
+	w.OK(jumpAdd, w.mpTok, ordinaryRule("https://x.example.cn/", "pages/a/a", 3, 1))
 }
 
 func TestQRJumpPublishQuota(t *testing.T) {
 	t.Parallel()
 	w := newJumpWorld(t)
-	if status, out := w.ctl(http.MethodPatch, "/_sandbox/wechat/apps/"+w.mp.AppID, map[string]any{"tier": "production"}); status != http.StatusOK {
-		t.Fatalf("PATCH tier: %d %v", status, out)
+	if out := w.Control(http.MethodPatch, "/_sandbox/wechat/apps/"+w.mp.AppID, map[string]any{"tier": "production"}); out.Status != http.StatusOK {
+		t.Fatalf("PATCH tier: %d %v", out.Status, out)
 	}
 	for _, pf := range []string{"http://weixin.qq.com/q/a", "http://weixin.qq.com/q/b"} {
-		w.ok(jumpAdd, w.oaTok, w.serviceRule(pf, "pages/a/a"))
+		w.OK(jumpAdd, w.oaTok, w.serviceRule(pf, "pages/a/a"))
 	}
-	w.ok(jumpAdd, w.mpTok, ordinaryRule("https://x.example.cn/", "pages/a/a", 3, 1))
-	w.ok(jumpPublish, w.oaTok, map[string]any{"prefix": "http://weixin.qq.com/q/a"})
+	w.OK(jumpAdd, w.mpTok, ordinaryRule("https://x.example.cn/", "pages/a/a", 3, 1))
+	w.OK(jumpPublish, w.oaTok, map[string]any{"prefix": "http://weixin.qq.com/q/a"})
 	// 100 publishes take 100 requests; this month's count is set to 99 (the key is the month in
 	// Beijing time).
-	w.patchState(map[string]string{"wechat:qrjump:pub:" + w.mp.AppID + ":202603": "99"})
-	w.ok(jumpPublish, w.mpTok, map[string]any{"prefix": "https://x.example.cn/"})
-	if q := w.post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID})["qrcodejump_pub_quota"]; q != 0.0 {
+	w.PatchState(map[string]string{"wechat:qrjump:pub:" + w.mp.AppID + ":202603": "99"})
+	w.OK(jumpPublish, w.mpTok, map[string]any{"prefix": "https://x.example.cn/"})
+	if q := w.Post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID}).JSON["qrcodejump_pub_quota"]; q != 0.0 {
 		t.Errorf("qrcodejump_pub_quota = %v after 100 publishes, want 0", q)
 	}
-	out := w.refused(jumpPublish, w.oaTok, map[string]any{"prefix": "http://weixin.qq.com/q/b"}, 886000)
-	if msg := out["errmsg"].(string); !strings.HasPrefix(msg, " rid: ") {
+	out := w.Refused(jumpPublish, w.oaTok, map[string]any{"prefix": "http://weixin.qq.com/q/b"}, 886000)
+	if msg := out.JSON["errmsg"].(string); !strings.HasPrefix(msg, " rid: ") {
 		t.Errorf("886000 errmsg = %q, want it empty before the rid", msg)
 	}
 	// A new calendar month (Beijing time) gives 100 again.
-	w.srv.SetTime(time.Date(2026, 3, 31, 16, 0, 0, 0, time.UTC)) // 2026-04-01 00:00 in Beijing
-	w.oaTok = w.token(w.oa)
-	w.ok(jumpPublish, w.oaTok, map[string]any{"prefix": "http://weixin.qq.com/q/b"})
-	if q := w.post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID})["qrcodejump_pub_quota"]; q != 99.0 {
+	w.SetTime(time.Date(2026, 3, 31, 16, 0, 0, 0, time.UTC)) // 2026-04-01 00:00 in Beijing
+	w.oaTok = w.AppToken(w.oa)
+	w.OK(jumpPublish, w.oaTok, map[string]any{"prefix": "http://weixin.qq.com/q/b"})
+	if q := w.Post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID}).JSON["qrcodejump_pub_quota"]; q != 99.0 {
 		t.Errorf("qrcodejump_pub_quota = %v in April after one publish, want 99", q)
 	}
 }
 
 func TestQRJumpRateLimits(t *testing.T) {
 	t.Parallel()
-	e := newQREnv(t)
-	oa := e.app(sandbox.WeChatAppSpec{Type: "official_account", Tier: "production"})
-	mp := e.miniProgram()
-	e.link(oa, mp)
-	tok := e.token(oa)
+	k := testkit.New(t)
+	oa := app(k, sandbox.WeChatAppSpec{Type: "official_account", Tier: "production"})
+	mp := miniProgram(k)
+	link(k, oa, mp)
+	tok := k.AppToken(oa)
 	get := map[string]any{"appid": mp.AppID}
 	for range 5 {
-		e.ok(jumpGet, tok, get)
+		k.OK(jumpGet, tok, get)
 	}
-	e.refused(jumpGet, tok, get, 44990)
+	k.Refused(jumpGet, tok, get, 44990)
 	// Another API has its own 5 a second.
-	e.ok(jumpDownload, e.token(mp), map[string]any{})
+	k.OK(jumpDownload, k.AppToken(mp), map[string]any{})
 	// 200 a minute over the service-account variant: 5 a second for 39 more seconds.
 	for i := 5; i < 200; i++ {
 		if i%5 == 0 {
-			e.advance(time.Second)
+			k.Advance(time.Second)
 		}
-		e.ok(jumpGet, tok, get)
+		k.OK(jumpGet, tok, get)
 	}
-	e.advance(time.Second)
-	e.refused(jumpGet, tok, get, 45011)
-	e.advance(time.Minute)
-	e.ok(jumpGet, tok, get)
+	k.Advance(time.Second)
+	k.Refused(jumpGet, tok, get, 45011)
+	k.Advance(time.Minute)
+	k.OK(jumpGet, tok, get)
 }
 
 func TestQRJumpPaging(t *testing.T) {
@@ -476,18 +435,18 @@ func TestQRJumpPaging(t *testing.T) {
 	var all []string
 	for i := range 25 {
 		pf := fmt.Sprintf("http://weixin.qq.com/q/p%02d", i)
-		w.ok(jumpAdd, w.oaTok, w.serviceRule(pf, "pages/a/a"))
+		w.OK(jumpAdd, w.oaTok, w.serviceRule(pf, "pages/a/a"))
 		if i%4 == 3 {
-			w.ok(jumpDelete, w.oaTok, map[string]any{"prefix": pf, "appid": w.mp.AppID})
+			w.OK(jumpDelete, w.oaTok, map[string]any{"prefix": pf, "appid": w.mp.AppID})
 			continue
 		}
 		all = append(all, pf)
 	}
 	var paged []string
 	for page := 1; ; page++ {
-		out := w.post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID, "get_type": 2, "page_num": page, "page_size": 7})
-		if out["total_count"] != float64(len(all)) {
-			t.Errorf("total_count = %v, want %d", out["total_count"], len(all))
+		out := w.Post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID, "get_type": 2, "page_num": page, "page_size": 7})
+		if out.JSON["total_count"] != float64(len(all)) {
+			t.Errorf("total_count = %v, want %d", out.JSON["total_count"], len(all))
 		}
 		rules := ruleList(t, out)
 		if len(rules) == 0 {
@@ -498,11 +457,11 @@ func TestQRJumpPaging(t *testing.T) {
 	if fmt.Sprint(paged) != fmt.Sprint(all) {
 		t.Errorf("pages = %v, want %v", paged, all)
 	}
-	everything := prefixes(ruleList(t, w.post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID, "get_type": 0})))
+	everything := prefixes(ruleList(t, w.Post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID, "get_type": 0})))
 	if fmt.Sprint(everything) != fmt.Sprint(all) {
 		t.Errorf("get_type 0 = %v, want %v", everything, all)
 	}
-	some := prefixes(ruleList(t, w.post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID, "get_type": 1,
+	some := prefixes(ruleList(t, w.Post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID, "get_type": 1,
 		"prefix_list": []string{all[5], "http://weixin.qq.com/q/p03", all[0], all[5]}})))
 	if fmt.Sprint(some) != fmt.Sprint([]string{all[5], all[0]}) {
 		t.Errorf("get_type 1 = %v, want %v", some, []string{all[5], all[0]})
@@ -514,18 +473,18 @@ func TestQRJumpPaging(t *testing.T) {
 func TestQRJumpPublishQuotaUnderConcurrency(t *testing.T) {
 	t.Parallel()
 	w := newJumpWorld(t)
-	if status, out := w.ctl(http.MethodPatch, "/_sandbox/wechat/apps/"+w.mp.AppID, map[string]any{"tier": "production"}); status != http.StatusOK {
-		t.Fatalf("PATCH tier: %d %v", status, out)
+	if out := w.Control(http.MethodPatch, "/_sandbox/wechat/apps/"+w.mp.AppID, map[string]any{"tier": "production"}); out.Status != http.StatusOK {
+		t.Fatalf("PATCH tier: %d %v", out.Status, out)
 	}
 	const racers = 24
 	for i := range racers {
-		w.ok(jumpAdd, w.oaTok, w.serviceRule(fmt.Sprintf("http://weixin.qq.com/q/race%02d", i), "pages/a/a"))
+		w.OK(jumpAdd, w.oaTok, w.serviceRule(fmt.Sprintf("http://weixin.qq.com/q/race%02d", i), "pages/a/a"))
 	}
-	w.patchState(map[string]string{"wechat:qrjump:pub:" + w.mp.AppID + ":202603": "90"})
+	w.PatchState(map[string]string{"wechat:qrjump:pub:" + w.mp.AppID + ":202603": "90"})
 	codes := make(chan int, racers)
 	for i := range racers {
 		go func() {
-			codes <- errcode(w.post(jumpPublish, w.oaTok, map[string]any{"prefix": fmt.Sprintf("http://weixin.qq.com/q/race%02d", i)}))
+			codes <- w.Post(jumpPublish, w.oaTok, map[string]any{"prefix": fmt.Sprintf("http://weixin.qq.com/q/race%02d", i)}).Errcode()
 		}()
 	}
 	count := map[int]int{}

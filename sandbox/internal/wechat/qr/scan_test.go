@@ -8,48 +8,61 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/citysandbox/citysandbox/sandbox"
+	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
 )
 
-func (e *qrEnv) scan(link, as string) map[string]any {
-	e.t.Helper()
+// link links two accounts through POST /_sandbox/wechat/apps/{appid}/links.
+func link(k *testkit.Kit, a, b *sandbox.WeChatApp) {
+	k.T().Helper()
+	if out := k.Control(http.MethodPost, "/_sandbox/wechat/apps/"+a.AppID+"/links", map[string]any{"appid": b.AppID}); out.Status != http.StatusCreated {
+		k.T().Fatalf("link %s %s: %s", a.AppID, b.AppID, out)
+	}
+}
+
+// scan plays a user scanning link (as a role towards the Mini Program; "" is a user) through
+// POST /_sandbox/wechat/scan and returns what WeChat does.
+func scan(k *testkit.Kit, link, as string) testkit.Object {
+	k.T().Helper()
 	body := map[string]any{"url": link}
 	if as != "" {
 		body["as"] = as
 	}
-	status, out := e.ctl(http.MethodPost, "/_sandbox/wechat/scan", body)
-	if status != http.StatusOK {
-		e.t.Fatalf("scan %s as %q: %d %v", link, as, status, out)
+	out := k.Control(http.MethodPost, "/_sandbox/wechat/scan", body)
+	if out.Status != http.StatusOK {
+		k.T().Fatalf("scan %s as %q: %s", link, as, out)
 	}
-	return out
+	return out.JSON
 }
 
 func TestScanServiceAccountCode(t *testing.T) {
 	t.Parallel()
 	w := newJumpWorld(t)
 	u := w.code("table-7")
-	got := w.scan(u, "")
+	got := scan(w.Kit, u, "")
 	if got["action"] != "follow_official_account" || got["appid"] != w.oa.AppID || got["scene"] != "table-7" || got["ticket"] == nil || !strings.HasPrefix(got["openid"].(string), "o") {
 		t.Errorf("scan without a rule = %v, want follow_official_account of %s with scene table-7", got, w.oa.AppID)
 	}
-	w.ok(jumpAdd, w.oaTok, w.serviceRule(u, "pages/order/index?shop=7"))
-	if got := w.scan(u, "developer"); got["action"] != "follow_official_account" {
+	w.OK(jumpAdd, w.oaTok, w.serviceRule(u, "pages/order/index?shop=7"))
+	if got := scan(w.Kit, u, "developer"); got["action"] != "follow_official_account" {
 		t.Errorf("scan of an unpublished service-account rule = %v, want follow_official_account", got)
 	}
-	w.ok(jumpPublish, w.oaTok, map[string]any{"prefix": u})
-	got = w.scan(u, "")
+	w.OK(jumpPublish, w.oaTok, map[string]any{"prefix": u})
+	got = scan(w.Kit, u, "")
 	want := map[string]any{
 		"action": "open_mini_program", "appid": w.mp.AppID, "path": "pages/order/index", "version": "release",
-		"q": u, "scancode_time": float64(w.srv.Now().Unix()), "prefix": u,
-		"query": map[string]any{"shop": "7", "q": url.QueryEscape(u), "scancode_time": strconv.FormatInt(w.srv.Now().Unix(), 10)},
+		"q": u, "scancode_time": float64(w.Now().Unix()), "prefix": u,
+		"query": map[string]any{"shop": "7", "q": url.QueryEscape(u), "scancode_time": strconv.FormatInt(w.Now().Unix(), 10)},
 	}
 	if b1, b2 := mustJSON(got), mustJSON(want); b1 != b2 {
 		t.Errorf("scan of a published rule =\n%s\nwant\n%s", b1, b2)
 	}
 	// Every scan of an issued code is journalled for the service account.
-	status, out := w.ctl(http.MethodGet, "/_sandbox/requests?event=scan&appid="+w.oa.AppID, nil)
-	reqs, _ := out["requests"].([]any)
-	if status != http.StatusOK || len(reqs) != 3 {
-		t.Fatalf("scan events = %d %v, want 3", status, out)
+	out := w.Control(http.MethodGet, "/_sandbox/requests?event=scan&appid="+w.oa.AppID, nil)
+	reqs, _ := out.JSON["requests"].([]any)
+	if out.Status != http.StatusOK || len(reqs) != 3 {
+		t.Fatalf("scan events = %s, want 3", out)
 	}
 	last := reqs[2].(map[string]any)
 	var ev map[string]any
@@ -60,8 +73,8 @@ func TestScanServiceAccountCode(t *testing.T) {
 		t.Errorf("scan event = %v", ev)
 	}
 	// Deleting takes effect at once.
-	w.ok(jumpDelete, w.oaTok, map[string]any{"prefix": u, "appid": w.mp.AppID})
-	if got := w.scan(u, ""); got["action"] != "follow_official_account" {
+	w.OK(jumpDelete, w.oaTok, map[string]any{"prefix": u, "appid": w.mp.AppID})
+	if got := scan(w.Kit, u, ""); got["action"] != "follow_official_account" {
 		t.Errorf("scan after delete = %v, want follow_official_account", got)
 	}
 }
@@ -74,18 +87,18 @@ func mustJSON(v any) string {
 func TestScanInvalidCodes(t *testing.T) {
 	t.Parallel()
 	w := newJumpWorld(t)
-	temp := w.post(qrCreate, w.oaTok, map[string]any{"action_name": "QR_SCENE", "expire_seconds": 60, "action_info": map[string]any{"scene": map[string]any{"scene_id": 5}}})["url"].(string)
-	if got := w.scan(temp, ""); got["action"] != "follow_official_account" || got["scene"] != "5" {
+	temp := w.Post(qrCreate, w.oaTok, map[string]any{"action_name": "QR_SCENE", "expire_seconds": 60, "action_info": map[string]any{"scene": map[string]any{"scene_id": 5}}}).JSON["url"].(string)
+	if got := scan(w.Kit, temp, ""); got["action"] != "follow_official_account" || got["scene"] != "5" {
 		t.Errorf("live temporary code = %v", got)
 	}
-	w.advance(61 * time.Second)
-	if got := w.scan(temp, ""); got["action"] != "invalid_code" || got["reason"] != "expired" {
+	w.Advance(61 * time.Second)
+	if got := scan(w.Kit, temp, ""); got["action"] != "invalid_code" || got["reason"] != "expired" {
 		t.Errorf("expired code = %v, want invalid_code expired", got)
 	}
-	if got := w.scan("http://weixin.qq.com/q/neverissued", ""); got["action"] != "invalid_code" || got["reason"] != "unknown" {
+	if got := scan(w.Kit, "http://weixin.qq.com/q/neverissued", ""); got["action"] != "invalid_code" || got["reason"] != "unknown" {
 		t.Errorf("unknown code = %v, want invalid_code unknown", got)
 	}
-	if got := w.scan("https://www.example.cn/page", ""); got["action"] != "open_web_page" || got["url"] != "https://www.example.cn/page" {
+	if got := scan(w.Kit, "https://www.example.cn/page", ""); got["action"] != "open_web_page" || got["url"] != "https://www.example.cn/page" {
 		t.Errorf("plain link = %v, want open_web_page", got)
 	}
 	for _, body := range []map[string]any{
@@ -95,13 +108,11 @@ func TestScanInvalidCodes(t *testing.T) {
 		{"as": "user"},
 		{"url": "https://a.example.cn/", "extra": 1},
 	} {
-		before := w.hash()
-		if status, out := w.ctl(http.MethodPost, "/_sandbox/wechat/scan", body); status != http.StatusBadRequest {
-			t.Errorf("scan %v: %d %v, want 400", body, status, out)
-		}
-		if w.hash() != before {
-			t.Errorf("scan %v changed the state", body)
-		}
+		w.Unchanged(func() {
+			if out := w.Control(http.MethodPost, "/_sandbox/wechat/scan", body); out.Status != http.StatusBadRequest {
+				t.Errorf("scan %v: %d %v, want 400", body, out.Status, out)
+			}
+		})
 	}
 }
 
@@ -109,11 +120,11 @@ func TestScanOrdinaryRules(t *testing.T) {
 	t.Parallel()
 	w := newJumpWorld(t)
 	const base = "https://city.example.cn/bus"
-	w.ok(jumpAdd, w.mpTok, ordinaryRule(base, "pages/bus/index", 3, 1))
-	w.ok(jumpPublish, w.mpTok, map[string]any{"prefix": base})
-	w.ok(jumpAdd, w.mpTok, ordinaryRule(base+"/dev", "pages/dev/index", 1, 1, base+"/dev/1"))
-	w.ok(jumpAdd, w.mpTok, ordinaryRule(base+"/trial", "pages/trial/index", 2, 1, base+"/trial/1"))
-	w.ok(jumpAdd, w.mpTok, ordinaryRule(base+"/all", "pages/all/index", 3, 1, base+"/all/1"))
+	w.OK(jumpAdd, w.mpTok, ordinaryRule(base, "pages/bus/index", 3, 1))
+	w.OK(jumpPublish, w.mpTok, map[string]any{"prefix": base})
+	w.OK(jumpAdd, w.mpTok, ordinaryRule(base+"/dev", "pages/dev/index", 1, 1, base+"/dev/1"))
+	w.OK(jumpAdd, w.mpTok, ordinaryRule(base+"/trial", "pages/trial/index", 2, 1, base+"/trial/1"))
+	w.OK(jumpAdd, w.mpTok, ordinaryRule(base+"/all", "pages/all/index", 3, 1, base+"/all/1"))
 	for _, tc := range []struct {
 		link, as, path, version string
 	}{
@@ -129,31 +140,72 @@ func TestScanOrdinaryRules(t *testing.T) {
 		{base + "/all/1", "tester", "pages/all/index", "release"},
 		{base + "/all/1", "user", "pages/bus/index", "release"},
 	} {
-		got := w.scan(tc.link, tc.as)
+		got := scan(w.Kit, tc.link, tc.as)
 		if got["action"] != "open_mini_program" || got["path"] != tc.path || got["version"] != tc.version || got["appid"] != w.mp.AppID {
 			t.Errorf("scan %s as %s = %v, want %s (%s)", tc.link, tc.as, got, tc.path, tc.version)
 		}
 	}
-	if got := w.scan("https://city.example.cn/bu", "developer"); got["action"] != "open_web_page" {
+	if got := scan(w.Kit, "https://city.example.cn/bu", "developer"); got["action"] != "open_web_page" {
 		t.Errorf("a link shorter than every prefix = %v, want open_web_page", got)
 	}
 	// Ownership of sub-rules: another Mini Program's longer rule, added before this one occupied
 	// the prefix, stops matching once an occupying rule above it is published.
-	other := w.miniProgram()
-	otherTok := w.token(other)
-	w.ok(jumpAdd, otherTok, ordinaryRule("https://shop.example.cn/a/b", "pages/other/index", 3, 1))
-	w.ok(jumpPublish, otherTok, map[string]any{"prefix": "https://shop.example.cn/a/b"})
-	if got := w.scan("https://shop.example.cn/a/b/c", ""); got["appid"] != other.AppID {
+	other := miniProgram(w.Kit)
+	otherTok := w.AppToken(other)
+	w.OK(jumpAdd, otherTok, ordinaryRule("https://shop.example.cn/a/b", "pages/other/index", 3, 1))
+	w.OK(jumpPublish, otherTok, map[string]any{"prefix": "https://shop.example.cn/a/b"})
+	if got := scan(w.Kit, "https://shop.example.cn/a/b/c", ""); got["appid"] != other.AppID {
 		t.Errorf("before occupation: %v, want %s", got, other.AppID)
 	}
-	w.ok(jumpAdd, w.mpTok, ordinaryRule("https://shop.example.cn/a", "pages/own/index", 3, 2))
-	w.ok(jumpPublish, w.mpTok, map[string]any{"prefix": "https://shop.example.cn/a"})
-	if got := w.scan("https://shop.example.cn/a/b/c", ""); got["appid"] != w.mp.AppID || got["path"] != "pages/own/index" {
+	w.OK(jumpAdd, w.mpTok, ordinaryRule("https://shop.example.cn/a", "pages/own/index", 3, 2))
+	w.OK(jumpPublish, w.mpTok, map[string]any{"prefix": "https://shop.example.cn/a"})
+	if got := scan(w.Kit, "https://shop.example.cn/a/b/c", ""); got["appid"] != w.mp.AppID || got["path"] != "pages/own/index" {
 		t.Errorf("after occupation: %v, want %s pages/own/index", got, w.mp.AppID)
 	}
 	// Delete works at once.
-	w.ok(jumpDelete, w.mpTok, map[string]any{"prefix": base})
-	if got := w.scan(base+"/x", ""); got["action"] != "open_web_page" {
+	w.OK(jumpDelete, w.mpTok, map[string]any{"prefix": base})
+	if got := scan(w.Kit, base+"/x", ""); got["action"] != "open_web_page" {
 		t.Errorf("after delete: %v, want open_web_page", got)
+	}
+}
+
+func TestLinks(t *testing.T) {
+	t.Parallel()
+	k := testkit.New(t)
+	oa, mp, other := serviceAccount(k), miniProgram(k), serviceAccount(k)
+	link(k, mp, oa)
+	for _, a := range []*sandbox.WeChatApp{oa, mp} {
+		out := k.Control(http.MethodGet, "/_sandbox/wechat/apps/"+a.AppID+"/links", nil)
+		links, _ := out.JSON["links"].([]any)
+		if out.Status != http.StatusOK || len(links) != 1 {
+			t.Fatalf("links of %s: %s, want one", a.AppID, out)
+		}
+	}
+	before := k.StateHash()
+	if a := k.Control(http.MethodPost, "/_sandbox/wechat/apps/"+oa.AppID+"/links", map[string]any{"appid": mp.AppID}); a.Status != http.StatusCreated {
+		t.Errorf("linking again: %d, want 201", a.Status)
+	}
+	if k.StateHash() != before {
+		t.Error("linking again changed the state")
+	}
+	for _, tc := range []struct {
+		name, from string
+		body       any
+		status     int
+	}{
+		{"unknown app", "wx0000000000000000", map[string]any{"appid": mp.AppID}, http.StatusNotFound},
+		{"unknown other", oa.AppID, map[string]any{"appid": "wx0000000000000000"}, http.StatusBadRequest},
+		{"itself", oa.AppID, map[string]any{"appid": oa.AppID}, http.StatusBadRequest},
+		{"two official accounts", oa.AppID, map[string]any{"appid": other.AppID}, http.StatusBadRequest},
+		{"no appid", oa.AppID, map[string]any{}, http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := k.For(t)
+			k.Unchanged(func() {
+				if out := k.Control(http.MethodPost, "/_sandbox/wechat/apps/"+tc.from+"/links", tc.body); out.Status != tc.status {
+					t.Errorf("%s, want %d", out, tc.status)
+				}
+			})
+		})
 	}
 }

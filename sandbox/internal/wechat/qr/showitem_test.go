@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/citysandbox/citysandbox/sandbox"
+	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
 )
 
 const (
@@ -15,40 +16,40 @@ const (
 
 func TestShowItem(t *testing.T) {
 	t.Parallel()
-	e := newQREnv(t)
-	mp := e.miniProgram()
-	mpTok := e.token(mp)
-	out := e.wx(http.MethodGet, showGet, mpTok, nil)
-	if errcode(out) != 0 || out["can_open"] != 0.0 || out["is_open"] != 0.0 || out["appid"] != "" {
+	k := testkit.New(t)
+	mp := miniProgram(k)
+	mpTok := k.AppToken(mp)
+	out := k.API(http.MethodGet, showGet, mpTok, nil)
+	if out.Errcode() != 0 || out.JSON["can_open"] != 0.0 || out.JSON["is_open"] != 0.0 || out.JSON["appid"] != "" {
 		t.Errorf("getshowwxaitem without links = %v", out)
 	}
-	a := e.app(sandbox.WeChatAppSpec{Type: "official_account", Name: "甲服务号"})
-	b := e.app(sandbox.WeChatAppSpec{Type: "official_account", ServiceType: "subscription", Name: "乙订阅号"})
-	unlinked := e.serviceAccount()
-	e.link(mp, a)
-	e.link(b, mp)
+	a := app(k, sandbox.WeChatAppSpec{Type: "official_account", Name: "甲服务号"})
+	b := app(k, sandbox.WeChatAppSpec{Type: "official_account", ServiceType: "subscription", Name: "乙订阅号"})
+	unlinked := serviceAccount(k)
+	link(k, mp, a)
+	link(k, b, mp)
 
-	out = e.wx(http.MethodGet, showLinks+"?page=0&num=20", mpTok, nil)
-	if errcode(out) != 0 || out["total_num"] != 2.0 || len(out["biz_info_list"].([]any)) != 2 {
+	out = k.API(http.MethodGet, showLinks+"?page=0&num=20", mpTok, nil)
+	if out.Errcode() != 0 || out.JSON["total_num"] != 2.0 || len(out.JSON["biz_info_list"].([]any)) != 2 {
 		t.Fatalf("getwxamplinkforshow = %v, want 2 accounts", out)
 	}
-	first := out["biz_info_list"].([]any)[0].(map[string]any)
+	first := out.JSON["biz_info_list"].([]any)[0].(map[string]any)
 	// One SDK sends "page=%200".
-	paged := e.wx(http.MethodGet, showLinks+"?page=%200&num=1", mpTok, nil)
-	if l := paged["biz_info_list"].([]any); errcode(paged) != 0 || len(l) != 1 || l[0].(map[string]any)["appid"] != first["appid"] {
+	paged := k.API(http.MethodGet, showLinks+"?page=%200&num=1", mpTok, nil)
+	if l := paged.JSON["biz_info_list"].([]any); paged.Errcode() != 0 || len(l) != 1 || l[0].(map[string]any)["appid"] != first["appid"] {
 		t.Errorf("page %%200 num 1 = %v, want the first account", paged)
 	}
-	second := e.wx(http.MethodGet, showLinks+"?page=1&num=1", mpTok, nil)
-	if l := second["biz_info_list"].([]any); len(l) != 1 || l[0].(map[string]any)["appid"] == first["appid"] {
+	second := k.API(http.MethodGet, showLinks+"?page=1&num=1", mpTok, nil)
+	if l := second.JSON["biz_info_list"].([]any); len(l) != 1 || l[0].(map[string]any)["appid"] == first["appid"] {
 		t.Errorf("page 1 num 1 = %v, want the second account", second)
 	}
-	if past := e.wx(http.MethodGet, showLinks+"?page=5&num=20", mpTok, nil); len(past["biz_info_list"].([]any)) != 0 || past["total_num"] != 2.0 {
+	if past := k.API(http.MethodGet, showLinks+"?page=5&num=20", mpTok, nil); len(past.JSON["biz_info_list"].([]any)) != 0 || past.JSON["total_num"] != 2.0 {
 		t.Errorf("page past the end = %v", past)
 	}
 
-	e.ok(showUpdate, mpTok, map[string]any{"wxa_subscribe_biz_flag": 1, "appid": a.AppID})
-	out = e.wx(http.MethodGet, showGet, mpTok, nil)
-	if out["can_open"] != 1.0 || out["is_open"] != 1.0 || out["appid"] != a.AppID || out["nickname"] != "甲服务号" || out["headimg"] == "" {
+	k.OK(showUpdate, mpTok, map[string]any{"wxa_subscribe_biz_flag": 1, "appid": a.AppID})
+	out = k.API(http.MethodGet, showGet, mpTok, nil)
+	if out.JSON["can_open"] != 1.0 || out.JSON["is_open"] != 1.0 || out.JSON["appid"] != a.AppID || out.JSON["nickname"] != "甲服务号" || out.JSON["headimg"] == "" {
 		t.Errorf("getshowwxaitem after setting %s = %v", a.AppID, out)
 	}
 	for _, tc := range []struct {
@@ -65,14 +66,14 @@ func TestShowItem(t *testing.T) {
 		{"appid a number", map[string]any{"wxa_subscribe_biz_flag": 1, "appid": 1}, 47001},
 		{"empty body", "", 44002},
 	} {
-		t.Run(tc.name, func(t *testing.T) { e.refused(showUpdate, mpTok, tc.body, tc.code) })
+		t.Run(tc.name, func(t *testing.T) { k.For(t).Refused(showUpdate, mpTok, tc.body, tc.code) })
 	}
-	e.ok(showUpdate, mpTok, map[string]any{"wxa_subscribe_biz_flag": 0})
-	if out := e.wx(http.MethodGet, showGet, mpTok, nil); out["is_open"] != 0.0 || out["appid"] != "" || out["can_open"] != 1.0 {
+	k.OK(showUpdate, mpTok, map[string]any{"wxa_subscribe_biz_flag": 0})
+	if out := k.API(http.MethodGet, showGet, mpTok, nil); out.JSON["is_open"] != 0.0 || out.JSON["appid"] != "" || out.JSON["can_open"] != 1.0 {
 		t.Errorf("after turning off = %v", out)
 	}
 
-	oaTok := e.token(a)
+	oaTok := k.AppToken(a)
 	for _, tc := range []struct {
 		name, method, path, token string
 		code                      int
@@ -89,13 +90,12 @@ func TestShowItem(t *testing.T) {
 		{"no token", http.MethodGet, showGet, "", 41001},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := e.hash()
-			if out := e.wx(tc.method, tc.path, tc.token, nil); errcode(out) != tc.code {
-				t.Errorf("%s %s: %v, want %d", tc.method, tc.path, out, tc.code)
-			}
-			if e.hash() != before {
-				t.Error("state changed")
-			}
+			k := k.For(t)
+			k.Unchanged(func() {
+				if out := k.API(tc.method, tc.path, tc.token, nil); out.Errcode() != tc.code {
+					t.Errorf("%s %s: %v, want %d", tc.method, tc.path, out, tc.code)
+				}
+			})
 		})
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -17,12 +19,15 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox"
+	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
 	"github.com/citysandbox/citysandbox/sandbox/sandboxtest"
 )
 
@@ -121,54 +126,56 @@ func wxDecrypt(encodingAESKey, enc string) ([]byte, string, error) {
 	return plain[20 : 20+n], string(plain[20+n:]), nil
 }
 
-// reviewEnv is a sandbox with a mini program, its token, and helpers for the review APIs.
+// reviewEnv is a sandbox with a mini program and its token, and the review APIs' calls.
 type reviewEnv struct {
-	t   *testing.T
-	srv *sandboxtest.Server
+	*testkit.Kit
 	app *sandbox.WeChatApp
 	tok string
 }
 
 func newReviewEnv(t *testing.T) *reviewEnv {
 	t.Helper()
-	srv := sandboxtest.New(t)
-	app := newApp(t, srv, sandbox.WeChatAppSpec{Type: "mini_program", Tier: "unlimited"})
-	return &reviewEnv{t: t, srv: srv, app: app, tok: token(t, srv, app.AppID, app.Secret)}
+	k := testkit.New(t)
+	app := k.App(sandbox.WeChatAppSpec{Type: "mini_program", Tier: "unlimited"})
+	return &reviewEnv{Kit: k, app: app, tok: k.Token(app.AppID, app.Secret)}
 }
 
-func (e *reviewEnv) get(path string, q url.Values) answer {
-	e.t.Helper()
+// in is the same environment reporting to t, a subtest.
+func (e *reviewEnv) in(t *testing.T) *reviewEnv {
+	return &reviewEnv{Kit: e.For(t), app: e.app, tok: e.tok}
+}
+
+func (e *reviewEnv) get(path string, q url.Values) testkit.Answer {
+	e.T().Helper()
 	q.Set("access_token", e.tok)
-	return do(e.t, e.srv, http.MethodGet, "https://api.weixin.qq.com"+path+"?"+q.Encode(), nil)
+	return e.API(http.MethodGet, path+"?"+q.Encode(), "", nil)
 }
 
-func (e *reviewEnv) post(path string, body any) answer {
-	e.t.Helper()
-	return do(e.t, e.srv, http.MethodPost, "https://api.weixin.qq.com"+path+"?access_token="+e.tok, body)
+func (e *reviewEnv) post(path string, body any) testkit.Answer {
+	e.T().Helper()
+	return e.Post(path, e.tok, body)
 }
 
 // ok fails unless a is the family's success shape.
-func ok(t testing.TB, a answer) {
+func ok(t testing.TB, a testkit.Answer) {
 	t.Helper()
-	if a.status != http.StatusOK || a.errcode() != 0 || a.json["success"] != true {
-		t.Fatalf("answer %d %s, want errcode 0 and success true", a.status, a.raw)
+	if a.Status != http.StatusOK || a.Errcode() != 0 || a.JSON["success"] != true {
+		t.Fatalf("%s, want errcode 0 and success true", a)
 	}
 }
 
 // postReviews posts reviews through the control verb.
 func (e *reviewEnv) postReviews(body map[string]any) sandbox.WeChatPostedReviews {
-	e.t.Helper()
+	e.T().Helper()
 	if body["appid"] == nil {
 		body["appid"] = e.app.AppID
 	}
-	a := do(e.t, e.srv, http.MethodPost, "/_sandbox/wechat/reviews", body)
-	if a.status != http.StatusCreated {
-		e.t.Fatalf("POST /_sandbox/wechat/reviews = %d %s", a.status, a.raw)
+	a := e.Control(http.MethodPost, "/_sandbox/wechat/reviews", body)
+	if a.Status != http.StatusCreated {
+		e.T().Fatalf("%s, want 201", a)
 	}
 	var out sandbox.WeChatPostedReviews
-	if err := json.Unmarshal(a.raw, &out); err != nil {
-		e.t.Fatal(err)
-	}
+	e.Decode(a, &out)
 	return out
 }
 
@@ -186,7 +193,7 @@ type listPage struct {
 }
 
 func (e *reviewEnv) list(filter, offset, limit int, start, end int64) listPage {
-	e.t.Helper()
+	e.T().Helper()
 	q := url.Values{"startTime": {strconv.FormatInt(start, 10)}, "endTime": {strconv.FormatInt(end, 10)}}
 	if filter >= 0 {
 		q.Set("filterType", strconv.Itoa(filter))
@@ -198,14 +205,12 @@ func (e *reviewEnv) list(filter, offset, limit int, start, end int64) listPage {
 		q.Set("limit", strconv.Itoa(limit))
 	}
 	a := e.get("/wxaapi/comment/mpcommentlist/get", q)
-	ok(e.t, a)
-	if _, has := a.json["errmsg"]; has {
-		e.t.Errorf("list answer has errmsg: %s", a.raw)
+	ok(e.T(), a)
+	if _, has := a.JSON["errmsg"]; has {
+		e.T().Errorf("list answer has errmsg: %s", a.Raw)
 	}
 	var p listPage
-	if err := json.Unmarshal(a.raw, &p); err != nil {
-		e.t.Fatal(err)
-	}
+	e.Decode(a, &p)
 	return p
 }
 
@@ -221,8 +226,8 @@ func ids(p listPage) []string {
 	return out
 }
 
-func (e *reviewEnv) info(commentID string) answer {
-	e.t.Helper()
+func (e *reviewEnv) info(commentID string) testkit.Answer {
+	e.T().Helper()
 	return e.get("/wxaapi/comment/commentinfo/get", url.Values{"commentId": {commentID}})
 }
 
@@ -237,24 +242,17 @@ func pngBytes(t testing.TB) []byte {
 	return buf.Bytes()
 }
 
-func (e *reviewEnv) upload(typ, field string, data []byte) answer {
-	e.t.Helper()
+func (e *reviewEnv) upload(typ, field string, data []byte) testkit.Answer {
+	e.T().Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	fw, _ := mw.CreateFormFile(field, "pic.png")
 	fw.Write(data)
 	mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, "https://api.weixin.qq.com/cgi-bin/media/upload?type="+typ+"&access_token="+e.tok, &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	a := answer{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if err := json.Unmarshal(raw, &a.json); err != nil {
-		e.t.Fatalf("upload answer %s: %v", raw, err)
+	a := e.DoHeader(http.MethodPost, testkit.APIHost+"/cgi-bin/media/upload?type="+typ+"&access_token="+e.tok,
+		http.Header{"Content-Type": {mw.FormDataContentType()}}, body.Bytes())
+	if a.JSON == nil {
+		e.T().Fatalf("%s: the upload answer is not a JSON object", a)
 	}
 	return a
 }
@@ -268,7 +266,7 @@ func TestNegativeReviewFlowEndToEnd(t *testing.T) {
 	t.Parallel()
 	e := newReviewEnv(t)
 	sink := newPushSink(t, sinkToken, sinkKey, e.app.AppID)
-	if _, err := e.srv.WeChat().SetPush(t.Context(), e.app.AppID, sandbox.WeChatPushConfig{
+	if _, err := e.Srv.WeChat().SetPush(t.Context(), e.app.AppID, sandbox.WeChatPushConfig{
 		URL: sink.URL + "/wx/push", Token: sinkToken, EncodingAESKey: sinkKey, Format: "json", Mode: "safe",
 	}); err != nil {
 		t.Fatal(err)
@@ -298,35 +296,35 @@ func TestNegativeReviewFlowEndToEnd(t *testing.T) {
 
 	// Customer service: refused until the quota is reset, then exactly one message.
 	msg := map[string]any{"touser": r.OpenID, "msgtype": "text", "text": map[string]any{"content": "您好，我们想了解一下情况"}}
-	unchanged(t, e.srv, func() { wantErrcode(t, e.post("/cgi-bin/message/custom/send", msg), 45015) })
+	e.Unchanged(func() { e.WantErrcode(e.post("/cgi-bin/message/custom/send", msg), 45015) })
 	ok(t, e.post("/wxaapi/comment/apikfquota/reset", map[string]any{"commentId": r.CommentID}))
-	wantErrcode(t, e.post("/cgi-bin/message/custom/send", msg), 0)
-	unchanged(t, e.srv, func() { wantErrcode(t, e.post("/cgi-bin/message/custom/send", msg), 45015) })
+	e.WantErrcode(e.post("/cgi-bin/message/custom/send", msg), 0)
+	e.Unchanged(func() { e.WantErrcode(e.post("/cgi-bin/message/custom/send", msg), 45015) })
 	if p := e.listAll(1); len(p.CommentList) != 1 || !p.CommentList[0].ExtInfo.IsAlreadySendTmpl {
 		t.Errorf("after the message, extInfo = %+v, want isAlreadySendTmpl true", p.CommentList)
 	}
 
 	// A compromise offer with an uploaded picture; the reviewer sees it and revises.
 	up := e.upload("image", "media", pngBytes(t))
-	mediaID := up.str("media_id")
-	if up.status != 200 || up.str("type") != "image" || mediaID == "" || up.json["created_at"] != float64(sandboxtest.DefaultStart().Unix()) {
-		t.Fatalf("upload = %s, want an image media id created now", up.raw)
+	mediaID := up.Str("media_id")
+	if up.Status != 200 || up.Str("type") != "image" || mediaID == "" || up.JSON["created_at"] != float64(e.Start.Unix()) {
+		t.Fatalf("upload = %s, want an image media id created now", up.Raw)
 	}
 	ok(t, e.post("/wxaapi/comment/confirmcompromise", map[string]any{"commentId": r.CommentID, "picList": []string{mediaID}, "content": "全额退款并补发"}))
-	seen := do(t, e.srv, http.MethodGet, "/_sandbox/wechat/reviews/"+r.CommentID, nil)
-	if comp, _ := seen.json["compromise"].(map[string]any); comp["content"] != "全额退款并补发" {
-		t.Errorf("the reviewer sees %s, want the compromise offer", seen.raw)
+	seen := e.Control(http.MethodGet, "/_sandbox/wechat/reviews/"+r.CommentID, nil)
+	if comp, _ := seen.JSON["compromise"].(map[string]any); comp["content"] != "全额退款并补发" {
+		t.Errorf("the reviewer sees %s, want the compromise offer", seen.Raw)
 	}
-	if msgs, _ := seen.json["kf_messages"].([]any); len(msgs) != 1 {
+	if msgs, _ := seen.JSON["kf_messages"].([]any); len(msgs) != 1 {
 		t.Errorf("the reviewer got %d customer-service messages, want 1", len(msgs))
 	}
 	if got := e.listAll(3); slices.Contains(ids(got), r.CommentID) {
 		t.Errorf("filterType 3 still lists the review after the compromise")
 	}
-	e.srv.Advance(time.Hour)
-	rev := do(t, e.srv, http.MethodPost, "/_sandbox/wechat/reviews/"+r.CommentID+"/revise", map[string]any{"score": 5, "txt": "商家处理得很好"})
-	if rev.status != http.StatusOK {
-		t.Fatalf("revise = %d %s", rev.status, rev.raw)
+	e.Advance(time.Hour)
+	rev := e.Control(http.MethodPost, "/_sandbox/wechat/reviews/"+r.CommentID+"/revise", map[string]any{"score": 5, "txt": "商家处理得很好"})
+	if rev.Status != http.StatusOK {
+		t.Fatalf("revise = %d %s", rev.Status, rev.Raw)
 	}
 
 	for _, tc := range []struct {
@@ -363,7 +361,7 @@ func TestNegativeReviewFlowEndToEnd(t *testing.T) {
 			} `json:"content"`
 		} `json:"oldComment"`
 	}
-	if err := json.Unmarshal(info.raw, &detail); err != nil {
+	if err := json.Unmarshal(info.Raw, &detail); err != nil {
 		t.Fatal(err)
 	}
 	if detail.Info.Content.Score != 500 || detail.Info.Content.Content.Txt != "商家处理得很好" {
@@ -372,7 +370,7 @@ func TestNegativeReviewFlowEndToEnd(t *testing.T) {
 	if o := detail.OldComment; o == nil || o.Score != 100 || o.Content.Txt != "等了一个星期才发货" || o.CommentID != r.CommentID {
 		t.Errorf("oldComment = %+v, want the one-star original", o)
 	}
-	start := sandboxtest.DefaultStart().Unix()
+	start := e.Start.Unix()
 	wantTimes := []int64{start, start, start, start + 3600}
 	if al := detail.ProcessInfo.ActionList; len(al) != 4 {
 		t.Fatalf("actionList = %+v, want 4 steps", al)
@@ -385,10 +383,10 @@ func TestNegativeReviewFlowEndToEnd(t *testing.T) {
 	}
 
 	// The control plane's delivery log has the push with its try.
-	dl := do(t, e.srv, http.MethodGet, "/_sandbox/wechat/push/deliveries?appid="+e.app.AppID, nil)
-	list, _ := dl.json["deliveries"].([]any)
+	dl := e.Control(http.MethodGet, "/_sandbox/wechat/push/deliveries?appid="+e.app.AppID, nil)
+	list, _ := dl.JSON["deliveries"].([]any)
 	if len(list) != 1 {
-		t.Fatalf("deliveries = %s, want 1", dl.raw)
+		t.Fatalf("deliveries = %s, want 1", dl.Raw)
 	}
 	d := list[0].(map[string]any)
 	if tries, _ := d["tries"].([]any); d["status"] != "delivered" || len(tries) != 1 || d["answer"] != "success" || d["url"] == "" {
@@ -400,7 +398,7 @@ func TestPositiveReviewsPushNothing(t *testing.T) {
 	t.Parallel()
 	e := newReviewEnv(t)
 	sink := newPushSink(t, sinkToken, sinkKey, e.app.AppID)
-	if _, err := e.srv.WeChat().SetPush(t.Context(), e.app.AppID, sandbox.WeChatPushConfig{URL: sink.URL, Token: sinkToken, Format: "xml"}); err != nil {
+	if _, err := e.Srv.WeChat().SetPush(t.Context(), e.app.AppID, sandbox.WeChatPushConfig{URL: sink.URL, Token: sinkToken, Format: "xml"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, stars := range []int{3, 4, 5} {
@@ -417,8 +415,8 @@ func TestPushRetriesAHangingReceiver(t *testing.T) {
 	t.Parallel()
 	// The receiver hangs on the first push until the sandbox gives up (a 1 s timeout for the
 	// test), then answers: the delivery log shows a timeout and a success, same message twice.
-	srv := sandboxtest.New(t, sandboxtest.WithSandboxOptions(sandbox.WithPushTiming(time.Second, 3)))
-	app := newApp(t, srv, sandbox.WeChatAppSpec{Type: "mini_program"})
+	k := testkit.New(t, sandboxtest.WithSandboxOptions(sandbox.WithPushTiming(time.Second, 3)))
+	app := k.App(sandbox.WeChatAppSpec{Type: "mini_program"})
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var bodies []string
@@ -442,14 +440,14 @@ func TestPushRetriesAHangingReceiver(t *testing.T) {
 		io.WriteString(w, "success")
 	}))
 	t.Cleanup(func() { close(release); recv.Close() })
-	if _, err := srv.WeChat().SetPush(t.Context(), app.AppID, sandbox.WeChatPushConfig{URL: recv.URL, Token: "Tok123", Format: "xml", Mode: "compatible"}); err != nil {
+	if _, err := k.Srv.WeChat().SetPush(t.Context(), app.AppID, sandbox.WeChatPushConfig{URL: recv.URL, Token: "Tok123", Format: "xml", Mode: "compatible"}); err != nil {
 		t.Fatal(err)
 	}
-	a := do(t, srv, http.MethodPost, "/_sandbox/wechat/reviews", map[string]any{"appid": app.AppID, "score": 2})
-	if a.status != http.StatusCreated {
-		t.Fatalf("post review = %d %s", a.status, a.raw)
+	a := k.Control(http.MethodPost, "/_sandbox/wechat/reviews", map[string]any{"appid": app.AppID, "score": 2})
+	if a.Status != http.StatusCreated {
+		t.Fatalf("post review = %d %s", a.Status, a.Raw)
 	}
-	ds, err := srv.WeChat().Deliveries(app.AppID)
+	ds, err := k.Srv.WeChat().Deliveries(app.AppID)
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("Deliveries = %+v, %v; want 1", ds, err)
 	}
@@ -478,7 +476,7 @@ func TestReviewFiltersAndReplies(t *testing.T) {
 	byStars := map[int]string{}
 	for _, stars := range []int{1, 2, 3, 4, 5} {
 		byStars[stars] = e.postReviews(map[string]any{"score": stars}).Reviews[0].CommentID
-		e.srv.Advance(time.Minute)
+		e.Advance(time.Minute)
 	}
 	want := map[int][]string{
 		1: {byStars[2], byStars[1]},
@@ -523,7 +521,7 @@ func TestReviewFiltersAndReplies(t *testing.T) {
 				} `json:"commentReplyList"`
 			} `json:"list"`
 		}
-		json.Unmarshal(a.raw, &out)
+		json.Unmarshal(a.Raw, &out)
 		var crs []string
 		for _, cr := range out.List.CommentReplyList {
 			crs = append(crs, cr.CommentReplyID)
@@ -565,7 +563,7 @@ func TestReviewListPagingAndTimeRange(t *testing.T) {
 		p := e.postReviews(map[string]any{"score": 4 + i%2})
 		all = append(all, p.Reviews[0].CommentID)
 		times = append(times, p.Reviews[0].CreateTime)
-		e.srv.Advance(time.Minute)
+		e.Advance(time.Minute)
 	}
 	newest := slices.Clone(all)
 	slices.Reverse(newest)
@@ -603,7 +601,7 @@ func TestReviewsAreSeededAndChinese(t *testing.T) {
 		e.postReviews(map[string]any{"count": 50})
 		a := e.get("/wxaapi/comment/mpcommentlist/get", url.Values{"startTime": {"0"}, "endTime": {"9999999999"}, "limit": {"100"}})
 		ok(t, a)
-		return a.raw
+		return a.Raw
 	}
 	first, second := list(), list()
 	if !bytes.Equal(first, second) {
@@ -669,7 +667,7 @@ func TestAcceptCompromisePolicy(t *testing.T) {
 			Score int `json:"score"`
 		} `json:"oldComment"`
 	}
-	json.Unmarshal(e.info(r.CommentID).raw, &detail)
+	json.Unmarshal(e.info(r.CommentID).Raw, &detail)
 	if detail.OldComment == nil || detail.OldComment.Score != 200 {
 		t.Errorf("oldComment = %+v, want the two-star original", detail.OldComment)
 	}
@@ -684,21 +682,21 @@ func TestReviewRefusalsChangeNothing(t *testing.T) {
 	ok(t, e.post("/wxaapi/comment/reply/add", map[string]any{"commentId": replied.CommentID, "content": "您好"}))
 	ok(t, e.post("/wxaapi/comment/confirmcompromise", map[string]any{"commentId": replied.CommentID, "picList": []string{}, "content": "退款"}))
 	ok(t, e.post("/wxaapi/comment/apikfquota/reset", map[string]any{"commentId": replied.CommentID}))
-	other := newApp(t, e.srv, sandbox.WeChatAppSpec{Type: "mini_program", Tier: "unlimited"})
+	other := e.App(sandbox.WeChatAppSpec{Type: "mini_program", Tier: "unlimited"})
 	theirs := e.postReviews(map[string]any{"appid": other.AppID, "score": 1}).Reviews[0]
-	oa := newApp(t, e.srv, sandbox.WeChatAppSpec{Type: "official_account", Tier: "unlimited"})
-	oaTok := token(t, e.srv, oa.AppID, oa.Secret)
-	personal := newApp(t, e.srv, sandbox.WeChatAppSpec{Type: "mini_program", SubjectType: "personal", Tier: "unlimited"})
-	personalTok := token(t, e.srv, personal.AppID, personal.Secret)
+	oa := e.App(sandbox.WeChatAppSpec{Type: "official_account", Tier: "unlimited"})
+	oaTok := e.Token(oa.AppID, oa.Secret)
+	personal := e.App(sandbox.WeChatAppSpec{Type: "mini_program", SubjectType: "personal", Tier: "unlimited"})
+	personalTok := e.Token(personal.AppID, personal.Secret)
 	png := pngBytes(t)
-	oldMedia := e.upload("image", "media", png).str("media_id")
-	e.srv.Advance(72 * time.Hour)
-	e.tok = token(t, e.srv, e.app.AppID, e.app.Secret)
-	oaTok = token(t, e.srv, oa.AppID, oa.Secret)
-	personalTok = token(t, e.srv, personal.AppID, personal.Secret)
+	oldMedia := e.upload("image", "media", png).Str("media_id")
+	e.Advance(72 * time.Hour)
+	e.tok = e.Token(e.app.AppID, e.app.Secret)
+	oaTok = e.Token(oa.AppID, oa.Secret)
+	personalTok = e.Token(personal.AppID, personal.Secret)
 	otherMedia := func() string {
-		o := &reviewEnv{t: t, srv: e.srv, app: other, tok: token(t, e.srv, other.AppID, other.Secret)}
-		return o.upload("image", "media", png).str("media_id")
+		o := &reviewEnv{Kit: e.Kit, app: other, tok: e.Token(other.AppID, other.Secret)}
+		return o.upload("image", "media", png).Str("media_id")
 	}()
 
 	var replyID string
@@ -711,7 +709,7 @@ func TestReviewRefusalsChangeNothing(t *testing.T) {
 				} `json:"reply"`
 			} `json:"list"`
 		}
-		json.Unmarshal(a.raw, &out)
+		json.Unmarshal(a.Raw, &out)
 		replyID = out.List.Reply.ReplyID
 	}
 	ok(t, e.post("/wxaapi/comment/commentreply/add", map[string]any{"commentId": replied.CommentID, "content": "补充"}))
@@ -788,14 +786,17 @@ func TestReviewRefusalsChangeNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			unchanged(t, e.srv, func() { wantErrcode(t, do(t, e.srv, tt.method, tt.url, tt.body), tt.want) })
+			e := e.in(t)
+			e.Unchanged(func() { e.WantErrcode(e.Do(tt.method, tt.url, tt.body), tt.want) })
 		})
 	}
 	t.Run("media upload of a text file", func(t *testing.T) {
-		unchanged(t, e.srv, func() { wantErrcode(t, e.upload("image", "media", []byte("hello, not an image")), 40005) })
+		e := e.in(t)
+		e.Unchanged(func() { e.WantErrcode(e.upload("image", "media", []byte("hello, not an image")), 40005) })
 	})
 	t.Run("media upload in the wrong field", func(t *testing.T) {
-		unchanged(t, e.srv, func() { wantErrcode(t, e.upload("image", "file", png), 41005) })
+		e := e.in(t)
+		e.Unchanged(func() { e.WantErrcode(e.upload("image", "file", png), 41005) })
 	})
 }
 
@@ -803,7 +804,7 @@ func TestReviewControlRefusals(t *testing.T) {
 	t.Parallel()
 	e := newReviewEnv(t)
 	neg := e.postReviews(map[string]any{"score": 1}).Reviews[0]
-	oa := newApp(t, e.srv, sandbox.WeChatAppSpec{Type: "official_account"})
+	oa := e.App(sandbox.WeChatAppSpec{Type: "official_account"})
 	tests := []struct {
 		name       string
 		path       string
@@ -818,26 +819,26 @@ func TestReviewControlRefusals(t *testing.T) {
 		{"six stars", "/_sandbox/wechat/reviews", map[string]any{"appid": e.app.AppID, "score": 6}, 400, "invalid"},
 		{"images and a video", "/_sandbox/wechat/reviews", map[string]any{"appid": e.app.AppID, "images": []string{"https://x/1.jpg"}, "video": map[string]any{"url": "https://x/v.mp4"}}, 400, "invalid_review"},
 		{"too many", "/_sandbox/wechat/reviews", map[string]any{"appid": e.app.AppID, "count": 1001}, 400, "invalid"},
-		{"paid in the future", "/_sandbox/wechat/reviews", map[string]any{"appid": e.app.AppID, "pay_time": sandboxtest.DefaultStart().Unix() + 10}, 400, "invalid_review"},
+		{"paid in the future", "/_sandbox/wechat/reviews", map[string]any{"appid": e.app.AppID, "pay_time": e.Start.Unix() + 10}, 400, "invalid_review"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			unchanged(t, e.srv, func() {
-				a := do(t, e.srv, http.MethodPost, tt.path, tt.body)
-				e, _ := a.json["error"].(map[string]any)
-				if a.status != tt.wantStatus || e["code"] != tt.wantCode {
-					t.Errorf("= %d %s, want %d %s", a.status, a.raw, tt.wantStatus, tt.wantCode)
+			e := e.in(t)
+			e.Unchanged(func() {
+				a := e.Do(http.MethodPost, tt.path, tt.body)
+				if a.Status != tt.wantStatus || a.Code() != tt.wantCode {
+					t.Errorf("= %d %s, want %d %s", a.Status, a.Raw, tt.wantStatus, tt.wantCode)
 				}
 			})
 		})
 	}
 	ok(t, e.post("/wxaapi/comment/confirmcompromise", map[string]any{"commentId": neg.CommentID, "picList": []string{}, "content": "退款"}))
-	if a := do(t, e.srv, http.MethodPost, "/_sandbox/wechat/reviews/"+neg.CommentID+"/revise", map[string]any{"score": 4}); a.status != 200 {
-		t.Fatalf("revise = %d %s", a.status, a.raw)
+	if a := e.Control(http.MethodPost, "/_sandbox/wechat/reviews/"+neg.CommentID+"/revise", map[string]any{"score": 4}); a.Status != 200 {
+		t.Fatalf("revise = %d %s", a.Status, a.Raw)
 	}
-	unchanged(t, e.srv, func() {
-		if a := do(t, e.srv, http.MethodPost, "/_sandbox/wechat/reviews/"+neg.CommentID+"/revise", map[string]any{}); a.status != 409 {
-			t.Errorf("second revise = %d %s, want 409 already_revised", a.status, a.raw)
+	e.Unchanged(func() {
+		if a := e.Control(http.MethodPost, "/_sandbox/wechat/reviews/"+neg.CommentID+"/revise", map[string]any{}); a.Status != 409 {
+			t.Errorf("second revise = %d %s, want 409 already_revised", a.Status, a.Raw)
 		}
 	})
 }
@@ -848,21 +849,30 @@ func TestReviewGetParamsFromBody(t *testing.T) {
 	r := e.postReviews(map[string]any{"score": 2}).Reviews[0]
 	// The new documentation lists the GET parameters as body fields: a JSON body works too, with
 	// numbers or strings, and the query wins when both are given.
-	a := do(t, e.srv, http.MethodGet, "https://api.weixin.qq.com/wxaapi/comment/mpcommentlist/get?access_token="+e.tok,
+	a := e.Do(http.MethodGet, "https://api.weixin.qq.com/wxaapi/comment/mpcommentlist/get?access_token="+e.tok,
 		map[string]any{"startTime": "0", "endTime": 9999999999, "filterType": 1, "limit": 1})
 	ok(t, a)
-	if a.json["total"] != float64(1) {
-		t.Errorf("list with a body = %s, want the one negative review", a.raw)
+	if a.JSON["total"] != float64(1) {
+		t.Errorf("list with a body = %s, want the one negative review", a.Raw)
 	}
-	a = do(t, e.srv, http.MethodGet, "https://api.weixin.qq.com/wxaapi/comment/mpcommentlist/get?filterType=2&access_token="+e.tok,
+	a = e.Do(http.MethodGet, "https://api.weixin.qq.com/wxaapi/comment/mpcommentlist/get?filterType=2&access_token="+e.tok,
 		map[string]any{"startTime": 0, "endTime": 9999999999, "filterType": 1})
 	ok(t, a)
-	if a.json["total"] != float64(0) {
-		t.Errorf("query filterType 2 over body 1 = %s, want total 0", a.raw)
+	if a.JSON["total"] != float64(0) {
+		t.Errorf("query filterType 2 over body 1 = %s, want total 0", a.Raw)
 	}
-	ok(t, do(t, e.srv, http.MethodGet, "https://api.weixin.qq.com/wxaapi/comment/commentinfo/get?access_token="+e.tok, map[string]any{"commentId": r.CommentID}))
-	unchanged(t, e.srv, func() {
-		wantErrcode(t, do(t, e.srv, http.MethodGet, "https://api.weixin.qq.com/wxaapi/comment/mpcommentlist/get?access_token="+e.tok, map[string]any{"startTime": "0"}), -10001)
-		wantErrcode(t, do(t, e.srv, http.MethodGet, "https://api.weixin.qq.com/wxaapi/comment/mpcommentlist/get?access_token="+e.tok, map[string]any{"startTime": "0", "endTime": "9", "limit": 500}), -10001)
+	ok(t, e.Do(http.MethodGet, "https://api.weixin.qq.com/wxaapi/comment/commentinfo/get?access_token="+e.tok, map[string]any{"commentId": r.CommentID}))
+	e.Unchanged(func() {
+		e.WantErrcode(e.Do(http.MethodGet, "https://api.weixin.qq.com/wxaapi/comment/mpcommentlist/get?access_token="+e.tok, map[string]any{"startTime": "0"}), -10001)
+		e.WantErrcode(e.Do(http.MethodGet, "https://api.weixin.qq.com/wxaapi/comment/mpcommentlist/get?access_token="+e.tok, map[string]any{"startTime": "0", "endTime": "9", "limit": 500}), -10001)
 	})
+}
+
+// sha1Sorted is WeChat's signature, written here from the reference rather than taken from the
+// sandbox: sha1 of the sorted parts, joined.
+func sha1Sorted(parts ...string) string {
+	s := append([]string(nil), parts...)
+	sort.Strings(s)
+	sum := sha1.Sum([]byte(strings.Join(s, "")))
+	return hex.EncodeToString(sum[:])
 }

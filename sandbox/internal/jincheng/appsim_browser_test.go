@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/jincheng"
+	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
 )
 
 // browserPath finds Debian's chromium. Without it the test skips, unless
@@ -55,11 +56,11 @@ func integrator(sandboxURL string, titles map[string]string, out chan<- exchange
 		}
 		ts := strconv.FormatInt(clock.Unix*1000, 10)
 		nonce := fmt.Sprintf("browser-%s-%s", via, ticket[:16])
-		req.Header.Set(jincheng.HeaderAppCode, fxAppCode)
+		req.Header.Set(jincheng.HeaderAppCode, testkit.JinchengAppCode)
 		req.Header.Set(jincheng.HeaderTimestamp, ts)
 		req.Header.Set(jincheng.HeaderNonce, nonce)
 		req.Header.Set(jincheng.HeaderMethod, jincheng.SignatureMethod)
-		req.Header.Set(jincheng.HeaderSignature, jincheng.Sign(fxSecret, jincheng.SignedRequest{Method: "POST", Path: path, AppCode: fxAppCode, Timestamp: ts, Nonce: nonce, Body: body}))
+		req.Header.Set(jincheng.HeaderSignature, jincheng.Sign(testkit.JinchengAppSecret, jincheng.SignedRequest{Method: "POST", Path: path, AppCode: testkit.JinchengAppCode, Timestamp: ts, Nonce: nonce, Body: body}))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			out <- exchanged{via: via, err: err.Error()}
@@ -104,17 +105,17 @@ func TestAppPageInChromium(t *testing.T) {
 	path := browserPath(t)
 	e := newEnv(t)
 	results := make(chan exchanged, 8)
-	h5 := httptest.NewServer(integrator(e.srv.URL, map[string]string{"GJJCX": "公积金查询", "GJJJCZM": "缴存证明打印"}, results))
+	h5 := httptest.NewServer(integrator(e.Srv.URL, map[string]string{"GJJCX": "公积金查询", "GJJJCZM": "缴存证明打印"}, results))
 	defer h5.Close()
 
-	s := e.login(fxVendor, fxPassword)
-	if r := e.vendor(s, "PATCH", "/jincheng/admin/v1/services/"+fxTesting, map[string]any{"testUrl": h5.URL + "/h5/#/home"}); r.Status != 200 {
+	s := e.login(testkit.JinchengVendor, testkit.JinchengPassword)
+	if r := e.vendor(s, "PATCH", "/jincheng/admin/v1/services/"+testkit.JinchengTesting, map[string]any{"testUrl": h5.URL + "/h5/#/home"}); r.Status != 200 {
 		t.Fatalf("edit: %d %s", r.Status, r.Raw)
 	}
-	r := e.vendor(s, "POST", "/jincheng/admin/v1/apps/"+fxAppID+"/services", map[string]any{
+	r := e.vendor(s, "POST", "/jincheng/admin/v1/apps/"+testkit.JinchengAppID+"/services", map[string]any{
 		"serviceName": "公积金缴存证明", "accessMode": "APP", "serviceType": "QUERY", "module_callback_code": "GJJJCZM", "testUrl": h5.URL + "/h5/",
 	})
-	mismatched := r.str("serviceCode")
+	mismatched := r.Data().Str("serviceCode")
 	if r.Status != 200 {
 		t.Fatalf("create service: %d %s", r.Status, r.Raw)
 	}
@@ -133,9 +134,9 @@ func TestAppPageInChromium(t *testing.T) {
 
 	sel := func(css string) chromedp.CSS { return chromedp.CSS(css) }
 	err := chromedp.Do(ctx,
-		chromedp.Navigate(e.srv.URL+"/jincheng/app/?env=test&persona="+fxTester),
-		chromedp.WaitVisible(sel(`a.svc[data-service="`+fxTesting+`"]`)),
-		chromedp.Click(sel(`a.svc[data-service="`+fxTesting+`"]`)),
+		chromedp.Navigate(e.Srv.URL+"/jincheng/app/?env=test&persona="+testkit.JinchengTester),
+		chromedp.WaitVisible(sel(`a.svc[data-service="`+testkit.JinchengTesting+`"]`)),
+		chromedp.Click(sel(`a.svc[data-service="`+testkit.JinchengTesting+`"]`)),
 		chromedp.WaitReady(sel(`#checks[data-match]`)),
 	)
 	if err != nil {
@@ -153,7 +154,7 @@ func TestAppPageInChromium(t *testing.T) {
 	if match != "true" || title != "公积金查询" {
 		t.Errorf("title check in the page: match=%q title=%q, want true 公积金查询", match, title)
 	}
-	want := e.citizen(fxTester)["userid"]
+	want := e.citizen(testkit.JinchengTester)["userid"]
 	got := map[string]exchanged{}
 	for len(got) < 2 {
 		select {
@@ -179,12 +180,12 @@ func TestAppPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("browser, second service: %v", err)
 	}
-	checks := e.control("GET", "/_sandbox/jincheng/title-checks", nil).Body["items"].([]any)
+	checks := e.Control("GET", "/_sandbox/jincheng/title-checks", nil).JSON["items"].([]any)
 	if len(checks) != 2 {
 		t.Fatalf("title checks = %v, want 2", checks)
 	}
 	first, second := checks[0].(map[string]any), checks[1].(map[string]any)
-	if first["serviceCode"] != fxTesting || first["match"] != true || second["serviceCode"] != mismatched || second["match"] != false || second["title"] != "缴存证明打印" {
+	if first["serviceCode"] != testkit.JinchengTesting || first["match"] != true || second["serviceCode"] != mismatched || second["match"] != false || second["title"] != "缴存证明打印" {
 		t.Errorf("title checks = %v", checks)
 	}
 }
