@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -180,6 +181,30 @@ func (k *Kit) API(method, path, token string, body any) Answer {
 func (k *Kit) Post(path, token string, body any) Answer {
 	k.t.Helper()
 	return k.API(http.MethodPost, path, token, body)
+}
+
+// Upload posts data as the file field of a multipart form to /cgi-bin/media/upload?type=typ,
+// as an SDK's media upload does.
+func (k *Kit) Upload(token, typ, field string, data []byte) Answer {
+	k.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile(field, "pic.png")
+	if err == nil {
+		_, err = fw.Write(data)
+	}
+	if err == nil {
+		err = mw.Close()
+	}
+	if err != nil {
+		k.t.Fatalf("build the upload form: %v", err)
+	}
+	target := APIHost + "/cgi-bin/media/upload?type=" + url.QueryEscape(typ) + "&access_token=" + url.QueryEscape(token)
+	a := k.DoHeader(http.MethodPost, target, http.Header{"Content-Type": {mw.FormDataContentType()}}, body.Bytes())
+	if a.Status != http.StatusOK || a.JSON == nil {
+		k.t.Fatalf("%s, want HTTP 200 and a JSON object", a)
+	}
+	return a
 }
 
 // Control calls a control-plane verb under /_sandbox/.
