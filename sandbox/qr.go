@@ -62,11 +62,11 @@ func weChatScanResultFrom(r qr.ScanResult) WeChatScanResult {
 
 // Link links an official account and a Mini Program (in either order), as
 // POST /_sandbox/wechat/apps/{appid}/links does. Linking twice is harmless.
-func (w *WeChatControl) Link(a, b string) error { return w.s.qr.LinkAppsNow(a, b) }
+func (w *WeChatControl) Link(a, b string) error { return w.s.qr.LinkApps(a, b) }
 
 // Scan answers what WeChat does when a user scans a link, and journals the scan of a code the
 // sandbox issued, as POST /_sandbox/wechat/scan does.
 func (w *WeChatControl) Scan(s WeChatScan) (WeChatScanResult, error) {
-	r, err := w.s.qr.ScanNow(s.internal())
+	r, err := w.s.qr.Scan(s.internal())
 	return weChatScanResultFrom(r), err
 }

@@ -1,6 +1,6 @@
 // Package qr emulates WeChat's QR families on WeChat's own paths: parametric QR codes of
 // official accounts (qrcode.go), QR-jump rules that open a Mini Program from a scanned link
-// (qrjump.go), the control-plane scan simulator and account links (scan.go), and the
+// (qrjump.go), the control-plane scan simulator (scan.go) and account links (links.go), and the
 // scan-to-follow component of Mini Programs (showitem.go). Each file's comment says what it
 // emulates faithfully and what is invented.
 //
@@ -42,6 +42,7 @@ func New(d Deps) *Emulator { return &Emulator{deps: d} }
 func (e *Emulator) Routes(r endpoint.Routes) {
 	e.registerQRCodeRoutes(r)
 	e.registerQRJumpRoutes(r)
+	e.registerLinkRoutes(r)
 	e.registerScanRoutes(r)
 	e.registerShowItemRoutes(r)
 }

@@ -53,7 +53,7 @@ func newJumpIndexWorld(tb testing.TB) *jumpIndexWorld {
 	if w.mp, err = wx.CreateApp(wechat.AppSpec{Type: wechat.TypeMiniProgram, Name: "小程序", Tier: wechat.TierUnlimited, Released: &released}); err != nil {
 		tb.Fatal(err)
 	}
-	if err := p.LinkApps(w.oa.AppID, w.mp.AppID, clk.Now()); err != nil {
+	if err := p.LinkApps(w.oa.AppID, w.mp.AppID); err != nil {
 		tb.Fatal(err)
 	}
 	return w
