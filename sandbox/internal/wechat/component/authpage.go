@@ -1,0 +1,176 @@
+package component
+
+// The authorization page: api_create_preauthcode issues the pre-auth code, and
+// /cgi-bin/componentloginpage (mp.weixin.qq.com) is the page an account administrator scans. The
+// page is the sandbox's own small HTML page; once the simulated administrator confirms
+// (administrator.go), it sends the browser to the redirect_uri with the authorization code.
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
+	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
+	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
+)
+
+// preAuth is a pre-auth code and what the authorization page made of it.
+type preAuth struct {
+	Code           string    `json:"code"`
+	ComponentAppID string    `json:"component_appid"`
+	IssuedAt       time.Time `json:"issued_at"`
+	ExpiresAt      time.Time `json:"expires_at"`
+	// Page is set when the authorization page is opened with the code.
+	Page *loginPage `json:"page,omitempty"`
+	// AuthCode and RedirectURL are set once the administrator confirmed; the code is used.
+	AuthCode    string `json:"auth_code,omitempty"`
+	RedirectURL string `json:"redirect_url,omitempty"`
+}
+
+// loginPage is the parameters the authorization page was opened with.
+type loginPage struct {
+	RedirectURI string    `json:"redirect_uri"`
+	AuthType    int       `json:"auth_type"`
+	BizAppID    string    `json:"biz_appid,omitempty"`
+	Categories  []int     `json:"categories,omitempty"`
+	OpenedAt    time.Time `json:"opened_at"`
+}
+
+func preAuthKey(code string) string { return "wechat:component:preauth:" + code }
+
+type preAuthAnswer struct {
+	PreAuthCode string `json:"pre_auth_code"`
+	ExpiresIn   int    `json:"expires_in"`
+}
+
+// handleCreatePreAuthCode emulates POST /cgi-bin/component/api_create_preauthcode.
+func (e *Emulator) handleCreatePreAuthCode(c *endpoint.Call) (any, error) {
+	var req struct {
+		ComponentAppID string `json:"component_appid"`
+	}
+	if err := c.Bind(&req); err != nil {
+		return nil, err
+	}
+	comp, err := componentPrincipal(c, req.ComponentAppID)
+	if err != nil {
+		return nil, err
+	}
+	pa := preAuth{
+		Code: "preauthcode@@@" + e.deps.Rand.Token(64, seeded.URLSafe), ComponentAppID: comp.AppID,
+		IssuedAt: c.Now, ExpiresAt: c.Now.Add(PreAuthLifetime),
+	}
+	err = e.deps.Store.Update(func(tx *store.Tx) error { return tx.Put(preAuthKey(pa.Code), pa) })
+	if err != nil {
+		return nil, err
+	}
+	return preAuthAnswer{PreAuthCode: pa.Code, ExpiresIn: int(PreAuthLifetime / time.Second)}, nil
+}
+
+var loginPageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
+<title>公众平台账号授权 — citysandbox</title>
+<style>body{font-family:sans-serif;max-width:40em;margin:2em auto;color:#333}code{background:#eee;padding:0 .2em}</style>
+</head><body>
+<h1>授权给第三方平台「{{.Component}}」</h1>
+<p>第三方平台 <code>{{.ComponentAppID}}</code> 请求以下权限集：</p>
+<ul>{{range .Sets}}<li>{{.ID}} {{.Name}}{{if .Exclusive}}（互斥）{{end}}</li>{{end}}</ul>
+<p>可授权的账号：{{.Accounts}}</p>
+<p>This is the citysandbox authorization page. An administrator "scans and confirms" with
+<code>POST /_sandbox/wechat/components/{{.ComponentAppID}}/authorize</code> and the body
+<code>{"pre_auth_code":"{{.PreAuthCode}}","authorizer_appid":"…"}</code>;
+this page then sends the browser to <code>{{.RedirectURI}}</code> with <code>auth_code</code>.</p>
+</body></html>
+`))
+
+type loginPageView struct {
+	Component, ComponentAppID, PreAuthCode, RedirectURI, Accounts string
+	Sets                                                          []permissionSet
+}
+
+// handleComponentLoginPage serves GET /cgi-bin/componentloginpage (mp.weixin.qq.com).
+func (e *Emulator) handleComponentLoginPage(c *endpoint.Call) (any, error) {
+	compID, code := c.Query("component_appid"), c.Query("pre_auth_code")
+	if !wechat.ValidAppID(compID) {
+		return nil, apierr.Newf(apierr.Invalid, 40013, "component_appid %q is not of the form wx + 16 hex digits", compID)
+	}
+	page := loginPage{RedirectURI: c.Query("redirect_uri"), AuthType: 3, BizAppID: c.Query("biz_appid"), OpenedAt: c.Now}
+	if u, err := url.Parse(page.RedirectURI); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, apierr.Newf(apierr.Invalid, 40097, "redirect_uri %q is not an absolute http(s) URL", page.RedirectURI)
+	}
+	if v := c.Query("auth_type"); v != "" {
+		page.AuthType, _ = strconv.Atoi(v) // the spec allows 1, 2 or 3 only
+	}
+	if v := c.Query("category_id_list"); v != "" {
+		for _, f := range strings.Split(v, "|") {
+			id, err := strconv.Atoi(strings.TrimSpace(f))
+			if _, known := findPermissionSet(id); err != nil || !known {
+				return nil, apierr.Newf(apierr.Invalid, 40097, "category_id_list %q: %q is not a permission set id", v, f)
+			}
+			page.Categories = append(page.Categories, id)
+		}
+	}
+	var view loginPageView
+	var redirect string
+	err := e.deps.Store.Update(func(tx *store.Tx) error {
+		comp, err := wechat.GetApp(tx, compID)
+		if err != nil {
+			return err
+		}
+		if comp == nil || comp.Type != wechat.TypeComponent {
+			return apierr.Newf(apierr.Invalid, 61011, "%s is not a third-party platform", compID)
+		}
+		c.AppID = comp.AppID
+		var pa preAuth
+		ok, err := tx.Get(preAuthKey(code), &pa)
+		switch {
+		case err != nil:
+			return err
+		case !ok || pa.ComponentAppID != comp.AppID:
+			return apierr.Newf(apierr.Invalid, 61009, "pre_auth_code was not issued to %s", comp.AppID)
+		case pa.AuthCode != "":
+			redirect = pa.RedirectURL // the administrator confirmed: the browser moves on
+			return nil
+		case !c.Now.Before(pa.ExpiresAt):
+			return apierr.Newf(apierr.Expired, 61010, "pre_auth_code expired at %s", pa.ExpiresAt.Format(time.RFC3339))
+		}
+		kinds := map[int][]string{1: {wechat.TypeOfficialAccount}, 2: {wechat.TypeMiniProgram}, 3: {wechat.TypeOfficialAccount, wechat.TypeMiniProgram}}[page.AuthType]
+		view.Accounts = map[int]string{1: "公众号", 2: "小程序", 3: "公众号或小程序"}[page.AuthType]
+		if page.BizAppID != "" {
+			biz, err := wechat.GetApp(tx, page.BizAppID)
+			if err != nil {
+				return err
+			}
+			if biz == nil || biz.Type == wechat.TypeComponent {
+				return apierr.Newf(apierr.Invalid, 40013, "biz_appid %s is not an official account or mini program", page.BizAppID)
+			}
+			kinds, view.Accounts = []string{biz.Type}, biz.Name+"（"+biz.AppID+"）"
+		}
+		pa.Page = &page
+		if err := tx.Put(preAuthKey(pa.Code), pa); err != nil {
+			return err
+		}
+		view.Component, view.ComponentAppID, view.PreAuthCode, view.RedirectURI = comp.Name, comp.AppID, pa.Code, page.RedirectURI
+		for _, k := range kinds {
+			view.Sets = append(view.Sets, offeredSets(k, page.Categories)...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if redirect != "" {
+		return endpoint.Redirect{URL: redirect}, nil
+	}
+	var buf bytes.Buffer
+	if err := loginPageTemplate.Execute(&buf, view); err != nil {
+		return nil, fmt.Errorf("wechat: render authorization page: %w", err)
+	}
+	return endpoint.Raw{ContentType: "text/html; charset=utf-8", Body: buf.Bytes()}, nil
+}
