@@ -52,118 +52,34 @@ func (e *Emulator) handleAuthorize(c *endpoint.Call) (any, error) {
 // Go twin of POST /_sandbox/wechat/components/{appid}/authorize.
 func (e *Emulator) Authorize(compID string, req AuthorizeRequest) (*AuthorizeResult, error) {
 	now := e.deps.Clock.Now()
-	fail := func(kind apierr.Kind, name, format string, args ...any) error {
-		return &apierr.Error{Kind: kind, Name: name, Reason: fmt.Sprintf(format, args...)}
-	}
 	var res AuthorizeResult
 	var comp *wechat.App
-	var pa preAuth
+	var pa *preAuth
 	err := e.deps.Store.Update(func(tx *store.Tx) error {
 		var err error
 		if comp, err = e.loadComponent(tx, compID); err != nil {
 			return err
 		}
-		ok, err := tx.Get(preAuthKey(req.PreAuthCode), &pa)
-		switch {
-		case err != nil:
+		if pa, err = openedPreAuth(tx, comp, req.PreAuthCode, now); err != nil {
 			return err
-		case !ok || pa.ComponentAppID != comp.AppID:
-			return fail(apierr.NotFound, "pre_auth_code_not_found", "pre_auth_code was not issued to %s", comp.AppID)
-		case pa.AuthCode != "":
-			return fail(apierr.Conflict, "pre_auth_code_used", "pre_auth_code was already used (pre-auth codes are single use)")
-		case !now.Before(pa.ExpiresAt):
-			return fail(apierr.Conflict, "pre_auth_code_expired", "pre_auth_code expired at %s", pa.ExpiresAt.Format(time.RFC3339))
-		case pa.Page == nil:
-			return fail(apierr.Conflict, "page_not_opened", "open /cgi-bin/componentloginpage with this pre_auth_code first: that is the page the administrator scans")
 		}
-		page := pa.Page
-		authorizerID := req.AuthorizerAppID
-		switch {
-		case authorizerID == "" && page.BizAppID == "":
-			return fail(apierr.Invalid, "authorizer_required", "say which account authorizes: authorizer_appid")
-		case authorizerID == "":
-			authorizerID = page.BizAppID
-		case page.BizAppID != "" && authorizerID != page.BizAppID:
-			return fail(apierr.Forbidden, "wrong_account", "the page was opened with biz_appid %s: only that account can authorize", page.BizAppID)
-		}
-		authorizer, err := wechat.GetApp(tx, authorizerID)
+		authorizer, err := authorizingAccount(tx, pa.Page, req.AuthorizerAppID)
 		if err != nil {
 			return err
 		}
-		if authorizer == nil {
-			return fail(apierr.NotFound, "app_not_found", "no app %s", authorizerID)
-		}
-		if authorizer.Type == wechat.TypeComponent {
-			return fail(apierr.Invalid, "wrong_account", "a third-party platform cannot authorize another")
-		}
-		if page.BizAppID == "" && (page.AuthType == 1 && authorizer.Type != wechat.TypeOfficialAccount || page.AuthType == 2 && authorizer.Type != wechat.TypeMiniProgram) {
-			return fail(apierr.Forbidden, "wrong_account", "the page was opened with auth_type=%d, which does not admit a %s", page.AuthType, authorizer.Type)
-		}
-		held, err := e.exclusiveHeld(tx, comp.AppID, authorizerID)
+		sets, err := e.grantedSets(tx, comp, authorizer, pa.Page.Categories, req.PermissionSets)
 		if err != nil {
 			return err
 		}
-		offered := offeredSets(authorizer.Type, page.Categories)
-		var grant []int
-		if req.PermissionSets == nil {
-			for _, s := range offered {
-				if !held[s.ID] {
-					grant = append(grant, s.ID)
-				}
-			}
-		} else {
-			for _, id := range req.PermissionSets {
-				if !slices.ContainsFunc(offered, func(s permissionSet) bool { return s.ID == id }) {
-					return fail(apierr.Invalid, "invalid_permission_set", "permission set %d is not offered to a %s by this page", id, authorizer.Type)
-				}
-				if held[id] {
-					return fail(apierr.Conflict, "permission_set_taken", "permission set %d is mutually exclusive and held by another third-party platform", id)
-				}
-				if !slices.Contains(grant, id) {
-					grant = append(grant, id)
-				}
-			}
+		if res.InfoType, err = e.grant(tx, comp, authorizer.AppID, sets, now); err != nil {
+			return err
 		}
-		slices.Sort(grant)
-		if len(grant) == 0 {
-			return fail(apierr.Invalid, "no_permission_set", "an authorization grants at least one permission set")
-		}
-		prev, err := getAuthorization(tx, comp.AppID, authorizerID)
+		ac, err := e.issueAuthCode(tx, comp, authorizer.AppID, pa, now)
 		if err != nil {
 			return err
 		}
-		res.InfoType = "authorized"
-		g := &Authorization{ComponentAppID: comp.AppID, AuthorizerAppID: authorizerID}
-		if prev != nil {
-			g.Tokens = prev.Tokens
-			if prev.Active {
-				res.InfoType = "updateauthorized"
-			}
-		}
-		// A new grant, or a re-authorization: either way a new refresh token replaces the old.
-		g.PermissionSets, g.AuthTime, g.Active = grant, now, true
-		g.RefreshToken = "refreshtoken@@@" + e.deps.Rand.Token(43, seeded.URLSafe)
-		if err := tx.Put(authorizationKey(comp.AppID, authorizerID), g); err != nil {
-			return err
-		}
-		ac := authCode{
-			Code: "queryauthcode@@@" + e.deps.Rand.Token(86, seeded.URLSafe), ComponentAppID: comp.AppID,
-			AuthorizerAppID: authorizerID, IssuedAt: now, ExpiresAt: now.Add(AuthCodeLifetime),
-		}
-		if err := tx.Put(authCodeKey(ac.Code), ac); err != nil {
-			return err
-		}
-		sep := "?"
-		if strings.Contains(page.RedirectURI, "?") {
-			sep = "&"
-		}
-		pa.AuthCode = ac.Code
-		pa.RedirectURL = page.RedirectURI + sep + "auth_code=" + url.QueryEscape(ac.Code) + "&expires_in=" + strconv.Itoa(int(AuthCodeLifetime/time.Second))
-		if err := tx.Put(preAuthKey(pa.Code), pa); err != nil {
-			return err
-		}
-		res.AuthorizerAppID, res.AuthCode, res.RedirectURL = authorizerID, ac.Code, pa.RedirectURL
-		res.ExpiresIn, res.PermissionSets = int(AuthCodeLifetime/time.Second), grant
+		res.AuthorizerAppID, res.AuthCode, res.RedirectURL = authorizer.AppID, ac.Code, pa.RedirectURL
+		res.ExpiresIn, res.PermissionSets = int(AuthCodeLifetime/time.Second), sets
 		return nil
 	})
 	if err != nil {
@@ -174,6 +90,135 @@ func (e *Emulator) Authorize(compID string, req AuthorizeRequest) (*AuthorizeRes
 		{Name: "AuthorizationCodeExpiredTime", Value: now.Add(AuthCodeLifetime).Unix()}, {Name: "PreAuthCode", Value: pa.Code},
 	}})
 	return &res, nil
+}
+
+// refuse is a control-verb refusal of the simulated administrator.
+func refuse(kind apierr.Kind, name, format string, args ...any) error {
+	return &apierr.Error{Kind: kind, Name: name, Reason: fmt.Sprintf(format, args...)}
+}
+
+// openedPreAuth returns the pre-auth code the administrator confirms: issued to comp, unused,
+// live at now, and opened on the authorization page (the page is what the administrator scans).
+func openedPreAuth(tx *store.Tx, comp *wechat.App, code string, now time.Time) (*preAuth, error) {
+	pa, err := store.Get[preAuth](tx, preAuthKey(code))
+	switch {
+	case err != nil:
+		return nil, err
+	case pa == nil || pa.ComponentAppID != comp.AppID:
+		return nil, refuse(apierr.NotFound, "pre_auth_code_not_found", "pre_auth_code was not issued to %s", comp.AppID)
+	case pa.AuthCode != "":
+		return nil, refuse(apierr.Conflict, "pre_auth_code_used", "pre_auth_code was already used (pre-auth codes are single use)")
+	case !now.Before(pa.ExpiresAt):
+		return nil, refuse(apierr.Conflict, "pre_auth_code_expired", "pre_auth_code expired at %s", pa.ExpiresAt.Format(time.RFC3339))
+	case pa.Page == nil:
+		return nil, refuse(apierr.Conflict, "page_not_opened", "open /cgi-bin/componentloginpage with this pre_auth_code first: that is the page the administrator scans")
+	}
+	return pa, nil
+}
+
+// authorizingAccount returns the account that authorizes: the one named, or the page's
+// biz_appid, of a kind the page admits.
+func authorizingAccount(tx *store.Tx, page *loginPage, appid string) (*wechat.App, error) {
+	switch {
+	case appid == "" && page.BizAppID == "":
+		return nil, refuse(apierr.Invalid, "authorizer_required", "say which account authorizes: authorizer_appid")
+	case appid == "":
+		appid = page.BizAppID
+	case page.BizAppID != "" && appid != page.BizAppID:
+		return nil, refuse(apierr.Forbidden, "wrong_account", "the page was opened with biz_appid %s: only that account can authorize", page.BizAppID)
+	}
+	authorizer, err := wechat.GetApp(tx, appid)
+	if err != nil {
+		return nil, err
+	}
+	if authorizer == nil {
+		return nil, refuse(apierr.NotFound, "app_not_found", "no app %s", appid)
+	}
+	if authorizer.Type == wechat.TypeComponent {
+		return nil, refuse(apierr.Invalid, "wrong_account", "a third-party platform cannot authorize another")
+	}
+	if page.BizAppID == "" && (page.AuthType == 1 && authorizer.Type != wechat.TypeOfficialAccount || page.AuthType == 2 && authorizer.Type != wechat.TypeMiniProgram) {
+		return nil, refuse(apierr.Forbidden, "wrong_account", "the page was opened with auth_type=%d, which does not admit a %s", page.AuthType, authorizer.Type)
+	}
+	return authorizer, nil
+}
+
+// grantedSets returns the permission sets the administrator grants, sorted: those requested, or
+// (requested nil) every set the page offers that no other component holds exclusively.
+func (e *Emulator) grantedSets(tx *store.Tx, comp, authorizer *wechat.App, categories, requested []int) ([]int, error) {
+	held, err := e.exclusiveHeld(tx, comp.AppID, authorizer.AppID)
+	if err != nil {
+		return nil, err
+	}
+	offered := offeredSets(authorizer.Type, categories)
+	var sets []int
+	if requested == nil {
+		for _, s := range offered {
+			if !held[s.ID] {
+				sets = append(sets, s.ID)
+			}
+		}
+	} else {
+		for _, id := range requested {
+			if !slices.ContainsFunc(offered, func(s permissionSet) bool { return s.ID == id }) {
+				return nil, refuse(apierr.Invalid, "invalid_permission_set", "permission set %d is not offered to a %s by this page", id, authorizer.Type)
+			}
+			if held[id] {
+				return nil, refuse(apierr.Conflict, "permission_set_taken", "permission set %d is mutually exclusive and held by another third-party platform", id)
+			}
+			if !slices.Contains(sets, id) {
+				sets = append(sets, id)
+			}
+		}
+	}
+	slices.Sort(sets)
+	if len(sets) == 0 {
+		return nil, refuse(apierr.Invalid, "no_permission_set", "an authorization grants at least one permission set")
+	}
+	return sets, nil
+}
+
+// grant stores the authorizer's grant of sets to comp with a new refresh token, and returns the
+// event it causes: authorized, or updateauthorized for an active grant authorized again.
+func (e *Emulator) grant(tx *store.Tx, comp *wechat.App, authorizerID string, sets []int, now time.Time) (string, error) {
+	prev, err := getAuthorization(tx, comp.AppID, authorizerID)
+	if err != nil {
+		return "", err
+	}
+	infoType := "authorized"
+	g := &Authorization{ComponentAppID: comp.AppID, AuthorizerAppID: authorizerID}
+	if prev != nil {
+		g.Tokens = prev.Tokens
+		if prev.Active {
+			infoType = "updateauthorized"
+		}
+	}
+	// A new grant, or a re-authorization: either way a new refresh token replaces the old.
+	g.PermissionSets, g.AuthTime, g.Active = sets, now, true
+	g.RefreshToken = "refreshtoken@@@" + e.deps.Rand.Token(43, seeded.URLSafe)
+	return infoType, tx.Put(authorizationKey(comp.AppID, authorizerID), g)
+}
+
+// issueAuthCode issues the authorization code of a grant and uses up the pre-auth code, which
+// then holds the URL the page sends the browser to.
+func (e *Emulator) issueAuthCode(tx *store.Tx, comp *wechat.App, authorizerID string, pa *preAuth, now time.Time) (*authCode, error) {
+	ac := &authCode{
+		Code: "queryauthcode@@@" + e.deps.Rand.Token(86, seeded.URLSafe), ComponentAppID: comp.AppID,
+		AuthorizerAppID: authorizerID, IssuedAt: now, ExpiresAt: now.Add(AuthCodeLifetime),
+	}
+	if err := tx.Put(authCodeKey(ac.Code), ac); err != nil {
+		return nil, err
+	}
+	sep := "?"
+	if strings.Contains(pa.Page.RedirectURI, "?") {
+		sep = "&"
+	}
+	pa.AuthCode = ac.Code
+	pa.RedirectURL = pa.Page.RedirectURI + sep + "auth_code=" + url.QueryEscape(ac.Code) + "&expires_in=" + strconv.Itoa(int(AuthCodeLifetime/time.Second))
+	if err := tx.Put(preAuthKey(pa.Code), pa); err != nil {
+		return nil, err
+	}
+	return ac, nil
 }
 
 // exclusiveHeld returns the mutually exclusive sets an account has granted to other components.

@@ -94,13 +94,43 @@ type loginPageView struct {
 	Sets                                                          []permissionSet
 }
 
-// handleComponentLoginPage serves GET /cgi-bin/componentloginpage (mp.weixin.qq.com).
+// handleComponentLoginPage serves GET /cgi-bin/componentloginpage (mp.weixin.qq.com): the page
+// for a live pre-auth code, or — once the administrator confirmed — a redirect to the
+// redirect_uri with the authorization code.
 func (e *Emulator) handleComponentLoginPage(c *endpoint.Call) (any, error) {
 	compID, code := c.Query("component_appid"), c.Query("pre_auth_code")
 	if !wechat.ValidAppID(compID) {
 		return nil, apierr.Newf(apierr.Invalid, 40013, "component_appid %q is not of the form wx + 16 hex digits", compID)
 	}
-	page := loginPage{RedirectURI: c.Query("redirect_uri"), AuthType: 3, BizAppID: c.Query("biz_appid"), OpenedAt: c.Now}
+	page, err := loginPageOf(c)
+	if err != nil {
+		return nil, err
+	}
+	var view loginPageView
+	var redirect string
+	err = e.deps.Store.Update(func(tx *store.Tx) error {
+		var err error
+		view, redirect, err = openLoginPage(tx, c, compID, code, page)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if redirect != "" {
+		return endpoint.Redirect{URL: redirect}, nil
+	}
+	var buf bytes.Buffer
+	if err := loginPageTemplate.Execute(&buf, view); err != nil {
+		return nil, fmt.Errorf("wechat: render authorization page: %w", err)
+	}
+	return endpoint.Raw{ContentType: "text/html; charset=utf-8", Body: buf.Bytes()}, nil
+}
+
+// loginPageOf reads the page parameters of the query: redirect_uri (40097 unless an absolute
+// http(s) URL), auth_type (3 when absent), biz_appid and category_id_list (40097 for an id that
+// is no permission set).
+func loginPageOf(c *endpoint.Call) (*loginPage, error) {
+	page := &loginPage{RedirectURI: c.Query("redirect_uri"), AuthType: 3, BizAppID: c.Query("biz_appid"), OpenedAt: c.Now}
 	if u, err := url.Parse(page.RedirectURI); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, apierr.Newf(apierr.Invalid, 40097, "redirect_uri %q is not an absolute http(s) URL", page.RedirectURI)
 	}
@@ -116,61 +146,61 @@ func (e *Emulator) handleComponentLoginPage(c *endpoint.Call) (any, error) {
 			page.Categories = append(page.Categories, id)
 		}
 	}
+	return page, nil
+}
+
+// openLoginPage records that the page was opened with the pre-auth code and returns what it
+// shows, or the redirect URL when the administrator already confirmed.
+func openLoginPage(tx *store.Tx, c *endpoint.Call, compID, code string, page *loginPage) (loginPageView, string, error) {
 	var view loginPageView
-	var redirect string
-	err := e.deps.Store.Update(func(tx *store.Tx) error {
-		comp, err := wechat.GetApp(tx, compID)
-		if err != nil {
-			return err
-		}
-		if comp == nil || comp.Type != wechat.TypeComponent {
-			return apierr.Newf(apierr.Invalid, 61011, "%s is not a third-party platform", compID)
-		}
-		c.AppID = comp.AppID
-		var pa preAuth
-		ok, err := tx.Get(preAuthKey(code), &pa)
-		switch {
-		case err != nil:
-			return err
-		case !ok || pa.ComponentAppID != comp.AppID:
-			return apierr.Newf(apierr.Invalid, 61009, "pre_auth_code was not issued to %s", comp.AppID)
-		case pa.AuthCode != "":
-			redirect = pa.RedirectURL // the administrator confirmed: the browser moves on
-			return nil
-		case !c.Now.Before(pa.ExpiresAt):
-			return apierr.Newf(apierr.Expired, 61010, "pre_auth_code expired at %s", pa.ExpiresAt.Format(time.RFC3339))
-		}
-		kinds := map[int][]string{1: {wechat.TypeOfficialAccount}, 2: {wechat.TypeMiniProgram}, 3: {wechat.TypeOfficialAccount, wechat.TypeMiniProgram}}[page.AuthType]
-		view.Accounts = map[int]string{1: "公众号", 2: "小程序", 3: "公众号或小程序"}[page.AuthType]
-		if page.BizAppID != "" {
-			biz, err := wechat.GetApp(tx, page.BizAppID)
-			if err != nil {
-				return err
-			}
-			if biz == nil || biz.Type == wechat.TypeComponent {
-				return apierr.Newf(apierr.Invalid, 40013, "biz_appid %s is not an official account or mini program", page.BizAppID)
-			}
-			kinds, view.Accounts = []string{biz.Type}, biz.Name+"（"+biz.AppID+"）"
-		}
-		pa.Page = &page
-		if err := tx.Put(preAuthKey(pa.Code), pa); err != nil {
-			return err
-		}
-		view.Component, view.ComponentAppID, view.PreAuthCode, view.RedirectURI = comp.Name, comp.AppID, pa.Code, page.RedirectURI
-		for _, k := range kinds {
-			view.Sets = append(view.Sets, offeredSets(k, page.Categories)...)
-		}
-		return nil
-	})
+	comp, err := wechat.GetApp(tx, compID)
 	if err != nil {
-		return nil, err
+		return view, "", err
 	}
-	if redirect != "" {
-		return endpoint.Redirect{URL: redirect}, nil
+	if comp == nil || comp.Type != wechat.TypeComponent {
+		return view, "", apierr.Newf(apierr.Invalid, 61011, "%s is not a third-party platform", compID)
 	}
-	var buf bytes.Buffer
-	if err := loginPageTemplate.Execute(&buf, view); err != nil {
-		return nil, fmt.Errorf("wechat: render authorization page: %w", err)
+	c.AppID = comp.AppID
+	pa, err := store.Get[preAuth](tx, preAuthKey(code))
+	switch {
+	case err != nil:
+		return view, "", err
+	case pa == nil || pa.ComponentAppID != comp.AppID:
+		return view, "", apierr.Newf(apierr.Invalid, 61009, "pre_auth_code was not issued to %s", comp.AppID)
+	case pa.AuthCode != "":
+		return view, pa.RedirectURL, nil // the administrator confirmed: the browser moves on
+	case !c.Now.Before(pa.ExpiresAt):
+		return view, "", apierr.Newf(apierr.Expired, 61010, "pre_auth_code expired at %s", pa.ExpiresAt.Format(time.RFC3339))
 	}
-	return endpoint.Raw{ContentType: "text/html; charset=utf-8", Body: buf.Bytes()}, nil
+	kinds, accounts, err := pageAccounts(tx, page)
+	if err != nil {
+		return view, "", err
+	}
+	pa.Page = page
+	if err := tx.Put(preAuthKey(pa.Code), pa); err != nil {
+		return view, "", err
+	}
+	view = loginPageView{Component: comp.Name, ComponentAppID: comp.AppID, PreAuthCode: pa.Code, RedirectURI: page.RedirectURI, Accounts: accounts}
+	for _, k := range kinds {
+		view.Sets = append(view.Sets, offeredSets(k, page.Categories)...)
+	}
+	return view, "", nil
+}
+
+// pageAccounts returns the kinds of account that may authorize on the page, and how the page
+// names them: by auth_type, or the one account of biz_appid (40013 unless an official account or
+// mini program).
+func pageAccounts(tx *store.Tx, page *loginPage) ([]string, string, error) {
+	if page.BizAppID != "" {
+		biz, err := wechat.GetApp(tx, page.BizAppID)
+		if err != nil {
+			return nil, "", err
+		}
+		if biz == nil || biz.Type == wechat.TypeComponent {
+			return nil, "", apierr.Newf(apierr.Invalid, 40013, "biz_appid %s is not an official account or mini program", page.BizAppID)
+		}
+		return []string{biz.Type}, biz.Name + "（" + biz.AppID + "）", nil
+	}
+	kinds := map[int][]string{1: {wechat.TypeOfficialAccount}, 2: {wechat.TypeMiniProgram}, 3: {wechat.TypeOfficialAccount, wechat.TypeMiniProgram}}[page.AuthType]
+	return kinds, map[int]string{1: "公众号", 2: "小程序", 3: "公众号或小程序"}[page.AuthType], nil
 }

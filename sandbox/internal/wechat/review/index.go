@@ -155,37 +155,9 @@ func listReviews(tx *store.Tx, appid string, f int, start, end int64, offset, li
 	if _, err := tx.Get(reviewHeadKey(appid), &head); err != nil || head.Seq == 0 || start > end {
 		return 0, page, err
 	}
-	// Posting order is time order, so the time range is a range of sequence numbers [lo, hi].
-	var lo, hi int64
-	first := func(pivot int64) (int64, error) {
-		raw := ""
-		err := tx.AscendFrom(reviewTimePrefix(appid), fmt.Sprintf("%s%012d", reviewTimePrefix(appid), pivot), func(_, v string) bool {
-			raw = v
-			return false
-		})
-		if err != nil || raw == "" {
-			return 0, err
-		}
-		seq, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("wechat: review time key: %w", err)
-		}
-		return seq, nil
-	}
-	var err error
-	if lo, err = first(start); err != nil || lo == 0 {
+	lo, hi, err := seqRange(tx, appid, head.Seq, start, end)
+	if err != nil || lo == 0 || hi < lo {
 		return 0, page, err
-	}
-	if hi, err = first(end + 1); err != nil {
-		return 0, page, err
-	}
-	if hi == 0 {
-		hi = head.Seq
-	} else {
-		hi--
-	}
-	if hi < lo {
-		return 0, page, nil
 	}
 	upTo, err := fwPrefix(tx, appid, f, hi)
 	if err != nil {
@@ -203,26 +175,67 @@ func listReviews(tx *store.Tx, appid string, f int, start, end int64, offset, li
 	if err != nil {
 		return 0, page, err
 	}
+	ids, err := membersFrom(tx, appid, f, from, lo, limit)
+	if err != nil {
+		return 0, page, err
+	}
+	for _, id := range ids {
+		r, err := store.Get[Review](tx, reviewKey(id))
+		if err != nil {
+			return 0, page, err
+		}
+		if r == nil {
+			return 0, page, fmt.Errorf("wechat: review %s indexed but missing", id)
+		}
+		page = append(page, r)
+	}
+	return total, page, nil
+}
+
+// seqRange returns the sequence numbers [lo, hi] of the reviews posted in [start, end]: posting
+// order is time order. lo is 0 when no review was posted at start or later; hi < lo when none
+// was posted in the range.
+func seqRange(tx *store.Tx, appid string, lastSeq, start, end int64) (lo, hi int64, err error) {
+	if lo, err = firstSeqFrom(tx, appid, start); err != nil || lo == 0 {
+		return 0, 0, err
+	}
+	if hi, err = firstSeqFrom(tx, appid, end+1); err != nil {
+		return 0, 0, err
+	}
+	if hi == 0 {
+		return lo, lastSeq, nil
+	}
+	return lo, hi - 1, nil
+}
+
+// firstSeqFrom returns the sequence number of the first review posted at t or later, 0 if none.
+func firstSeqFrom(tx *store.Tx, appid string, t int64) (int64, error) {
+	raw := ""
+	err := tx.AscendFrom(reviewTimePrefix(appid), fmt.Sprintf("%s%012d", reviewTimePrefix(appid), t), func(_, v string) bool {
+		raw = v
+		return false
+	})
+	if err != nil || raw == "" {
+		return 0, err
+	}
+	seq, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("wechat: review time key: %w", err)
+	}
+	return seq, nil
+}
+
+// membersFrom returns the comment ids of up to limit members of filter f, newest first, from
+// the member with sequence number from down to the one with lo.
+func membersFrom(tx *store.Tx, appid string, f int, from, lo int64, limit int) ([]string, error) {
 	var ids []string
-	err = tx.AscendFrom(reviewMemberPrefix(appid, f), reviewMemberKey(appid, f, from), func(k, v string) bool {
-		inv, perr := strconv.ParseInt(k[strings.LastIndexByte(k, ':')+1:], 16, 64)
-		if perr != nil || reviewFwCap-inv < lo {
+	err := tx.AscendFrom(reviewMemberPrefix(appid, f), reviewMemberKey(appid, f, from), func(k, v string) bool {
+		inv, err := strconv.ParseInt(k[strings.LastIndexByte(k, ':')+1:], 16, 64)
+		if err != nil || reviewFwCap-inv < lo {
 			return false
 		}
 		ids = append(ids, v)
 		return len(ids) < limit
 	})
-	if err != nil {
-		return 0, page, err
-	}
-	for _, id := range ids {
-		var r Review
-		if ok, err := tx.Get(reviewKey(id), &r); err != nil {
-			return 0, page, err
-		} else if !ok {
-			return 0, page, fmt.Errorf("wechat: review %s indexed but missing", id)
-		}
-		page = append(page, &r)
-	}
-	return total, page, nil
+	return ids, err
 }

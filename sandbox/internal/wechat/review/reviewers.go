@@ -71,65 +71,18 @@ type PostedReviews struct {
 // negative one to the mini program's push URL, in order, before returning. It is the Go twin of
 // POST /_sandbox/wechat/reviews.
 func (e *Emulator) PostReviews(ctx context.Context, s ReviewSpec) (*PostedReviews, error) {
-	invalid := func(format string, args ...any) error {
-		return &apierr.Error{Kind: apierr.Invalid, Name: "invalid_review", Reason: fmt.Sprintf(format, args...)}
-	}
 	if s.Count == 0 {
 		s.Count = 1
 	}
-	switch {
-	case s.Count < 1 || s.Count > reviewMaxCount:
-		return nil, invalid("count must be 1 to %d", reviewMaxCount)
-	case s.Stars < 0 || s.Stars > 5:
-		return nil, invalid("score is 1 to 5 stars")
-	case len(s.Images) > 0 && s.Video != nil:
-		return nil, invalid("a review has images or one video, not both")
-	case s.PayTime < 0 || s.Amount < 0:
-		return nil, invalid("amount and pay_time must not be negative")
+	if err := s.check(); err != nil {
+		return nil, err
 	}
 	out := &PostedReviews{Reviews: []*Review{}, Deliveries: []*push.Delivery{}}
 	var app *wechat.App
 	err := e.deps.Store.Update(func(tx *store.Tx) error {
 		var err error
-		if app, err = wechat.GetApp(tx, s.AppID); err != nil {
-			return err
-		}
-		if app == nil {
-			return &apierr.Error{Kind: apierr.NotFound, Name: "app_not_found", Reason: "no app " + s.AppID}
-		}
-		if app.Type != wechat.TypeMiniProgram {
-			return invalid("app %s is not a mini program", s.AppID)
-		}
-		var head reviewHead
-		if _, err := tx.Get(reviewHeadKey(app.AppID), &head); err != nil {
-			return err
-		}
-		if head.Seq+int64(s.Count) >= reviewFwCap {
-			return &apierr.Error{Kind: apierr.Conflict, Name: "too_many_reviews", Reason: fmt.Sprintf("a mini program holds at most %d reviews", reviewFwCap-1)}
-		}
-		now := max(e.deps.Clock.Now().Unix(), head.CreateTime)
-		if s.PayTime > now {
-			return invalid("pay_time is after the review's time %d", now)
-		}
-		for range s.Count {
-			head.Seq++
-			head.CreateTime = now
-			r, err := e.newReview(tx, app, s, head.Seq, now)
-			if err != nil {
-				return err
-			}
-			if err := saveReview(tx, r, nil); err != nil {
-				return err
-			}
-			if err := tx.PutRaw(reviewTimeKey(app.AppID, now, r.Seq), strconv.FormatInt(r.Seq, 10)); err != nil {
-				return err
-			}
-			if err := tx.PutRaw(reviewUserKey(app.AppID, r.OpenID), r.CommentID); err != nil {
-				return err
-			}
-			out.Reviews = append(out.Reviews, r)
-		}
-		return tx.Put(reviewHeadKey(app.AppID), head)
+		app, out.Reviews, err = e.postReviews(tx, s)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -138,22 +91,98 @@ func (e *Emulator) PostReviews(ctx context.Context, s ReviewSpec) (*PostedReview
 		if !r.Negative {
 			continue
 		}
-		d, err := e.deps.WeChat.Push(ctx, app, reviewEventName, push.Message{
-			{Name: "ToUserName", Value: app.OriginalID},
-			{Name: "FromUserName", Value: badScoreFrom},
-			{Name: "CreateTime", Value: e.deps.Clock.Now().Unix()},
-			{Name: "MsgType", Value: "event"},
-			{Name: "Event", Value: reviewEventName},
-			{Name: "result", Value: push.Message{{Name: "comment_id", Value: r.CommentID}}},
-		})
+		d, err := e.pushBadScore(ctx, app, r)
 		if err != nil {
-			return nil, fmt.Errorf("wechat: push %s: %w", reviewEventName, err)
+			return nil, err
 		}
 		if d != nil {
 			out.Deliveries = append(out.Deliveries, d)
 		}
 	}
 	return out, nil
+}
+
+// invalidSpec is the control verb's refusal of a ReviewSpec.
+func invalidSpec(format string, args ...any) error {
+	return &apierr.Error{Kind: apierr.Invalid, Name: "invalid_review", Reason: fmt.Sprintf(format, args...)}
+}
+
+// check refuses a spec no review could satisfy.
+func (s *ReviewSpec) check() error {
+	switch {
+	case s.Count < 1 || s.Count > reviewMaxCount:
+		return invalidSpec("count must be 1 to %d", reviewMaxCount)
+	case s.Stars < 0 || s.Stars > 5:
+		return invalidSpec("score is 1 to 5 stars")
+	case len(s.Images) > 0 && s.Video != nil:
+		return invalidSpec("a review has images or one video, not both")
+	case s.PayTime < 0 || s.Amount < 0:
+		return invalidSpec("amount and pay_time must not be negative")
+	}
+	return nil
+}
+
+// postReviews stores s.Count reviews of the mini program s.AppID, posted now (never before its
+// previous review), and returns the mini program and the reviews.
+func (e *Emulator) postReviews(tx *store.Tx, s ReviewSpec) (*wechat.App, []*Review, error) {
+	app, err := wechat.GetApp(tx, s.AppID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if app == nil {
+		return nil, nil, &apierr.Error{Kind: apierr.NotFound, Name: "app_not_found", Reason: "no app " + s.AppID}
+	}
+	if app.Type != wechat.TypeMiniProgram {
+		return nil, nil, invalidSpec("app %s is not a mini program", s.AppID)
+	}
+	var head reviewHead
+	if _, err := tx.Get(reviewHeadKey(app.AppID), &head); err != nil {
+		return nil, nil, err
+	}
+	if head.Seq+int64(s.Count) >= reviewFwCap {
+		return nil, nil, &apierr.Error{Kind: apierr.Conflict, Name: "too_many_reviews", Reason: fmt.Sprintf("a mini program holds at most %d reviews", reviewFwCap-1)}
+	}
+	now := max(e.deps.Clock.Now().Unix(), head.CreateTime)
+	if s.PayTime > now {
+		return nil, nil, invalidSpec("pay_time is after the review's time %d", now)
+	}
+	reviews := []*Review{}
+	for range s.Count {
+		head.Seq++
+		head.CreateTime = now
+		r, err := e.newReview(tx, app, s, head.Seq, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := saveReview(tx, r, nil); err != nil {
+			return nil, nil, err
+		}
+		if err := tx.PutRaw(reviewTimeKey(app.AppID, now, r.Seq), strconv.FormatInt(r.Seq, 10)); err != nil {
+			return nil, nil, err
+		}
+		if err := tx.PutRaw(reviewUserKey(app.AppID, r.OpenID), r.CommentID); err != nil {
+			return nil, nil, err
+		}
+		reviews = append(reviews, r)
+	}
+	return app, reviews, tx.Put(reviewHeadKey(app.AppID), head)
+}
+
+// pushBadScore pushes wxa_comment_bad_score for a negative review to the mini program's push
+// URL; nil when it has none.
+func (e *Emulator) pushBadScore(ctx context.Context, app *wechat.App, r *Review) (*push.Delivery, error) {
+	d, err := e.deps.WeChat.Push(ctx, app, reviewEventName, push.Message{
+		{Name: "ToUserName", Value: app.OriginalID},
+		{Name: "FromUserName", Value: badScoreFrom},
+		{Name: "CreateTime", Value: e.deps.Clock.Now().Unix()},
+		{Name: "MsgType", Value: "event"},
+		{Name: "Event", Value: reviewEventName},
+		{Name: "result", Value: push.Message{{Name: "comment_id", Value: r.CommentID}}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wechat: push %s: %w", reviewEventName, err)
+	}
+	return d, nil
 }
 
 // newReview builds one review from s, filling what it leaves out with seeded fake data.
