@@ -1,7 +1,14 @@
-// Package wechat emulates the WeChat Open Platform APIs that city-service integrators call, on
-// WeChat's own paths: access tokens and quota tools (this file family), and — as they land —
-// parametric QR codes, QR-jump rules, the scan-to-follow component, transaction reviews, City
-// Service paths and third-party-platform authorization.
+// Package wechat is the WeChat core: the envelope and its renderer (wechat.go), the errcode table
+// (errcodes.go), accounts (apps.go), access tokens and the credentials behind them (token.go),
+// the quota tools (quotatools.go), push configuration (pushconfig.go), temporary media
+// (media.go) and customer-service messages (custommsg.go), on WeChat's own paths.
+//
+// The API families live in subpackages — qr, review, component, cityservice — each built with
+// New(Deps{...}) on this package's Platform and registering its own routes. The core calls back
+// into a family only through what the family registered while the sandbox was built: the
+// admission rules for the token kinds it issues (CheckTokenKind) and the customer-service
+// windows it opens (AddMessageWindows). The errcode table also holds the families' messages,
+// because the renderer, which is the core's, writes every family's errors.
 //
 // What is emulated faithfully (see the project's reference notes for sources):
 //   - the envelope: HTTP 200, Content-Type "application/json; encoding=utf-8", errcode/errmsg
@@ -14,7 +21,12 @@
 //   - the refresh codes clients act on: 40014 for a malformed token, 40001 for an unknown or
 //     superseded one, 42001 for an expired one — each produced deterministically by the clock;
 //   - quotas per app and API, by tier (production: the documented limits; test: a tenth, as
-//     WeChat's test accounts; unlimited), with clear_quota's 10-a-month budget.
+//     WeChat's test accounts; unlimited), with clear_quota's 10-a-month budget;
+//   - temporary media live 3 days; media/upload's codes for a wrong type (40004), a missing file
+//     (41005) and a file that is not of the type (40005); a family that takes media ids
+//     refuses one that is unknown or no longer live with 40007;
+//   - custom/send's 40003 for an openid that is not the account's user and 45015 outside the
+//     customer-service window.
 //
 // What is invented (no public source; chosen as the most plausible behaviour):
 //   - the token format ("<2 digits>_" and 128 URL-safe characters) and the rule that a token not
@@ -24,7 +36,11 @@
 //   - a request with an unexpected body field answers 40097 (WeChat ignores unknown fields; the
 //     sandbox is stricter so that integrators find typos);
 //   - openapi/quota/clear allows 50 resets a month (one source says a day), refused with 48006;
-//   - the journal that rid/get reads is in memory: rids do not survive a restart.
+//   - the journal that rid/get reads is in memory: rids do not survive a restart;
+//   - media/upload takes images only (PNG, JPEG or GIF, recognised by their bytes) and keeps
+//     their description, not their bytes; custom/send takes text messages only (40008 for
+//     another type, 40097 for an empty text), and a window is open only where a family opened
+//     one (on WeChat the user opens it by writing to the account).
 package wechat
 
 import (
@@ -65,8 +81,9 @@ type Deps struct {
 	Push *push.Deliverer
 }
 
-// Platform is the WeChat core: accounts, tokens, quotas, push configuration and the envelope.
-// The API families (packages qr, review, component, cityservice) build on it.
+// Platform is the WeChat core: accounts, tokens, quotas, push configuration, media,
+// customer-service messages and the envelope. The API families (packages qr, review, component,
+// cityservice) build on it.
 type Platform struct {
 	deps  Deps
 	cache tokenCache

@@ -2,6 +2,11 @@
 // the City Service world, applying for the capability, POST /cityservice/getservicepath, the
 // MP-console menu configuration and what a user sees on opening a returned path.
 //
+// The family is one package because the capability is one flow — settle a service, apply,
+// be approved, ask for a path, open it — over one world of cities, topics and services. It
+// depends on the WeChat core (package wechat) for accounts, the admission of calls and the
+// envelope, through Deps and the core's lookups.
+//
 // Upstream: developers.weixin.qq.com …/cityservice/basic/api_cityserviceservicehomepath (the API)
 // and …/platform-capabilities/cityservice/ (the capability, its pages and the application by
 // e-mail to wx_city@tencent.com). Emulated as documented:

@@ -1,12 +1,19 @@
 // Package qr emulates WeChat's QR families on WeChat's own paths: parametric QR codes of
 // official accounts (qrcode.go), QR-jump rules that open a Mini Program from a scanned link
-// (qrjump.go), the control-plane scan simulator (scan.go) and account links (links.go), and the
-// scan-to-follow component of Mini Programs (showitem.go). Each file's comment says what it
-// emulates faithfully and what is invented.
+// (qrjump.go), the scan-to-follow component of Mini Programs (showitem.go), and two control-plane
+// parts WeChat has no API for: account links (links.go) and the scan simulator (scan.go).
 //
-// The four belong together because a scan crosses all of them: a code from qrcode/create is
+// The parts belong together because a scan crosses all of them: a code from qrcode/create is
 // the prefix of a QR-jump rule, the rule needs the accounts linked, and scan-to-follow shows a
-// linked account. The package depends on the WeChat core (package wechat) only through Deps.
+// linked account. The package depends on the WeChat core (package wechat) for accounts, the
+// admission of calls and the envelope, through Deps and the core's lookups.
+//
+// What each part emulates faithfully and what it invents is said at the top of its file. In
+// short: the APIs' parameters, ranges, limits, errcodes and bare answers follow the reference
+// (wechat-api.md §2–4), with quotas scaled by the account's tier; invented are the formats of
+// tickets, url tokens and verification files, the errcodes the sources leave open (which
+// prefix belongs to which account, the ordinary-link cap, the ICP check), and the scan
+// simulator's own action names for what WeChat shows on a phone.
 package qr
 
 import (

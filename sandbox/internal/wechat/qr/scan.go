@@ -1,6 +1,7 @@
 package qr
 
-// The scan simulator: a simulated user scanning a code or link. It answers what WeChat would do with what the camera read:
+// The scan simulator: a simulated user scanning a code or a link. It answers what WeChat would
+// do with what the camera read:
 //
 //   - open_mini_program when a QR-jump rule matches: among the rules whose prefix starts the
 //     link, a rule with permit_sub_rule 2 gives its account every link under it; a published
