@@ -39,8 +39,11 @@ func NewRunning() *Controllable {
 	return &Controllable{wall: time.Now}
 }
 
-// Now returns the sandbox time, truncated to the microsecond so that stored and reloaded times
-// compare equal.
+// Now returns the sandbox time, in UTC. A frozen clock returns exactly the instant it was set or
+// moved to, at whatever precision the caller gave: a scenario or test reads back the time it set,
+// and the same moves always give the same instant. A running clock reads the wall clock,
+// truncated to the microsecond, which also drops the wall clock's monotonic reading, so that a
+// time stored and read back compares equal to the one Now returned.
 func (c *Controllable) Now() time.Time {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -79,12 +82,13 @@ func (c *Controllable) Set(t time.Time) {
 	c.offset = t.Sub(c.wall())
 }
 
-// Freeze stops the clock at t: from now on it moves only when advanced or set. Scenario replays
-// freeze a served sandbox's clock so that every answer is reproducible.
+// Freeze stops the clock at t (kept in UTC, as NewFrozen and Set keep it): from now on it moves
+// only when advanced or set. Scenario replays freeze a served sandbox's clock so that every
+// answer is reproducible.
 func (c *Controllable) Freeze(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.frozen, c.at, c.offset = true, t, 0
+	c.frozen, c.at, c.offset = true, t.UTC(), 0
 }
 
 // Offset returns how far a running clock is from wall time (zero for a frozen clock).

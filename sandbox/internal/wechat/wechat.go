@@ -111,8 +111,8 @@ func (p *Platform) CheckTokenKind(kind string, check KindCheck) { p.kindChecks[k
 // Name implements endpoint.Platform.
 func (p *Platform) Name() string { return "wechat" }
 
-// Routes registers every WeChat handler: WeChat's own API and the control-plane verbs that act
-// on WeChat state.
+// Routes registers the core's handlers: its part of WeChat's API and the control-plane verbs
+// that act on accounts and push configuration. The families register their own.
 func (p *Platform) Routes(r endpoint.Routes) {
 	p.registerAppRoutes(r)
 	p.registerTokenRoutes(r)
