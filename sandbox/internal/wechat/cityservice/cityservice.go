@@ -227,100 +227,109 @@ func csRequiredCity(tx *store.Tx, req *csPathRequest) (*City, error) {
 
 // csResolve checks a path request's conditional fields against the world (40097 on any fault).
 func csResolve(tx *store.Tx, meta *csMeta, req *csPathRequest) (*csTarget, error) {
-	t := &csTarget{PageType: req.PageType}
-	var err error
+	if req.PageType == 0 {
+		return csResolveService(tx, req)
+	}
+	if !slices.Contains([]int{1, 2, 3, 5}, req.PageType) {
+		return nil, csInvalid("page_type %d is not one of 0, 1, 2, 3, 5", req.PageType)
+	}
+	city, err := csRequiredCity(tx, req)
+	if err != nil {
+		return nil, err
+	}
+	t := &csTarget{PageType: req.PageType, City: city}
 	switch req.PageType {
-	case 0:
-		if req.ServiceID == nil {
-			return nil, csInvalid("page_type 0 needs service_id")
-		}
-		if t.Service, err = csLoadService(tx, *req.ServiceID); err != nil {
-			return nil, err
-		}
-		if t.Service == nil {
-			return nil, csInvalid("service_id %d is not a settled City Service service", *req.ServiceID)
-		}
-		if t.Service.Homepage == nil {
-			return nil, csInvalid("service %d has no service homepage", *req.ServiceID)
-		}
-		if t.Params, err = csParseParams(req.Params); err != nil {
-			return nil, err
-		}
-		for _, kv := range t.Params {
-			if kv.Key != "city" {
-				continue
-			}
-			if t.City, err = csCityNamed(tx, kv.Value); err != nil {
-				return nil, err
-			}
-			if t.City == nil {
-				return nil, csInvalid("params city %q is not a City Service city", kv.Value)
-			}
-		}
-		if req.CityID != "" {
-			c, err := csCityNamed(tx, req.CityID)
-			if err != nil {
-				return nil, err
-			}
-			if c == nil || c.CityID != req.CityID {
-				return nil, csInvalid("city_id %q is not a City Service city code", req.CityID)
-			}
-			if t.City == nil {
-				t.City = c
-			}
-		}
-	case 1:
-		t.City, err = csRequiredCity(tx, req)
 	case 2:
-		if t.City, err = csRequiredCity(tx, req); err != nil {
-			return nil, err
-		}
-		codes, err := csHealthCodes(tx, t.City.Name)
+		codes, err := csHealthCodes(tx, city.Name)
 		if err != nil {
 			return nil, err
 		}
 		if len(codes) == 0 {
-			return nil, csInvalid("city %s has no health-code service", t.City.Name)
+			return nil, csInvalid("city %s has no health-code service", city.Name)
 		}
 	case 3:
-		if t.City, err = csRequiredCity(tx, req); err != nil {
-			return nil, err
-		}
 		t.Topic = strings.TrimSpace(req.ContentName)
 		if t.Topic == "" {
 			return nil, csInvalid("page_type 3 needs content_name (the topic)")
 		}
-		if !slices.Contains(t.City.Topics, t.Topic) {
-			return nil, csInvalid("city %s has no topic %q (it has %s)", t.City.Name, t.Topic, strings.Join(t.City.Topics, ", "))
+		if !slices.Contains(city.Topics, t.Topic) {
+			return nil, csInvalid("city %s has no topic %q (it has %s)", city.Name, t.Topic, strings.Join(city.Topics, ", "))
 		}
 	case 5:
-		if t.City, err = csRequiredCity(tx, req); err != nil {
+		if t.Keyword, err = csKeyword(meta, req.ExtParams); err != nil {
 			return nil, err
 		}
-		for _, kv := range req.ExtParams {
-			if kv.Key != "keyword" {
-				continue
-			}
-			if t.Keyword != "" {
-				return nil, csInvalid("ext_params has more than one keyword")
-			}
-			if t.Keyword = strings.TrimSpace(kv.Value); t.Keyword == "" {
-				return nil, csInvalid("ext_params keyword is empty")
-			}
-		}
-		if t.Keyword == "" {
-			return nil, csInvalid(`page_type 5 needs ext_params [{"key":"keyword","value":"<category>"}]`)
-		}
-		if !slices.ContainsFunc(meta.Categories, func(c Category) bool { return c.Name == t.Keyword }) {
-			return nil, csInvalid("ext_params keyword %q is not a City Service category", t.Keyword)
-		}
-	default:
-		return nil, csInvalid("page_type %d is not one of 0, 1, 2, 3, 5", req.PageType)
-	}
-	if err != nil {
-		return nil, err
 	}
 	return t, nil
+}
+
+// csResolveService checks page type 0's fields: a settled service with a homepage, its params,
+// and the user's city from params "city" (which wins) or city_id.
+func csResolveService(tx *store.Tx, req *csPathRequest) (*csTarget, error) {
+	t := &csTarget{PageType: 0}
+	if req.ServiceID == nil {
+		return nil, csInvalid("page_type 0 needs service_id")
+	}
+	var err error
+	if t.Service, err = csLoadService(tx, *req.ServiceID); err != nil {
+		return nil, err
+	}
+	if t.Service == nil {
+		return nil, csInvalid("service_id %d is not a settled City Service service", *req.ServiceID)
+	}
+	if t.Service.Homepage == nil {
+		return nil, csInvalid("service %d has no service homepage", *req.ServiceID)
+	}
+	if t.Params, err = csParseParams(req.Params); err != nil {
+		return nil, err
+	}
+	for _, kv := range t.Params {
+		if kv.Key != "city" {
+			continue
+		}
+		if t.City, err = csCityNamed(tx, kv.Value); err != nil {
+			return nil, err
+		}
+		if t.City == nil {
+			return nil, csInvalid("params city %q is not a City Service city", kv.Value)
+		}
+	}
+	if req.CityID != "" {
+		c, err := csCityNamed(tx, req.CityID)
+		if err != nil {
+			return nil, err
+		}
+		if c == nil || c.CityID != req.CityID {
+			return nil, csInvalid("city_id %q is not a City Service city code", req.CityID)
+		}
+		if t.City == nil {
+			t.City = c
+		}
+	}
+	return t, nil
+}
+
+// csKeyword returns page type 5's category: the one "keyword" of ext_params, a category's name.
+func csKeyword(meta *csMeta, ext []KV) (string, error) {
+	keyword := ""
+	for _, kv := range ext {
+		if kv.Key != "keyword" {
+			continue
+		}
+		if keyword != "" {
+			return "", csInvalid("ext_params has more than one keyword")
+		}
+		if keyword = strings.TrimSpace(kv.Value); keyword == "" {
+			return "", csInvalid("ext_params keyword is empty")
+		}
+	}
+	if keyword == "" {
+		return "", csInvalid(`page_type 5 needs ext_params [{"key":"keyword","value":"<category>"}]`)
+	}
+	if !slices.ContainsFunc(meta.Categories, func(c Category) bool { return c.Name == keyword }) {
+		return "", csInvalid("ext_params keyword %q is not a City Service category", keyword)
+	}
+	return keyword, nil
 }
 
 // csParseParams decodes page type 0's params: a JSON array, encoded as a string, of at most 10

@@ -213,7 +213,30 @@ func (e *Emulator) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string
 		return Page{}, err
 	}
 	out := Page{Page: csPageNames[pt], PageType: pt, OpenID: openid}
-	// Only issued paths open: the bt must be an approved account's.
+	if out.Entry, err = csIssuedEntry(tx, q, h5); err != nil {
+		return out, err
+	}
+	if out.City, err = csPathCity(tx, q, pt, out.Page); err != nil {
+		return out, err
+	}
+	switch pt {
+	case 0:
+		out.Service, err = csServicePage(tx, q, out.City)
+	case 1:
+		out.Home, err = csHomePage(tx, meta, out.City)
+	case 2:
+		out.HealthCode, err = e.csHealthCodePopup(tx, out.City.Name, openid)
+	case 3:
+		out.Topic, err = csTopicPage(tx, out.City, q.Get("topic"))
+	case 5:
+		out.ServiceList, err = csServiceListPage(tx, meta, out.City, q.Get("keyword"))
+	}
+	return out, err
+}
+
+// csIssuedEntry returns how the path was entered: only issued paths open, so its bt must be an
+// approved account's, and its src a src_channel.
+func csIssuedEntry(tx *store.Tx, q url.Values, h5 bool) (Entry, error) {
 	bt := q.Get("bt")
 	var grant *csGrant
 	if err := store.Each(tx, csGrantPrefix(), func(_ string, g *csGrant) error {
@@ -223,102 +246,117 @@ func (e *Emulator) csOpen(tx *store.Tx, meta *csMeta, path, query, openid string
 		}
 		return nil
 	}); err != nil {
-		return out, err
+		return Entry{}, err
 	}
 	if grant == nil {
-		return out, csCtlErr(apierr.Forbidden, "path_not_issued", "the path's bt %q is no approved account's business_type: City Service opens only paths from getservicepath or the MP console", bt)
+		return Entry{}, csCtlErr(apierr.Forbidden, "path_not_issued", "the path's bt %q is no approved account's business_type: City Service opens only paths from getservicepath or the MP console", bt)
 	}
 	src, err := strconv.Atoi(q.Get("src"))
 	if err != nil || !slices.Contains(csSrcChannels, src) {
-		return out, csCtlErr(apierr.Invalid, "invalid_path", "src %q is not a src_channel", q.Get("src"))
+		return Entry{}, csCtlErr(apierr.Invalid, "invalid_path", "src %q is not a src_channel", q.Get("src"))
 	}
-	out.Entry = Entry{AppID: grant.AppID, SrcChannel: src, BusinessType: bt, H5: h5}
-	if id := q.Get("city_id"); id != "" {
-		c, err := csCityNamed(tx, id)
-		if err != nil {
-			return out, err
+	return Entry{AppID: grant.AppID, SrcChannel: src, BusinessType: bt, H5: h5}, nil
+}
+
+// csPathCity returns the city of the path's city_id, which every page but a service homepage
+// needs.
+func csPathCity(tx *store.Tx, q url.Values, pt int, page string) (*City, error) {
+	id := q.Get("city_id")
+	if id == "" {
+		if pt != 0 {
+			return nil, csCtlErr(apierr.Invalid, "invalid_path", "the %s page needs city_id", page)
 		}
-		if c == nil || c.CityID != id {
-			return out, csCtlErr(apierr.NotFound, "city_not_found", "no City Service city with city_id %q", id)
-		}
-		out.City = c
-	} else if pt != 0 {
-		return out, csCtlErr(apierr.Invalid, "invalid_path", "the %s page needs city_id", out.Page)
+		return nil, nil
 	}
-	switch pt {
-	case 1:
-		home := &Home{Topics: out.City.Topics, Categories: []CategoryCount{}}
-		all, err := csServicesIn(tx, out.City.Name, nil)
-		if err != nil {
-			return out, err
-		}
-		for _, cat := range meta.Categories {
-			n := 0
-			for i := range all {
-				if slices.Contains(all[i].Categories, cat.Name) {
-					n++
-				}
-			}
-			home.Categories = append(home.Categories, CategoryCount{Name: cat.Name, Count: n})
-		}
-		var codes, hot []Service
-		for _, s := range all {
-			switch {
-			case s.HealthCode:
-				codes = append(codes, s)
-			case len(hot) < csHotServices && !s.Generated:
-				hot = append(hot, s)
-			}
-		}
-		for i := 0; len(hot) < csHotServices && i < len(all); i++ {
-			if all[i].Generated {
-				hot = append(hot, all[i])
+	c, err := csCityNamed(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil || c.CityID != id {
+		return nil, csCtlErr(apierr.NotFound, "city_not_found", "no City Service city with city_id %q", id)
+	}
+	return c, nil
+}
+
+// csHomePage is a city's home page: its topics, the count of its services per category, its
+// health codes and its first hot services (hand-picked ones before generated ones).
+func csHomePage(tx *store.Tx, meta *csMeta, city *City) (*Home, error) {
+	home := &Home{Topics: city.Topics, Categories: []CategoryCount{}}
+	all, err := csServicesIn(tx, city.Name, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, cat := range meta.Categories {
+		n := 0
+		for i := range all {
+			if slices.Contains(all[i].Categories, cat.Name) {
+				n++
 			}
 		}
-		home.HealthCodes, home.HotServices = briefs(codes), briefs(hot)
-		out.Home = home
-	case 2:
-		out.HealthCode, err = e.csHealthCodePopup(tx, out.City.Name, openid)
-	case 3:
-		topic := q.Get("topic")
-		if !slices.Contains(out.City.Topics, topic) {
-			return out, csCtlErr(apierr.NotFound, "topic_not_found", "city %s has no topic %q", out.City.Name, topic)
-		}
-		list, err := csServicesIn(tx, out.City.Name, func(s *Service) bool { return slices.Contains(s.Topics, topic) })
-		if err != nil {
-			return out, err
-		}
-		out.Topic = &List{Name: topic, Services: briefs(list)}
-	case 5:
-		kw := q.Get("keyword")
-		if !slices.ContainsFunc(meta.Categories, func(c Category) bool { return c.Name == kw }) {
-			return out, csCtlErr(apierr.NotFound, "category_not_found", "no City Service category %q", kw)
-		}
-		list, err := csServicesIn(tx, out.City.Name, func(s *Service) bool { return slices.Contains(s.Categories, kw) })
-		if err != nil {
-			return out, err
-		}
-		out.ServiceList = &List{Name: kw, Services: briefs(list)}
-	case 0:
-		id, perr := strconv.ParseInt(q.Get("service_id"), 10, 64)
-		svc, err := csLoadService(tx, id)
-		if err != nil {
-			return out, err
-		}
-		if perr != nil || svc == nil || svc.Homepage == nil {
-			return out, csCtlErr(apierr.NotFound, "service_not_found", "no service homepage %q", q.Get("service_id"))
-		}
-		params, err := csParseParams(q.Get("params"))
-		if err != nil {
-			return out, csCtlErr(apierr.Invalid, "invalid_path", "params: %s", apierr.From(err).Reason)
-		}
-		view := &HomepageView{Service: *svc, Params: params, OfferedHere: true}
-		if out.City != nil {
-			view.UserCity, view.OfferedHere = out.City.Name, svc.offeredIn(out.City.Name)
-		}
-		out.Service = view
+		home.Categories = append(home.Categories, CategoryCount{Name: cat.Name, Count: n})
 	}
-	return out, err
+	var codes, hot []Service
+	for _, s := range all {
+		switch {
+		case s.HealthCode:
+			codes = append(codes, s)
+		case len(hot) < csHotServices && !s.Generated:
+			hot = append(hot, s)
+		}
+	}
+	for i := 0; len(hot) < csHotServices && i < len(all); i++ {
+		if all[i].Generated {
+			hot = append(hot, all[i])
+		}
+	}
+	home.HealthCodes, home.HotServices = briefs(codes), briefs(hot)
+	return home, nil
+}
+
+// csTopicPage lists a city's services on one of its topics.
+func csTopicPage(tx *store.Tx, city *City, topic string) (*List, error) {
+	if !slices.Contains(city.Topics, topic) {
+		return nil, csCtlErr(apierr.NotFound, "topic_not_found", "city %s has no topic %q", city.Name, topic)
+	}
+	list, err := csServicesIn(tx, city.Name, func(s *Service) bool { return slices.Contains(s.Topics, topic) })
+	if err != nil {
+		return nil, err
+	}
+	return &List{Name: topic, Services: briefs(list)}, nil
+}
+
+// csServiceListPage lists a city's services in the category named by the path's keyword.
+func csServiceListPage(tx *store.Tx, meta *csMeta, city *City, keyword string) (*List, error) {
+	if !slices.ContainsFunc(meta.Categories, func(c Category) bool { return c.Name == keyword }) {
+		return nil, csCtlErr(apierr.NotFound, "category_not_found", "no City Service category %q", keyword)
+	}
+	list, err := csServicesIn(tx, city.Name, func(s *Service) bool { return slices.Contains(s.Categories, keyword) })
+	if err != nil {
+		return nil, err
+	}
+	return &List{Name: keyword, Services: briefs(list)}, nil
+}
+
+// csServicePage is a service's homepage, with its params and whether the user's city (when the
+// path names one) is offered the service.
+func csServicePage(tx *store.Tx, q url.Values, city *City) (*HomepageView, error) {
+	id, perr := strconv.ParseInt(q.Get("service_id"), 10, 64)
+	svc, err := csLoadService(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if perr != nil || svc == nil || svc.Homepage == nil {
+		return nil, csCtlErr(apierr.NotFound, "service_not_found", "no service homepage %q", q.Get("service_id"))
+	}
+	params, err := csParseParams(q.Get("params"))
+	if err != nil {
+		return nil, csCtlErr(apierr.Invalid, "invalid_path", "params: %s", apierr.From(err).Reason)
+	}
+	view := &HomepageView{Service: *svc, Params: params, OfferedHere: true}
+	if city != nil {
+		view.UserCity, view.OfferedHere = city.Name, svc.offeredIn(city.Name)
+	}
+	return view, nil
 }
 
 // csHealthCodePopup is the health-code entry's popup for a user in a city: the only code, or the
