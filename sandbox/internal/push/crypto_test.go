@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/xml"
 	"slices"
 	"strings"
 	"testing"
@@ -249,4 +250,65 @@ func FuzzDecrypt(f *testing.F) {
 			t.Fatalf("Decrypt(Encrypt(%q, %q)) = %q, %q, %v", msg, appid, got, gotApp, err)
 		}
 	})
+}
+
+// WeChat's own message-encryption sample, cryptoDemo.zip
+// (https://wximg.gtimg.com/shake_tv/mpwiki/cryptoDemo.zip, linked from the official "message
+// encryption and decryption" page): the decryption example of python/Sample.py and the
+// fixed-random encryption of java/src/com/qq/weixin/mp/aes/WXBizMsgCryptTest.java
+// (testAesEncrypt). The values are the sample's, copied, not computed here.
+const (
+	sampleEncodingAESKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+	// Sample.py: DecryptMsg(from_xml, msg_sign, timestamp, nonce).
+	sampleToken        = "spamtest"
+	sampleAppID        = "wx2c2769f8efd9abc2"
+	sampleTimestamp    = "1409735669"
+	sampleNonce        = "1320562132"
+	sampleMsgSignature = "5d197aaffba7e9b25a30732f161a50dee96bd5fa"
+	sampleEncrypt      = "hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE="
+	// WXBizMsgCryptTest.java: encrypt(randomStr, replyMsg) == afterAesEncrypt.
+	sampleJavaAppID   = "wxb11529c136998cb6"
+	sampleJavaRandom  = "aaaabbbbccccdddd"
+	sampleJavaMessage = "我是中文abcd123"
+	sampleJavaEncrypt = "jn1L23DB+6ELqJ+6bruv21Y6MD7KeIfP82D6gU39rmkgczbWwt5+3bnyg5K55bgVtVzd832WzZGMhkP72vVOfg=="
+)
+
+// TestOfficialSampleKnownAnswers checks the package against WeChat's published sample: the
+// signature of its encrypted message, its decryption, and a fixed-random encryption.
+func TestOfficialSampleKnownAnswers(t *testing.T) {
+	t.Parallel()
+	if got := MsgSignature(sampleToken, sampleTimestamp, sampleNonce, sampleEncrypt); got != sampleMsgSignature {
+		t.Errorf("MsgSignature of the sample = %s, want the sample's %s", got, sampleMsgSignature)
+	}
+	msg, appid, err := Decrypt(sampleEncodingAESKey, sampleEncrypt)
+	if err != nil {
+		t.Fatalf("Decrypt(the sample's Encrypt): %v", err)
+	}
+	if appid != sampleAppID {
+		t.Errorf("trailer appid = %q, want the sample's %q", appid, sampleAppID)
+	}
+	// The sample's message is in compatible mode: its clear fields are the plaintext's.
+	var got struct {
+		ToUserName, FromUserName, CreateTime, MsgType, Content, MsgId string
+	}
+	if err := xml.Unmarshal(msg, &got); err != nil {
+		t.Fatalf("the decrypted message is not XML: %v\n%s", err, msg)
+	}
+	want := struct {
+		ToUserName, FromUserName, CreateTime, MsgType, Content, MsgId string
+	}{"gh_10f6c3c3ac5a", "oyORnuP8q7ou2gfYjqLzSIWZf0rs", "1409735668", "text", "abcdteT", "6054768590064713728"}
+	if got != want {
+		t.Errorf("decrypted message = %+v, want the sample's clear fields %+v", got, want)
+	}
+
+	enc, err := Encrypt(sampleEncodingAESKey, sampleJavaAppID, []byte(sampleJavaRandom), []byte(sampleJavaMessage))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if enc != sampleJavaEncrypt {
+		t.Errorf("Encrypt of the Java sample's message = %s, want the sample's %s", enc, sampleJavaEncrypt)
+	}
+	if msg, appid, err := Decrypt(sampleEncodingAESKey, sampleJavaEncrypt); err != nil || string(msg) != sampleJavaMessage || appid != sampleJavaAppID {
+		t.Errorf("Decrypt(the Java sample's Encrypt) = %q, %q, %v; want %q, %q", msg, appid, err, sampleJavaMessage, sampleJavaAppID)
+	}
 }
