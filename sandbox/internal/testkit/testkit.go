@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,6 +98,36 @@ func (k *Kit) Try(method, target string, header http.Header, body any) (Answer, 
 		return Answer{}, fmt.Errorf("%s %s: %w", method, target, err)
 	}
 	return k.send(method, target, header, raw)
+}
+
+// Concurrently runs call(0) … call(n-1) at once and returns their answers, in order, once all
+// are in. Each call runs on a goroutine of its own, where a test may not fail itself, so a call
+// returns its error (Try's) instead: Concurrently reports every error from the test's goroutine
+// and then stops the test.
+func (k *Kit) Concurrently(n int, call func(i int) (Answer, error)) []Answer {
+	k.t.Helper()
+	answers := make([]Answer, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i], errs[i] = call(i)
+		}()
+	}
+	wg.Wait()
+	failed := false
+	for i, err := range errs {
+		if err != nil {
+			k.t.Errorf("concurrent call %d: %v", i, err)
+			failed = true
+		}
+	}
+	if failed {
+		k.t.FailNow()
+	}
+	return answers
 }
 
 func (k *Kit) send(method, target string, header http.Header, body []byte) (Answer, error) {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -231,20 +230,13 @@ func TestDailyQuotaExactUnderConcurrency(t *testing.T) {
 	k := testkit.New(t)
 	app := k.App(sandbox.WeChatAppSpec{Type: "official_account", Tier: "test"}) // 200 a day
 	const callers = 300
-	var wg sync.WaitGroup
-	var mu sync.Mutex
+	answers := k.Concurrently(callers, func(int) (testkit.Answer, error) {
+		return k.Try("GET", testkit.TokenURL(app.AppID, app.Secret), nil, nil)
+	})
 	codes := map[int]int{}
-	for range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a := k.Do("GET", testkit.TokenURL(app.AppID, app.Secret), nil)
-			mu.Lock()
-			codes[a.Errcode()]++
-			mu.Unlock()
-		}()
+	for _, a := range answers {
+		codes[a.Errcode()]++
 	}
-	wg.Wait()
 	if codes[0] != 200 || codes[45009] != callers-200 {
 		t.Fatalf("outcomes = %v, want exactly 200 successes and %d × 45009", codes, callers-200)
 	}

@@ -481,15 +481,16 @@ func TestQRJumpPublishQuotaUnderConcurrency(t *testing.T) {
 		w.OK(jumpAdd, w.oaTok, w.serviceRule(fmt.Sprintf("http://weixin.qq.com/q/race%02d", i), "pages/a/a"))
 	}
 	w.PatchState(map[string]string{"wechat:qrjump:pub:" + w.mp.AppID + ":202603": "90"})
-	codes := make(chan int, racers)
-	for i := range racers {
-		go func() {
-			codes <- w.Post(jumpPublish, w.oaTok, map[string]any{"prefix": fmt.Sprintf("http://weixin.qq.com/q/race%02d", i)}).Errcode()
-		}()
-	}
+	answers := w.Concurrently(racers, func(i int) (testkit.Answer, error) {
+		return w.Try(http.MethodPost, testkit.APIHost+jumpPublish+"?access_token="+w.oaTok, nil,
+			map[string]any{"prefix": fmt.Sprintf("http://weixin.qq.com/q/race%02d", i)})
+	})
 	count := map[int]int{}
-	for range racers {
-		count[<-codes]++
+	for _, a := range answers {
+		if a.Status != http.StatusOK || a.JSON == nil {
+			t.Errorf("%s, want HTTP 200 and a JSON object", a)
+		}
+		count[a.Errcode()]++
 	}
 	if count[0] != 10 || count[886000] != racers-10 {
 		t.Errorf("outcomes = %v, want 10 successes and %d × 886000", count, racers-10)
