@@ -267,6 +267,22 @@ func (e *Engine) Used(scope string, w Window) (int, error) {
 	return n, err
 }
 
+// Live returns the calls counted in the second and minute windows still open, keyed
+// "<scope> <window>": what the engine holds in memory that decides the next admission. (Closed
+// windows may linger in memory until collected; they decide nothing and are left out.)
+func (e *Engine) Live() map[string]int {
+	now := e.clock.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	live := map[string]int{}
+	for k, n := range e.mem {
+		if k.bucket == memBucket(k.window, now) {
+			live[k.scope+" "+k.window.String()] = n
+		}
+	}
+	return live
+}
+
 // UsedIn is Used for a stored window (day, month, lifetime) inside a caller's transaction.
 func (e *Engine) UsedIn(tx *store.Tx, scope string, w Window) (int, error) {
 	return readCount(tx, storedKey(scope, w, bucketOf(w, e.clock.Now())))

@@ -25,6 +25,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -363,15 +364,71 @@ func (k *Kit) StateHash() string {
 	return h
 }
 
+// Snapshot is everything a request can leave behind but its own journal entry: the hash of the
+// stored state (records, the day, month and lifetime counters, push deliveries) and what the
+// sandbox keeps in memory (sandbox.Server.MemoryState: the clock, the per-second and per-minute
+// quota windows, the faults, the journal's events).
+type Snapshot struct {
+	StateHash string
+	Memory    []string
+}
+
+// Snapshot takes the sandbox's snapshot now.
+func (k *Kit) Snapshot() Snapshot {
+	k.t.Helper()
+	return Snapshot{StateHash: k.StateHash(), Memory: k.Srv.MemoryState()}
+}
+
 // Unchanged runs fn, which makes requests that must be refused, and fails the test if they
-// changed the stored state.
+// changed anything but their own journal entries (see Snapshot).
 func (k *Kit) Unchanged(fn func()) {
 	k.t.Helper()
-	before := k.StateHash()
+	k.UnchangedExcept(nil, fn)
+}
+
+// UnchangedExcept is Unchanged for refusals that rightly record journal events of the named
+// kinds: a push URL refused after a failed handshake still called the receiver ("push_verify").
+func (k *Kit) UnchangedExcept(events []string, fn func()) {
+	k.t.Helper()
+	before := k.Snapshot()
 	fn()
-	if after := k.StateHash(); after != before {
+	after := k.Snapshot()
+	if after.StateHash != before.StateHash {
 		k.t.Errorf("a refused request changed the stored state")
 	}
+	gone, added := lineDiff(before.Memory, after.Memory)
+	added = slices.DeleteFunc(added, func(l string) bool {
+		return slices.ContainsFunc(events, func(kind string) bool { return isEvent(l, kind) })
+	})
+	for _, l := range gone {
+		k.t.Errorf("a refused request changed the sandbox's memory: gone %q", l)
+	}
+	for _, l := range added {
+		k.t.Errorf("a refused request changed the sandbox's memory: new %q", l)
+	}
+}
+
+// isEvent reports whether a MemoryState line is a journal event of the kind.
+func isEvent(line, kind string) bool {
+	var seq int
+	var got string
+	n, _ := fmt.Sscanf(line, "event %d %s", &seq, &got)
+	return n == 2 && got == kind
+}
+
+// lineDiff returns the lines of a missing from b and those of b missing from a.
+func lineDiff(a, b []string) (gone, added []string) {
+	for _, l := range a {
+		if !slices.Contains(b, l) {
+			gone = append(gone, l)
+		}
+	}
+	for _, l := range b {
+		if !slices.Contains(a, l) {
+			added = append(added, l)
+		}
+	}
+	return gone, added
 }
 
 // PatchState rewrites stored values (key → JSON) through GET and PUT /_sandbox/state, the way a
