@@ -10,8 +10,13 @@
 //
 // Requests: Do (any method and URL), API and Post (a WeChat API on api.weixin.qq.com with an
 // access token), Control (a /_sandbox/ verb), Signed (a Jincheng server-to-server call). Each
-// fails the test when the request cannot be made; Try does not, for goroutines. Answers decode
-// their JSON and have accessors for errcode, errmsg, Jincheng's errorCode and data.
+// fails the test when the request cannot be made; Try does not, for goroutines, and Concurrently
+// runs calls at once that way. Answers decode their JSON and have accessors for errcode, errmsg,
+// Jincheng's errorCode and data.
+//
+// Refusals: Refused, RefusedCode and Unchanged compare a Snapshot taken before and after, the
+// stored state and what the sandbox holds in memory (quota windows, faults, journal events, the
+// clock), so a refused request may leave nothing behind but its own journal entry.
 //
 // Flows that belong to one family (authorizing a third-party platform, a linked service account
 // and Mini Program) stay in that family's tests, built on a Kit.
