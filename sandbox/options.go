@@ -29,6 +29,7 @@ type config struct {
 	pushTimeout   time.Duration
 	pushTries     int
 	recorder      *Recorder
+	resolve       []string
 }
 
 // WithSeed seeds every random value (ids, tokens, fake data). Default 1.
@@ -82,4 +83,13 @@ func WithLoadedSpec(s *Spec) Option { return func(c *config) { c.spec, c.shared 
 // timeout with a receiver that hangs, so that a retry happens without anyone sleeping.
 func WithPushTiming(timeout time.Duration, tries int) Option {
 	return func(c *config) { c.pushTimeout, c.pushTries = timeout, tries }
+}
+
+// WithResolve maps hosts to local addresses, each given as "HOST=ADDR:PORT" (the form of
+// citysandbox serve --resolve): the QR-jump verification file is fetched from a mapped host, and
+// pushes to a mapped host's URLs go to its address. ADDR must be a loopback, private or
+// link-local IP literal. Default: no host is mapped. More can be mapped at run time
+// (Server.MapHost, PUT /_sandbox/hosts/{host}).
+func WithResolve(mappings ...string) Option {
+	return func(c *config) { c.resolve = append(c.resolve, mappings...) }
 }

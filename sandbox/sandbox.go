@@ -33,6 +33,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/control"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/fixture"
+	"github.com/citysandbox/citysandbox/sandbox/internal/hostmap"
 	"github.com/citysandbox/citysandbox/sandbox/internal/jincheng"
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
 	"github.com/citysandbox/citysandbox/sandbox/internal/push"
@@ -66,6 +67,7 @@ type Server struct {
 	component *component.Emulator
 	city      *cityservice.Emulator
 	push      *push.Deliverer
+	hosts     *hostmap.Map
 	jincheng  *jincheng.Platform
 	control   *control.Plane
 	engine    *gin.Engine
@@ -136,6 +138,16 @@ func New(opts ...Option) (*Server, error) {
 	s.faults = endpoint.NewFaults(s.rand)
 	s.faker = fixture.NewFaker(cfg.seed)
 	s.fixtures = fixture.New(cfg.fixtures)
+	var mappings []hostmap.Mapping
+	for _, r := range cfg.resolve {
+		m, err := hostmap.Parse(r)
+		if err != nil {
+			_ = s.store.Close()
+			return nil, fmt.Errorf("sandbox: resolve: %w", err)
+		}
+		mappings = append(mappings, m)
+	}
+	s.hosts = hostmap.New(mappings...)
 	if err := s.build(); err != nil {
 		_ = s.store.Close()
 		return nil, err
@@ -159,6 +171,9 @@ func (s *Server) build() error {
 	s.push = push.New(push.Deps{
 		Store: s.store, Clock: s.clock, Rand: s.rand, Journal: s.journal,
 		Timeout: s.cfg.pushTimeout, Tries: s.cfg.pushTries,
+		// A push URL on a mapped host goes to the mapped address (scenario receivers are found
+		// that way); any other goes where it says.
+		Client: s.hosts.Client(hostmap.MappedOrDirect, 0),
 	})
 	s.wechat, err = wechat.New(wechat.Deps{
 		Store: s.store, Clock: s.clock, Quota: s.quota, Journal: s.journal, Rand: s.rand,
@@ -179,6 +194,7 @@ func (s *Server) build() error {
 		Version: s.cfg.version, AdminToken: s.cfg.adminToken, Reset: s.reset, Restore: s.restore,
 		ClockMoved: s.clockMoved,
 		Reseed:     s.seed.Store,
+		Hosts:      s.hosts,
 	})
 	s.contract = scenario.NewContract(s.spec)
 	s.journal.Observe(s.contract.Observe)

@@ -27,10 +27,13 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 func TestServePrintsCredentialsAndShutsDownGracefully(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "state.db")
 	t.Setenv("CITYSANDBOX_DATA", data) // the environment fills flags not given
+	t.Setenv("CITYSANDBOX_RESOLVE", "a.citytest.cn=127.0.0.1:9001, b.citytest.cn=10.0.0.2:80")
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, &out, &errOut) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--resolve", "c.citytest.cn=127.0.0.1:9003", "--resolve", "d.citytest.cn=[::1]:9004"}, &out, &errOut)
+	}()
 	addr := ""
 	re := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+) \(state: (.*)\)`)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
@@ -46,7 +49,9 @@ func TestServePrintsCredentialsAndShutsDownGracefully(t *testing.T) {
 		t.Fatalf("no banner: %s %s", out.String(), errOut.String())
 	}
 	// The banner is printed line by line: wait for all of it.
-	wants := []string{"wx5a1d0c0e00000001", "5a1d0c0e5a1d0c0e5a1d0c0e00000004", "/_sandbox/"}
+	// The flags given replace the environment's list.
+	wants := []string{"wx5a1d0c0e00000001", "5a1d0c0e5a1d0c0e5a1d0c0e00000004", "/_sandbox/",
+		"host c.citytest.cn resolves to 127.0.0.1:9003", "host d.citytest.cn resolves to [::1]:9004"}
 	hasAll := func() bool {
 		for _, want := range wants {
 			if !strings.Contains(out.String(), want) {
@@ -59,6 +64,9 @@ func TestServePrintsCredentialsAndShutsDownGracefully(t *testing.T) {
 	}
 	if !hasAll() {
 		t.Errorf("banner lacks one of %q:\n%s", wants, out.String())
+	}
+	if strings.Contains(out.String(), "a.citytest.cn") {
+		t.Errorf("CITYSANDBOX_RESOLVE applied although --resolve was given:\n%s", out.String())
 	}
 	var hc bytes.Buffer
 	if err := run(context.Background(), []string{"healthcheck", "--url", addr + "/_sandbox/health"}, &hc, &hc); err != nil {
@@ -82,5 +90,8 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"serve", "--log-level", "loud"}, &out, &out); err == nil {
 		t.Error("a bad --log-level was accepted")
+	}
+	if err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--data", ":memory:", "--resolve", "www.qq.com=183.3.226.35:80"}, &out, &out); err == nil || !strings.Contains(err.Error(), "not loopback") {
+		t.Errorf("a public --resolve address: %v, want a refusal", err)
 	}
 }

@@ -29,6 +29,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	record := fs.String("record", "", "write the traffic of this run as a scenario to FILE on shutdown (freezes the clock; state in memory unless --data is given)")
 	recordHashes := fs.Bool("record-hashes", false, "with --record, also pin every step's response digest and state hash")
+	var resolve []string
+	fs.Func("resolve", "map HOST to a local ADDR:PORT (repeatable; the environment variable takes a comma-separated list): the QR-jump verification file is fetched there, pushes to HOST go there", func(v string) error {
+		for _, m := range strings.Split(v, ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				resolve = append(resolve, m)
+			}
+		}
+		return nil
+	})
 	if err := envDefaults(fs, args); err != nil {
 		return err
 	}
@@ -41,7 +50,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	opts := []sandbox.Option{
 		sandbox.WithSeed(*seed), sandbox.WithStorePath(*data), sandbox.WithAdminToken(*adminToken),
-		sandbox.WithLogger(logger), sandbox.WithVersion(version),
+		sandbox.WithLogger(logger), sandbox.WithVersion(version), sandbox.WithResolve(resolve...),
 	}
 	if *fixturesDir != "" {
 		opts = append(opts, sandbox.WithFixtures(os.DirFS(*fixturesDir)))
@@ -97,6 +106,9 @@ func banner(w io.Writer, sb *sandbox.Server, a net.Addr, data, adminToken string
 	base := "http://" + a.String()
 	fmt.Fprintf(w, "citysandbox %s listening on %s (state: %s)\n", version, base, data)
 	fmt.Fprintf(w, "control plane: %s/_sandbox/  (health: %s/_sandbox/health)\n", base, base)
+	for _, m := range sb.HostMappings() {
+		fmt.Fprintf(w, "host %s resolves to %s\n", m.Host, m.Addr)
+	}
 	if adminToken != "" {
 		fmt.Fprintln(w, "control plane requires: Authorization: Bearer <admin token>")
 	}

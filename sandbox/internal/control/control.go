@@ -16,6 +16,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
 	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/hostmap"
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
 	"github.com/citysandbox/citysandbox/sandbox/internal/jsonenc"
 	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
@@ -40,6 +41,8 @@ type Deps struct {
 	Restore func(snapshot []byte) error
 	// ClockMoved, when set, runs after every clock move (scheduled pushes fall due).
 	ClockMoved func()
+	// Hosts is the map of hosts to local addresses that /_sandbox/hosts shows and changes.
+	Hosts *hostmap.Map
 }
 
 // Plane is the control plane.
@@ -146,6 +149,9 @@ func (p *Plane) Routes(r endpoint.Routes) {
 	r.Handle("putState", p.handlePutState)       // PUT /_sandbox/state
 	r.Handle("getOpenAPI", p.handleOpenAPI)      // GET /_sandbox/openapi/{name}
 	r.Handle("listOpenAPI", p.handleListOpenAPI) // GET /_sandbox/openapi/
+	r.Handle("listHosts", p.handleListHosts)     // GET /_sandbox/hosts
+	r.Handle("putHost", p.handlePutHost)         // PUT /_sandbox/hosts/{host}
+	r.Handle("deleteHost", p.handleDeleteHost)   // DELETE /_sandbox/hosts/{host}
 }
 
 func (p *Plane) handleHealth(c *endpoint.Call) (any, error) {
@@ -330,4 +336,31 @@ func (p *Plane) handleOpenAPI(c *endpoint.Call) (any, error) {
 		return nil, &apierr.Error{Kind: apierr.NotFound, Name: "document_not_found", Reason: "no OpenAPI document " + c.Param("name")}
 	}
 	return endpoint.Raw{ContentType: "application/yaml", Body: d.Raw}, nil
+}
+
+func (p *Plane) handleListHosts(*endpoint.Call) (any, error) {
+	return map[string]any{"hosts": p.deps.Hosts.Mappings()}, nil
+}
+
+// handlePutHost maps a host to a local address: the user's own test server, or a scenario
+// runner's receiver.
+func (p *Plane) handlePutHost(c *endpoint.Call) (any, error) {
+	var req struct {
+		Addr string `json:"addr"`
+	}
+	if err := c.Bind(&req); err != nil {
+		return nil, err
+	}
+	m, err := p.deps.Hosts.Set(c.Param("host"), req.Addr)
+	if err != nil {
+		return nil, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_host_mapping", Reason: err.Error()}
+	}
+	return m, nil
+}
+
+func (p *Plane) handleDeleteHost(c *endpoint.Call) (any, error) {
+	if !p.deps.Hosts.Delete(c.Param("host")) {
+		return nil, &apierr.Error{Kind: apierr.NotFound, Name: "host_not_mapped", Reason: "no mapping for host " + c.Param("host")}
+	}
+	return nil, nil
 }

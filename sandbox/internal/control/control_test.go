@@ -196,3 +196,42 @@ func TestResetAndSnapshot(t *testing.T) {
 		t.Errorf("reset of an unknown platform: %d", a.Status)
 	}
 }
+
+// TestHostMapVerbs: hosts are mapped to local addresses only, listed in order, removed one by
+// one, and the map is not part of the stored state (a reset keeps it).
+func TestHostMapVerbs(t *testing.T) {
+	t.Parallel()
+	k := testkit.New(t, sandboxtest.WithSandboxOptions(sandbox.WithResolve("b.citytest.cn=127.0.0.1:9002")))
+	before := k.StateHash()
+	if a := k.Control("PUT", "/_sandbox/hosts/A.CityTest.cn", `{"addr":"10.0.0.5:8080"}`); a.Status != 200 || a.Str("host") != "a.citytest.cn" {
+		t.Fatalf("put: %s", a)
+	}
+	for body, code := range map[string]string{
+		`{"addr":"8.8.8.8:80"}`: "invalid_host_mapping", `{"addr":"localhost:80"}`: "invalid_host_mapping",
+		`{"addr":"127.0.0.1"}`: "invalid_host_mapping", `{}`: "invalid", `{"addr":null}`: "invalid",
+	} {
+		k.RefusedCode("put "+body, 400, code, func() testkit.Answer { return k.Control("PUT", "/_sandbox/hosts/c.citytest.cn", body) })
+	}
+	k.RefusedCode("an address as the host", 400, "invalid_host_mapping", func() testkit.Answer {
+		return k.Control("PUT", "/_sandbox/hosts/127.0.0.1", `{"addr":"127.0.0.1:80"}`)
+	})
+	if h := k.StateHash(); h != before {
+		t.Error("mapping a host changed the stored state")
+	}
+	if a := k.Control("POST", "/_sandbox/reset", `{}`); a.Status != 200 {
+		t.Fatalf("reset: %s", a)
+	}
+	a := k.Control("GET", "/_sandbox/hosts", nil)
+	if got := string(a.Raw); got != `{"hosts":[{"host":"a.citytest.cn","addr":"10.0.0.5:8080"},{"host":"b.citytest.cn","addr":"127.0.0.1:9002"}]}` {
+		t.Errorf("hosts after a reset = %s", got)
+	}
+	if a := k.Control("DELETE", "/_sandbox/hosts/a.citytest.cn", nil); a.Status != 200 {
+		t.Errorf("delete: %s", a)
+	}
+	if a := k.Control("DELETE", "/_sandbox/hosts/a.citytest.cn", nil); a.Status != 404 || a.Code() != "host_not_mapped" {
+		t.Errorf("delete again: %s", a)
+	}
+	if got := k.Srv.HostMappings(); len(got) != 1 || got[0].Host != "b.citytest.cn" {
+		t.Errorf("HostMappings() = %+v", got)
+	}
+}
