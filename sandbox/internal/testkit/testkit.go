@@ -18,6 +18,11 @@
 // stored state and what the sandbox holds in memory (quota windows, faults, journal events, the
 // clock), so a refused request may leave nothing behind but its own journal entry.
 //
+// Pushes: NewReceiver starts an integrator's push receiver with its own implementation of
+// WeChat's signatures and message encryption (independent of the sandbox's), which verifies and
+// decrypts every push in any format and mode; Wait waits for pushes, which may arrive after the
+// request that caused them was answered.
+//
 // Flows that belong to one family (authorizing a third-party platform, a linked service account
 // and Mini Program) stay in that family's tests, built on a Kit.
 package testkit

@@ -43,6 +43,11 @@ func TestUnchangedSeesWhatTheStoreHashDoesNot(t *testing.T) {
 		t.Fatalf("%s, want 201", a)
 	}
 	code := k.Post("/cgi-bin/qrcode/create", tok, map[string]any{"action_name": "QR_LIMIT_STR_SCENE", "action_info": map[string]any{"scene": map[string]any{"scene_str": "meta"}}}).Str("url")
+	// A follower's scan journals the SCAN event and stores nothing (the first scan follows).
+	scanAsAlice := map[string]any{"url": code, "user": "alice"}
+	if a := k.Control(http.MethodPost, "/_sandbox/wechat/scan", scanAsAlice); a.Status != http.StatusOK {
+		t.Fatalf("%s, want 200", a)
+	}
 	for _, tc := range []struct {
 		name, want string
 		change     func(k *testkit.Kit)
@@ -54,7 +59,7 @@ func TestUnchangedSeesWhatTheStoreHashDoesNot(t *testing.T) {
 			k.WantErrcode(k.Post("/cgi-bin/openapi/rid/get", tok, `{"rid":"00000000-00000000-00000000"}`), -1)
 		}},
 		{"a journal event", " scan appid=", func(k *testkit.Kit) {
-			if a := k.Control(http.MethodPost, "/_sandbox/wechat/scan", map[string]any{"url": code}); a.Status != http.StatusOK {
+			if a := k.Control(http.MethodPost, "/_sandbox/wechat/scan", scanAsAlice); a.Status != http.StatusOK {
 				t.Fatalf("%s, want 200", a)
 			}
 		}},

@@ -1,7 +1,8 @@
 // Package wechat is the WeChat core: the envelope and its renderer (wechat.go), the errcode table
 // (errcodes.go), accounts (apps.go), access tokens and the credentials behind them (token.go),
 // the quota tools (quotatools.go), push configuration (pushconfig.go), temporary media
-// (media.go) and customer-service messages (custommsg.go), on WeChat's own paths.
+// (media.go), customer-service messages (custommsg.go) and the followers of official accounts
+// with their follow events (followers.go), on WeChat's own paths.
 //
 // The API families live in subpackages — qr, review, component, cityservice — each built with
 // New(Deps{...}) on this package's Platform and registering its own routes. The core calls back
@@ -26,7 +27,10 @@
 //     (41005) and a file that is not of the type (40005); a family that takes media ids
 //     refuses one that is unknown or no longer live with 40007;
 //   - custom/send's 40003 for an openid that is not the account's user and 45015 outside the
-//     customer-service window.
+//     customer-service window;
+//   - the follow events of "接收事件推送": subscribe (no EventKey) and unsubscribe, with
+//     ToUserName, FromUserName, CreateTime and MsgType=event, pushed in the account's format
+//     and mode; each account knows a user by its own stable openid.
 //
 // What is invented (no public source; chosen as the most plausible behaviour):
 //   - the token format ("<2 digits>_" and 128 URL-safe characters) and the rule that a token not
@@ -40,7 +44,10 @@
 //   - media/upload takes images only (PNG, JPEG or GIF, recognised by their bytes) and keeps
 //     their description, not their bytes; custom/send takes text messages only (40008 for
 //     another type, 40097 for an empty text), and a window is open only where a family opened
-//     one (on WeChat the user opens it by writing to the account).
+//     one (on WeChat the user opens it by writing to the account); a follower is not thereby
+//     one of the account's users for custom/send (on WeChat a follow opens a 48-hour window);
+//   - the follower verbs and their refusals, the openid format and who may follow (see
+//     followers.go).
 package wechat
 
 import (
@@ -120,6 +127,7 @@ func (p *Platform) Routes(r endpoint.Routes) {
 	p.registerPushRoutes(r)
 	p.registerMediaRoutes(r)
 	p.registerCustomMessageRoutes(r)
+	p.registerFollowerRoutes(r)
 }
 
 // RequestID returns a rid: the Unix time in hex, then two seeded random groups.

@@ -12,8 +12,10 @@
 // short: the APIs' parameters, ranges, limits, errcodes and bare answers follow the reference
 // (wechat-api.md §2–4), with quotas scaled by the account's tier; invented are the formats of
 // tickets, url tokens and verification files, the errcodes the sources leave open (which
-// prefix belongs to which account, the ordinary-link cap, the ICP check), and the scan
-// simulator's own action names for what WeChat shows on a phone.
+// prefix belongs to which account, the ordinary-link cap, the ICP check), the scan
+// simulator's own action names for what WeChat shows on a phone, and the choice that a scan
+// which opens a Mini Program gives the account no event. A scan of a service account's code
+// pushes subscribe or SCAN to the account's server (scan.go, through the core's followers).
 package qr
 
 import (

@@ -1,6 +1,7 @@
 package qr_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"testing"
@@ -46,7 +47,7 @@ func TestQRJumpFlowExample(t *testing.T) {
 	// Before publishing, a scan still follows the account.
 	scan := func() sandbox.WeChatScanResult {
 		t.Helper()
-		res, err := k.Srv.WeChat().Scan(sandbox.WeChatScan{URL: link})
+		res, err := k.Srv.WeChat().Scan(context.Background(), sandbox.WeChatScan{URL: link})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,7 @@
 package qr
 
 // The scan simulator: a simulated user scanning a code or a link. It answers what WeChat would
-// do with what the camera read:
+// do with what the camera read, and pushes what the account's server would receive:
 //
 //   - open_mini_program when a QR-jump rule matches: among the rules whose prefix starts the
 //     link, a rule with permit_sub_rule 2 gives its account every link under it; a published
@@ -11,15 +11,29 @@ package qr
 //     version); the longest prefix wins. A service-account code the sandbox issued only follows
 //     rules of the account that owns it. The page gets the link in q (URL-encoded, as WeChat
 //     passes it) and the scan time in scancode_time, next to any query the rule's path has.
-//   - follow_official_account for a live code of a service account without a matching rule;
+//     No account receives an event: the user lands in the Mini Program, not in the account
+//     (WeChat's pages on both QR-jump variants describe no event; the sandbox's choice). When the
+//     Mini Program shows an official account in its scan-to-follow component, follow_component
+//     names it; a user who follows through the component is a follow like any other
+//     (POST /_sandbox/wechat/apps/{appid}/followers: subscribe, without EventKey).
+//   - follow_official_account for a live code of a service account without a matching rule. A
+//     user who does not follow the account follows it, and the account's server receives
+//     Event=subscribe with EventKey=qrscene_<scene> and Ticket; a follower's scan pushes
+//     Event=SCAN with EventKey=<scene> and Ticket ("生成带参数的二维码", "接收事件推送": the
+//     scene_id in decimal or the scene_str as given). Both carry ToUserName (the account's
+//     original id), FromUserName (the user's openid for the account), CreateTime (the sandbox
+//     time) and MsgType=event, in the account's push format and mode.
 //   - invalid_code for a weixin.qq.com/q/ link the sandbox never issued or that has expired
 //     (WeChat shows an error page; this action is the sandbox's name for it);
 //   - open_web_page for any other http(s) or ftp link.
 //
-// A scan of a code the sandbox issued is journalled as an event (Event "scan") for the service
-// account, with the scene and the scanning user's openid: given in the request, or a seeded one.
+// The scanning user is named (user: the account's openid for them is stable), or given by
+// openid, or — neither — a user the account has never met (a seeded openid each time). Invented:
+// the simulated user always taps "follow" on the follow page; a scan of an issued code is also
+// journalled as an event (Event "scan") for the service account, with what was pushed.
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
 	"slices"
@@ -30,7 +44,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
-	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
+	"github.com/citysandbox/citysandbox/sandbox/internal/push"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
@@ -53,8 +67,10 @@ type ScanRequest struct {
 	URL string `json:"url"`
 	// As is the user's role towards the Mini Program a rule opens; empty means user.
 	As string `json:"as,omitempty"`
-	// OpenID is the scanning user's openid for the service account; empty means a seeded one.
+	// OpenID is the scanning user's openid for the service account, and User names a simulated
+	// user whose openid the account keeps; both empty means a user the account never met.
 	OpenID string `json:"openid,omitempty"`
+	User   string `json:"user,omitempty"`
 }
 
 // ScanResult is what WeChat does with a scanned link.
@@ -68,10 +84,14 @@ type ScanResult struct {
 	Q            string            `json:"q,omitempty"`
 	ScancodeTime int64             `json:"scancode_time,omitempty"`
 	Prefix       string            `json:"prefix,omitempty"`
-	// follow_official_account (AppID is the account's)
+	// FollowComponent is the official account the Mini Program's scan-to-follow component shows.
+	FollowComponent string `json:"follow_component,omitempty"`
+	// follow_official_account (AppID is the account's); Event is what its server receives:
+	// subscribe (the user followed) or SCAN (a follower scanned).
 	Scene  string `json:"scene,omitempty"`
 	Ticket string `json:"ticket,omitempty"`
 	OpenID string `json:"openid,omitempty"`
+	Event  string `json:"event,omitempty"`
 	// open_web_page and invalid_code
 	URL    string `json:"url,omitempty"`
 	Reason string `json:"reason,omitempty"`
@@ -98,14 +118,21 @@ func versionFor(openVersion int, role string) string {
 	return ""
 }
 
-// Scan answers what WeChat does when a user scans link now, and journals a scan of an issued
-// code. It is the Go twin of POST /_sandbox/wechat/scan.
-func (e *Emulator) Scan(req ScanRequest) (ScanResult, error) {
-	return e.scan(req, e.deps.Clock.Now())
+// The scan events of a parametric code.
+const (
+	EventScan        = "SCAN"
+	qrSceneKeyPrefix = "qrscene_"
+)
+
+// Scan answers what WeChat does when a user scans link now, pushes the event the account's
+// server receives, and journals a scan of an issued code. It is the Go twin of
+// POST /_sandbox/wechat/scan.
+func (e *Emulator) Scan(ctx context.Context, req ScanRequest) (ScanResult, error) {
+	return e.scan(ctx, req, e.deps.Clock.Now())
 }
 
 // scan is Scan at the time now (the request's, for the control verb).
-func (e *Emulator) scan(req ScanRequest, now time.Time) (ScanResult, error) {
+func (e *Emulator) scan(ctx context.Context, req ScanRequest, now time.Time) (ScanResult, error) {
 	if req.As == "" {
 		req.As = RoleUser
 	}
@@ -116,10 +143,15 @@ func (e *Emulator) scan(req ScanRequest, now time.Time) (ScanResult, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ftp") {
 		return ScanResult{}, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_scan", Reason: "url must be an absolute http, https or ftp link"}
 	}
+	who := wechat.Who{User: req.User, OpenID: req.OpenID}
+	if err := who.Check(); err != nil {
+		return ScanResult{}, err
+	}
 	var res ScanResult
 	var code *QRCode
 	var oa *wechat.App
-	err = e.deps.Store.View(func(tx *store.Tx) error {
+	var event push.Message
+	err = e.deps.Store.Update(func(tx *store.Tx) error {
 		var err error
 		if code, err = e.LookupQRCode(tx, req.URL); err != nil {
 			return err
@@ -136,8 +168,12 @@ func (e *Emulator) scan(req ScanRequest, now time.Time) (ScanResult, error) {
 		switch {
 		case rule != nil:
 			res = openMiniProgram(rule, version, req.URL, now)
-		case code != nil && code.live(now):
+			res.FollowComponent, err = shownAccount(tx, rule.MiniProgram)
+			return err
+		case code != nil && code.live(now) && oa != nil:
 			res = ScanResult{Action: ScanFollow, AppID: code.AppID, Scene: code.Scene(), Ticket: code.Ticket}
+			event, err = e.followByScan(tx, oa, code, who, now, &res)
+			return err
 		case code != nil:
 			res = ScanResult{Action: ScanInvalidCode, URL: req.URL, Reason: "expired"}
 		case qrTokenOf(req.URL) != "" || strings.HasPrefix(req.URL, qrURLPrefix):
@@ -150,15 +186,48 @@ func (e *Emulator) scan(req ScanRequest, now time.Time) (ScanResult, error) {
 	if err != nil || code == nil {
 		return res, err
 	}
-	openid := req.OpenID
-	if openid == "" {
-		openid = "o" + e.deps.Rand.Token(27, seeded.URLSafe)
+	e.journalScan(req, res, code, event, now)
+	if event != nil {
+		if _, err := e.deps.WeChat.Push(ctx, oa, res.Event, event); err != nil {
+			return res, err
+		}
 	}
-	if res.Action == ScanFollow {
-		res.OpenID = openid
-	}
-	e.journalScan(req, res, code, oa, openid, now)
 	return res, nil
+}
+
+// followByScan is a user scanning a live code of the account oa: a non-follower follows it
+// (subscribe, EventKey qrscene_<scene>), a follower's scan is SCAN (EventKey <scene>). It
+// fills res and returns the event to push.
+func (e *Emulator) followByScan(tx *store.Tx, oa *wechat.App, code *QRCode, who wechat.Who, now time.Time, res *ScanResult) (push.Message, error) {
+	openid, err := e.deps.WeChat.OpenIDFor(tx, oa.AppID, who)
+	if err != nil {
+		return nil, err
+	}
+	res.OpenID = openid
+	f, err := wechat.GetFollower(tx, oa.AppID, openid)
+	if err != nil {
+		return nil, err
+	}
+	key := code.Scene()
+	if f == nil {
+		res.Event, key = wechat.EventSubscribe, qrSceneKeyPrefix+key
+		if err := wechat.PutFollower(tx, oa.AppID, wechat.Follower{OpenID: openid, User: who.User, FollowedAt: now, QRScene: code.Scene()}); err != nil {
+			return nil, err
+		}
+	} else {
+		res.Event = EventScan
+	}
+	return wechat.EventMessage(oa, openid, res.Event, now,
+		push.Field{Name: "EventKey", Value: key}, push.Field{Name: "Ticket", Value: code.Ticket}), nil
+}
+
+// shownAccount is the official account a Mini Program's scan-to-follow component shows, or "".
+func shownAccount(tx *store.Tx, mp string) (string, error) {
+	var it showItem
+	if _, err := tx.Get(showItemKey(mp), &it); err != nil {
+		return "", err
+	}
+	return it.AppID, nil
 }
 
 // matchRule finds the rule a scan of link follows, and the version it opens.
@@ -223,21 +292,19 @@ func openMiniProgram(r *QRJumpRule, version, link string, now time.Time) ScanRes
 	}
 }
 
-// journalScan records the scan event the service account would receive.
-func (e *Emulator) journalScan(req ScanRequest, res ScanResult, code *QRCode, oa *wechat.App, openid string, now time.Time) {
-	event := map[string]any{
-		"FromUserName": openid, "CreateTime": now.Unix(), "MsgType": "event", "Event": "SCAN",
-		"EventKey": code.Scene(), "Ticket": code.Ticket, "Action": res.Action,
+// journalScan records a scan of an issued code for the service account: the event it pushes,
+// or why there is none.
+func (e *Emulator) journalScan(req ScanRequest, res ScanResult, code *QRCode, event push.Message, now time.Time) {
+	body := []byte(`{"Action":"` + res.Action + `"}`)
+	reason := "scene " + code.Scene() + " scanned: " + res.Action + ", no event for the account"
+	if event != nil {
+		body, _ = event.Encode(push.JSON)
+		reason = "scene " + code.Scene() + " scanned by " + res.OpenID + ": " + res.Event
 	}
-	if oa != nil {
-		event["ToUserName"] = oa.OriginalID
-	}
-	body, _ := json.Marshal(event)
 	reqBody, _ := json.Marshal(req)
 	e.deps.Journal.Add(journal.Entry{
 		Time: now, Platform: e.deps.WeChat.Name(), Method: "SCAN", Path: "/_sandbox/wechat/scan", AppID: code.AppID,
-		Status: 200, Event: "scan", RequestBody: string(reqBody), Response: string(body),
-		Reason: "scene " + code.Scene() + " scanned by " + openid + ": " + res.Action,
+		Status: 200, Event: "scan", RequestBody: string(reqBody), Response: string(body), Reason: reason,
 	})
 }
 
@@ -246,5 +313,6 @@ func (e *Emulator) handleScan(c *endpoint.Call) (any, error) {
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
-	return e.scan(req, c.Now)
+	// The push outlives a client that hangs up: it is part of the sandbox's state.
+	return e.scan(context.WithoutCancel(c.Request().Context()), req, c.Now)
 }

@@ -64,13 +64,19 @@ func TestScanServiceAccountCode(t *testing.T) {
 	if out.Status != http.StatusOK || len(reqs) != 3 {
 		t.Fatalf("scan events = %s, want 3", out)
 	}
-	last := reqs[2].(map[string]any)
-	var ev map[string]any
-	if err := json.Unmarshal([]byte(last["response_body"].(string)), &ev); err != nil {
-		t.Fatal(err)
+	events := make([]map[string]any, len(reqs))
+	for i, r := range reqs {
+		if err := json.Unmarshal([]byte(r.(map[string]any)["response_body"].(string)), &events[i]); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if ev["EventKey"] != "table-7" || ev["ToUserName"] != w.oa.OriginalID || !strings.HasPrefix(ev["FromUserName"].(string), "o") {
-		t.Errorf("scan event = %v", ev)
+	// Each scan without a user is a stranger's, who follows; the scan that opens the Mini
+	// Program gives the account no event.
+	if ev := events[0]; ev["Event"] != "subscribe" || ev["EventKey"] != "qrscene_table-7" || ev["ToUserName"] != w.oa.OriginalID || !strings.HasPrefix(ev["FromUserName"].(string), "o") {
+		t.Errorf("first scan event = %v", ev)
+	}
+	if ev := events[2]; ev["Action"] != "open_mini_program" || ev["Event"] != nil {
+		t.Errorf("the scan that opened the Mini Program journalled %v, want no event", ev)
 	}
 	// Deleting takes effect at once.
 	w.OK(jumpDelete, w.oaTok, map[string]any{"prefix": u, "appid": w.mp.AppID})

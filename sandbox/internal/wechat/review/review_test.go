@@ -2,14 +2,7 @@ package review_test
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/sha1"
-	"encoding/base64"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -18,9 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,101 +20,6 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
 	"github.com/citysandbox/citysandbox/sandbox/sandboxtest"
 )
-
-// pushSink is an integrator's push receiver: it answers the handshake, checks every push's
-// signatures, decrypts safe-mode bodies with its own code (written from WeChat's scheme) and
-// keeps the decrypted events.
-type pushSink struct {
-	*httptest.Server
-	token, key, appid string
-	mu                sync.Mutex
-	events            []map[string]any
-	problems          []string
-}
-
-func newPushSink(t *testing.T, token, key, appid string) *pushSink {
-	s := &pushSink{token: token, key: key, appid: appid}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(func() {
-		s.Close()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for _, p := range s.problems {
-			t.Errorf("push receiver: %s", p)
-		}
-	})
-	return s
-}
-
-func (s *pushSink) serve(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if q.Get("signature") != sha1Sorted(s.token, q.Get("timestamp"), q.Get("nonce")) {
-		s.problems = append(s.problems, "bad signature on "+r.URL.RawQuery)
-		http.Error(w, "bad signature", http.StatusForbidden)
-		return
-	}
-	if r.Method == http.MethodGet {
-		io.WriteString(w, q.Get("echostr"))
-		return
-	}
-	body, _ := io.ReadAll(r.Body)
-	var env map[string]any
-	if err := json.Unmarshal(body, &env); err != nil {
-		s.problems = append(s.problems, "body is not JSON: "+string(body))
-		return
-	}
-	if q.Get("encrypt_type") == "aes" {
-		enc, _ := env["Encrypt"].(string)
-		if q.Get("msg_signature") != sha1Sorted(s.token, q.Get("timestamp"), q.Get("nonce"), enc) {
-			s.problems = append(s.problems, "bad msg_signature")
-		}
-		plain, appid, err := wxDecrypt(s.key, enc)
-		if err != nil || appid != s.appid {
-			s.problems = append(s.problems, fmt.Sprintf("decrypt: %v (appid %q)", err, appid))
-			return
-		}
-		env = nil
-		if err := json.Unmarshal(plain, &env); err != nil {
-			s.problems = append(s.problems, "decrypted body is not JSON: "+string(plain))
-			return
-		}
-	}
-	s.events = append(s.events, env)
-	io.WriteString(w, "success")
-}
-
-func (s *pushSink) got() []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.events)
-}
-
-// wxDecrypt is WeChat's message decryption as an integrator writes it from the documentation.
-func wxDecrypt(encodingAESKey, enc string) ([]byte, string, error) {
-	key, err := base64.StdEncoding.DecodeString(encodingAESKey + "=")
-	if err != nil {
-		return nil, "", err
-	}
-	ct, err := base64.StdEncoding.DecodeString(enc)
-	if err != nil || len(ct) == 0 || len(ct)%32 != 0 {
-		return nil, "", fmt.Errorf("ciphertext: %v, %d bytes", err, len(ct))
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, "", err
-	}
-	plain := make([]byte, len(ct))
-	cipher.NewCBCDecrypter(block, key[:16]).CryptBlocks(plain, ct)
-	pad := int(plain[len(plain)-1])
-	if pad < 1 || pad > 32 {
-		return nil, "", fmt.Errorf("pad %d", pad)
-	}
-	plain = plain[:len(plain)-pad]
-	n := binary.BigEndian.Uint32(plain[16:20])
-	return plain[20 : 20+n], string(plain[20+n:]), nil
-}
 
 // reviewEnv is a sandbox with a mini program and its token, and the review APIs' calls.
 type reviewEnv struct {
@@ -249,27 +145,27 @@ const (
 func TestNegativeReviewFlowEndToEnd(t *testing.T) {
 	t.Parallel()
 	e := newReviewEnv(t)
-	sink := newPushSink(t, sinkToken, sinkKey, e.app.AppID)
+	sink := testkit.NewReceiver(t, e.app.AppID, sinkToken, sinkKey, "json", "safe")
 	if _, err := e.Srv.WeChat().SetPush(t.Context(), e.app.AppID, sandbox.WeChatPushConfig{
 		URL: sink.URL + "/wx/push", Token: sinkToken, EncodingAESKey: sinkKey, Format: "json", Mode: "safe",
 	}); err != nil {
 		t.Fatal(err)
 	}
 
-	// A one-star review: the event is pushed, encrypted, before the verb answers.
+	// A one-star review: the event is pushed, encrypted.
 	posted := e.postReviews(map[string]any{"score": 1, "txt": "等了一个星期才发货"})
 	r := posted.Reviews[0]
 	if len(posted.Deliveries) != 1 || posted.Deliveries[0].Status != "delivered" || posted.Deliveries[0].Event != "wxa_comment_bad_score" {
 		t.Fatalf("deliveries = %+v, want one delivered wxa_comment_bad_score", posted.Deliveries)
 	}
-	events := sink.got()
+	events := sink.Wait(1)
 	if len(events) != 1 {
 		t.Fatalf("receiver got %d events, want 1", len(events))
 	}
 	ev := events[0]
-	result, _ := ev["result"].(map[string]any)
-	if ev["Event"] != "wxa_comment_bad_score" || ev["MsgType"] != "event" || ev["ToUserName"] != e.app.OriginalID || result["comment_id"] != r.CommentID {
-		t.Errorf("event = %v, want wxa_comment_bad_score for %s to %s", ev, r.CommentID, e.app.OriginalID)
+	result, _ := ev.Fields["result"].(map[string]any)
+	if ev.Str("Event") != "wxa_comment_bad_score" || ev.Str("MsgType") != "event" || ev.Str("ToUserName") != e.app.OriginalID || result["comment_id"] != r.CommentID {
+		t.Errorf("event = %s, want wxa_comment_bad_score for %s to %s", ev.Plain, r.CommentID, e.app.OriginalID)
 	}
 	if got := e.listAll(1); !slices.Contains(ids(got), r.CommentID) {
 		t.Errorf("filterType 1 = %v, want the new review", ids(got))
@@ -381,7 +277,7 @@ func TestNegativeReviewFlowEndToEnd(t *testing.T) {
 func TestPositiveReviewsPushNothing(t *testing.T) {
 	t.Parallel()
 	e := newReviewEnv(t)
-	sink := newPushSink(t, sinkToken, sinkKey, e.app.AppID)
+	sink := testkit.NewReceiver(t, e.app.AppID, sinkToken, sinkKey, "xml", "plaintext")
 	if _, err := e.Srv.WeChat().SetPush(t.Context(), e.app.AppID, sandbox.WeChatPushConfig{URL: sink.URL, Token: sinkToken, Format: "xml"}); err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +286,7 @@ func TestPositiveReviewsPushNothing(t *testing.T) {
 			t.Errorf("a %d-star review pushed %+v, want nothing", stars, p.Deliveries)
 		}
 	}
-	if n := len(sink.got()); n != 0 {
+	if n := len(sink.Events()); n != 0 {
 		t.Errorf("receiver got %d events, want 0", n)
 	}
 }
@@ -832,13 +728,4 @@ func TestReviewGetParamsFromBody(t *testing.T) {
 		e.WantErrcode(e.Do(http.MethodGet, "https://api.weixin.qq.com/wxaapi/comment/mpcommentlist/get?access_token="+e.tok, map[string]any{"startTime": "0"}), -10001)
 		e.WantErrcode(e.Do(http.MethodGet, "https://api.weixin.qq.com/wxaapi/comment/mpcommentlist/get?access_token="+e.tok, map[string]any{"startTime": "0", "endTime": "9", "limit": 500}), -10001)
 	})
-}
-
-// sha1Sorted is WeChat's signature, written here from the reference rather than taken from the
-// sandbox: sha1 of the sorted parts, joined.
-func sha1Sorted(parts ...string) string {
-	s := append([]string(nil), parts...)
-	sort.Strings(s)
-	sum := sha1.Sum([]byte(strings.Join(s, "")))
-	return hex.EncodeToString(sum[:])
 }
