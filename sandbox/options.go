@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
+	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 )
 
 // Option configures a Server.
@@ -14,6 +15,7 @@ type Option func(*config)
 type config struct {
 	seed          uint64
 	storePath     string
+	sync          store.Sync
 	start         time.Time
 	frozen        bool
 	fixtures      fs.FS
@@ -38,9 +40,38 @@ func WithSeed(seed uint64) Option { return func(c *config) { c.seed = seed } }
 // WithStorePath keeps state in the buntdb file at path. Default ":memory:" (nothing on disk).
 func WithStorePath(path string) Option { return func(c *config) { c.storePath = path } }
 
+// Sync says when a store file is flushed to the disk. Every acknowledged change is written to the
+// file before it is answered, so it survives the process being killed whatever the policy; the
+// policy decides what a power loss or a kernel crash can take.
+type Sync int
+
+// The sync policies.
+const (
+	// SyncEverySecond flushes the file once a second: a power loss can lose the last second.
+	SyncEverySecond Sync = Sync(store.SyncEverySecond)
+	// SyncAlways flushes at every write: nothing acknowledged is lost, at the cost of an fsync
+	// per write.
+	SyncAlways Sync = Sync(store.SyncAlways)
+)
+
+// ParseSync reads a sync policy by name: "second" (SyncEverySecond) or "always" (SyncAlways).
+func ParseSync(name string) (Sync, error) {
+	s, err := store.ParseSync(name)
+	return Sync(s), err
+}
+
+// String names the policy as ParseSync reads it.
+func (s Sync) String() string { return store.Sync(s).String() }
+
+// WithSync sets when the store file is flushed to the disk. Default: SyncEverySecond. It does
+// nothing for a store in memory.
+func WithSync(s Sync) Option { return func(c *config) { c.sync = store.Sync(s) } }
+
 // WithFrozenClock starts a clock that stands at t until moved: by Server.Advance or
-// Server.SetTime, POST /_sandbox/clock, or a scenario. Default: the clock follows wall time
-// (moving it then shifts it by an offset, which a restart keeps).
+// Server.SetTime, POST /_sandbox/clock, or a scenario. It also applies to a store that recorded
+// another clock. Default: the clock a store file recorded (a frozen instant, or a running clock's
+// offset from wall time), or, for a new store, one that follows wall time (moving it then shifts
+// it by an offset).
 func WithFrozenClock(t time.Time) Option {
 	return func(c *config) { c.start, c.frozen = t, true }
 }

@@ -72,9 +72,9 @@ type Server struct {
 	control   *control.Plane
 	engine    *gin.Engine
 	logger    *slog.Logger
-	// partialResets counts one-platform resets, each of which starts a new random stream.
-	partialResets uint64
-	contract      *scenario.Contract
+	// streams counts the random streams this state has begun (see meta.Streams).
+	streams  uint64
+	contract *scenario.Contract
 	// handler is engine, wrapped by the recorder when one is configured.
 	handler http.Handler
 	// seed is the configured seed, or the one a reset with a seed set since (scenario replays).
@@ -129,13 +129,13 @@ func New(opts ...Option) (*Server, error) {
 			return nil, fmt.Errorf("sandbox: %w", err)
 		}
 	}
-	if s.store, err = store.Open(cfg.storePath); err != nil {
+	if s.store, err = store.Open(cfg.storePath, cfg.sync); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	s.journal = journal.New(cfg.journalSize)
 	s.quota = quota.New(s.store, s.clock)
 	s.rand = seeded.New(cfg.seed)
-	s.faults = endpoint.NewFaults(s.rand)
+	s.faults = endpoint.NewFaults(s.rand, s.saveFaults)
 	s.faker = fixture.NewFaker(cfg.seed)
 	s.fixtures = fixture.New(cfg.fixtures)
 	var mappings []hostmap.Mapping
@@ -156,7 +156,7 @@ func New(opts ...Option) (*Server, error) {
 	if err == nil && fresh {
 		err = s.loadBaseline()
 	} else if err == nil {
-		err = s.restoreClock()
+		err = s.resume()
 	}
 	if err != nil {
 		_ = s.store.Close()
@@ -238,15 +238,26 @@ func (s *Server) build() error {
 	return err
 }
 
-// metaKey holds the sandbox's own bookkeeping (the clock offset), so a restart resumes it.
-const metaKey = "sandbox:meta"
+// metaKey holds the sandbox's bookkeeping about itself (see meta), rewritten whenever it
+// changes, so that a restart, even after a kill, resumes where the last acknowledged change left
+// it. Being bookkeeping (store.Bookkeeping), it is not part of the state hash.
+const metaKey = store.Bookkeeping + "meta"
 
+// faultsKey holds the active faults and the number of the last fault id given out.
+const faultsKey = store.Bookkeeping + "faults"
+
+// meta is what a restart needs beside the emulated state: the seed the world was made from, the
+// clock, and how many random streams this state has begun.
 type meta struct {
-	Seed        uint64        `json:"seed"`
+	Seed uint64 `json:"seed"`
+	// ClockOffset is a running clock's distance from wall time.
 	ClockOffset time.Duration `json:"clock_offset"`
-	// Restarts counts how often this state was reopened; each run draws its random values from
-	// its own stream, so ids made after a restart never repeat ids made before it.
-	Restarts uint64 `json:"restarts,omitempty"`
+	// FrozenAt, when set, is the instant a frozen clock stands at.
+	FrozenAt *time.Time `json:"frozen_at,omitempty"`
+	// Streams counts the random streams begun since the fixtures were loaded afresh: one per
+	// restart and one per one-platform reset. Each draws from a stream of its own, so that ids
+	// made after it never repeat ids made before it.
+	Streams uint64 `json:"streams,omitempty"`
 }
 
 func (s *Server) isFresh() (bool, error) {
@@ -259,35 +270,60 @@ func (s *Server) isFresh() (bool, error) {
 	return fresh, err
 }
 
-func (s *Server) restoreClock() error {
+// resume picks up a stored state: its seed, its clock (unless WithFrozenClock chose one), its
+// faults, and a random stream it has not drawn from before.
+func (s *Server) resume() error {
 	var m meta
+	var faults endpoint.FaultState
 	err := s.store.View(func(tx *store.Tx) error {
-		_, err := tx.Get(metaKey, &m)
+		if _, err := tx.Get(metaKey, &m); err != nil {
+			return err
+		}
+		_, err := tx.Get(faultsKey, &faults)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	if !s.clock.Frozen() {
-		s.clock.SetOffset(m.ClockOffset)
+	if m.Seed != 0 {
+		s.seed.Store(m.Seed)
 	}
-	m.Restarts++
-	stream := s.seed.Load() ^ servingStream ^ (m.Restarts * 0x9e3779b97f4a7c15)
+	if !s.cfg.frozen {
+		if m.FrozenAt != nil {
+			s.clock.Freeze(*m.FrozenAt)
+		} else {
+			s.clock.SetOffset(m.ClockOffset)
+		}
+	}
+	s.faults.Load(faults)
+	s.streams = m.Streams
+	return s.nextStream()
+}
+
+// nextStream begins a random stream this state has not drawn from and records that it did.
+func (s *Server) nextStream() error {
+	s.streams++
+	stream := s.seed.Load() ^ servingStream ^ (s.streams * 0x9e3779b97f4a7c15)
 	s.rand.Reseed(stream)
 	s.faker.Reseed(stream)
+	return s.saveMeta()
+}
+
+// saveMeta records the seed, the clock and the stream count.
+func (s *Server) saveMeta() error {
+	m := meta{Seed: s.seed.Load(), Streams: s.streams}
+	if s.clock.Frozen() {
+		at := s.clock.Now()
+		m.FrozenAt = &at
+	} else {
+		m.ClockOffset = s.clock.Offset()
+	}
 	return s.store.Update(func(tx *store.Tx) error { return tx.Put(metaKey, m) })
 }
 
-// saveClock records a running clock's offset so that a restart resumes the same sandbox time.
-func (s *Server) saveClock() error {
-	return s.store.Update(func(tx *store.Tx) error {
-		var m meta
-		if _, err := tx.Get(metaKey, &m); err != nil {
-			return err
-		}
-		m.Seed, m.ClockOffset = s.seed.Load(), s.clock.Offset()
-		return tx.Put(metaKey, m)
-	})
+// saveFaults records the active faults (the fault set calls it on every change).
+func (s *Server) saveFaults(st endpoint.FaultState) error {
+	return s.store.Update(func(tx *store.Tx) error { return tx.Put(faultsKey, st) })
 }
 
 // loadFixtures writes the fixtures of one platform (or all) into the store.
@@ -305,7 +341,7 @@ func (s *Server) loadFixtures(platform string) error {
 			return err
 		}
 	}
-	return s.saveClock()
+	return nil
 }
 
 // loadBaseline fills an empty store with every platform's fixtures — copied from the shared
@@ -347,7 +383,8 @@ func (s *Server) loadBaseline() error {
 	}
 	s.rand.Reseed(s.seed.Load() ^ servingStream)
 	s.faker.Reseed(s.seed.Load() ^ servingStream)
-	return nil
+	s.streams = 0
+	return s.saveMeta()
 }
 
 // servingStream keeps the random values drawn by requests apart from those drawn by fixtures.
@@ -361,7 +398,9 @@ func (s *Server) reset(platform string) error {
 		}
 		s.journal.Clear()
 		s.quota.ResetMemory()
-		s.faults.Remove("")
+		if err := s.faults.Reset(); err != nil {
+			return err
+		}
 		return s.loadBaseline()
 	}
 	if err := s.store.Update(func(tx *store.Tx) error {
@@ -378,18 +417,15 @@ func (s *Server) reset(platform string) error {
 	}); err != nil {
 		return err
 	}
-	// The platform's fixtures come out as on a fresh start; requests then draw from a new stream,
-	// so nothing made after this reset repeats an id made before it.
+	// The platform's fixtures come out as on a fresh start; requests then draw from a stream
+	// this state has not used, so nothing made after this reset repeats an id made before it,
+	// whatever restarts came between.
 	s.rand.Reseed(s.seed.Load())
 	s.faker.Reseed(s.seed.Load())
 	if err := s.loadFixtures(platform); err != nil {
 		return err
 	}
-	s.partialResets++
-	stream := s.seed.Load() ^ servingStream ^ (s.partialResets * 0xc2b2ae3d27d4eb4f)
-	s.rand.Reseed(stream)
-	s.faker.Reseed(stream)
-	return nil
+	return s.nextStream()
 }
 
 func (s *Server) restore(snapshot []byte) error {
@@ -410,20 +446,36 @@ func (s *Server) Reset() error { return s.reset("") }
 // Now returns the sandbox time.
 func (s *Server) Now() time.Time { return s.clock.Now() }
 
-// Advance moves the sandbox clock forward and delivers the pushes that fall due.
+// Advance moves the sandbox clock forward, records the move and delivers the pushes that fall
+// due. A move that cannot be recorded is logged: the control verb answers it with an error.
 func (s *Server) Advance(d time.Duration) {
 	s.clock.Advance(d)
-	s.clockMoved()
+	if err := s.clockMoved(); err != nil {
+		s.logger.Error("clock move", "err", err)
+	}
 }
 
-// SetTime moves the sandbox clock to t and delivers the pushes that fall due.
+// SetTime moves the sandbox clock to t, records the move and delivers the pushes that fall due.
 func (s *Server) SetTime(t time.Time) {
 	s.clock.Set(t)
-	s.clockMoved()
+	if err := s.clockMoved(); err != nil {
+		s.logger.Error("clock move", "err", err)
+	}
 }
 
-// clockMoved delivers what the clock made due: third-party platforms' ticket pushes.
-func (s *Server) clockMoved() {
+// clockMoved records where the clock now is, so that a restart resumes it, then delivers what
+// the move made due: third-party platforms' ticket pushes.
+func (s *Server) clockMoved() error {
+	if err := s.saveMeta(); err != nil {
+		return fmt.Errorf("sandbox: record the clock: %w", err)
+	}
+	s.clockTicked()
+	return nil
+}
+
+// clockTicked delivers what time made due. A running clock makes things due without any move,
+// so Serve calls it periodically too.
+func (s *Server) clockTicked() {
 	if err := s.component.PushDueTickets(s.clock.Now()); err != nil {
 		s.logger.Warn("scheduled pushes", "err", err)
 	}
@@ -432,14 +484,10 @@ func (s *Server) clockMoved() {
 // StateHash returns a hash of the whole stored state.
 func (s *Server) StateHash() (string, error) { return s.store.Hash() }
 
-// Close flushes the store (remembering a running clock's offset, so that a restart resumes the
-// same sandbox time) and closes it.
+// Close closes the store, which gives up the ownership of its file. Everything acknowledged is
+// already in it: the clock, the seed and the faults are recorded as they change. Call it after
+// Serve has returned.
 func (s *Server) Close() error {
-	if !s.clock.Frozen() {
-		if err := s.saveClock(); err != nil {
-			s.logger.Warn("save clock", "err", err)
-		}
-	}
 	return s.store.Close()
 }
 
@@ -457,27 +505,34 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net
 	return s.Serve(ctx, ln)
 }
 
-// Serve serves on ln until ctx is cancelled, then shuts down gracefully. With a running clock it
-// also delivers the pushes that fall due as time passes.
+// Serve serves on ln until ctx is cancelled, then shuts down in order: the HTTP server first
+// (waiting up to 5 s for the requests in flight), then its background work. With a running clock
+// it also delivers the pushes that fall due as time passes. It does not close the store.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	if !s.clock.Frozen() {
+	background, stopBackground := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		// A running clock makes pushes fall due without any clock move: look every 10 s.
 		tick := time.NewTicker(10 * time.Second)
 		defer tick.Stop()
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-tick.C:
-					s.clockMoved()
+		for {
+			select {
+			case <-background.Done():
+				return
+			case <-tick.C:
+				if !s.clock.Frozen() {
+					s.clockTicked()
 				}
 			}
-		}()
-	}
+		}
+	})
+	defer func() {
+		stopBackground()
+		wg.Wait()
+	}()
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {

@@ -27,6 +27,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fixturesDir := fs.String("fixtures", "", "directory that replaces the built-in fixtures")
 	adminToken := fs.String("admin-token", "", "bearer token required on /_sandbox/ routes (but health)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	syncPolicy := fs.String("sync", "second", `when the data file is flushed to the disk: "second" (a power loss can lose the last second) or "always" (an fsync per write)`)
 	record := fs.String("record", "", "write the traffic of this run as a scenario to FILE on shutdown (freezes the clock; state in memory unless --data is given)")
 	recordHashes := fs.Bool("record-hashes", false, "with --record, also pin every step's response digest and state hash")
 	var resolve []string
@@ -47,10 +48,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
+	sync, err := sandbox.ParseSync(*syncPolicy)
+	if err != nil {
+		return fmt.Errorf("--sync: %w", err)
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	opts := []sandbox.Option{
 		sandbox.WithSeed(*seed), sandbox.WithStorePath(*data), sandbox.WithAdminToken(*adminToken),
 		sandbox.WithLogger(logger), sandbox.WithVersion(version), sandbox.WithResolve(resolve...),
+		sandbox.WithSync(sync),
 	}
 	if *fixturesDir != "" {
 		opts = append(opts, sandbox.WithFixtures(os.DirFS(*fixturesDir)))
@@ -66,6 +72,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			*data = ":memory:"
 		}
 	}
+	// The port first: a second server started by mistake on the same address stops here, before
+	// it opens (let alone writes) the data file. The data file's own lock stops one on another
+	// address.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *addr, err)
+	}
 	// Start-up is mostly parsing the OpenAPI documents, which allocates a great deal of
 	// short-lived memory: hold the collector off until the sandbox is built, then give the
 	// memory back once it listens.
@@ -73,6 +86,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sb, err := sandbox.New(opts...)
 	debug.SetGCPercent(gcPercent)
 	if err != nil {
+		_ = ln.Close()
 		return err
 	}
 	defer func() {
@@ -87,13 +101,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			logger.Error("close", "err", err)
 		}
 	}()
-	return sb.ListenAndServe(ctx, *addr, func(a net.Addr) {
-		go debug.FreeOSMemory()
-		banner(stdout, sb, a, *data, *adminToken)
-		if *adminToken == "" && !isLoopback(a) {
-			logger.Warn("the control plane is open to the network: set --admin-token when listening on a non-loopback address", "addr", a.String())
-		}
-	})
+	go debug.FreeOSMemory()
+	banner(stdout, sb, ln.Addr(), *data, *adminToken)
+	if *adminToken == "" && !isLoopback(ln.Addr()) {
+		logger.Warn("the control plane is open to the network: set --admin-token when listening on a non-loopback address", "addr", ln.Addr().String())
+	}
+	return sb.Serve(ctx, ln)
 }
 
 func isLoopback(a net.Addr) bool {

@@ -107,13 +107,14 @@ func New(t testing.TB, opts ...Option) *Server {
 	if err != nil {
 		t.Fatalf("sandboxtest: %v", err)
 	}
-	s := serve(t, sb, cfg.hosts)
+	// Cleanups run last registered first: the HTTP server (registered by serve) stops before
+	// the sandbox closes, so no request in flight finds its store closed.
 	t.Cleanup(func() {
 		if err := sb.Close(); err != nil {
 			t.Errorf("sandboxtest: close: %v", err)
 		}
 	})
-	return s
+	return serve(t, sb, cfg.hosts)
 }
 
 // Serve serves an already built sandbox (for example one opened on a file) on a loopback port

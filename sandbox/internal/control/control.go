@@ -39,8 +39,9 @@ type Deps struct {
 	Reseed func(seed uint64)
 	// Restore replaces the state with a snapshot.
 	Restore func(snapshot []byte) error
-	// ClockMoved, when set, runs after every clock move (scheduled pushes fall due).
-	ClockMoved func()
+	// ClockMoved, when set, runs after every clock move: it records the clock (a move is
+	// acknowledged only once recorded) and delivers the pushes that fell due.
+	ClockMoved func() error
 	// Hosts is the map of hosts to local addresses that /_sandbox/hosts shows and changes.
 	Hosts *hostmap.Map
 }
@@ -69,6 +70,16 @@ func (p *Plane) Authenticate(c *endpoint.Call, scheme string) error {
 		return &apierr.Error{Kind: apierr.Unauthenticated, Name: "unauthorized", Status: http.StatusUnauthorized, Reason: "this sandbox requires Authorization: Bearer <admin token> on /_sandbox/ routes"}
 	}
 	return nil
+}
+
+// BodyLimit implements endpoint.BodyLimiter: a state restore takes a snapshot of any size, since
+// it must take back whatever GET /_sandbox/state returned; every other route keeps
+// endpoint.MaxBody.
+func (p *Plane) BodyLimit(op *spec.Operation) int64 {
+	if op != nil && op.ID == "putState" {
+		return 0
+	}
+	return endpoint.MaxBody
 }
 
 // Admit implements endpoint.Platform; the control plane has no quotas.
@@ -234,7 +245,9 @@ func (p *Plane) handleMoveClock(c *endpoint.Call) (any, error) {
 		return nil, invalid("give advance or set")
 	}
 	if p.deps.ClockMoved != nil {
-		p.deps.ClockMoved()
+		if err := p.deps.ClockMoved(); err != nil {
+			return nil, err
+		}
 	}
 	return p.clockView(), nil
 }
@@ -281,12 +294,20 @@ func (p *Plane) handleAddFault(c *endpoint.Call) (any, error) {
 	if f.Errcode == 0 && f.ErrorName == "" && f.LatencyMillis == 0 && !f.Drop {
 		return nil, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_fault", Reason: "a fault needs an errcode, error_name, latency_ms or drop"}
 	}
-	return endpoint.Created(p.deps.Faults.Add(f)), nil
+	added, err := p.deps.Faults.Add(f)
+	if err != nil {
+		return nil, err
+	}
+	return endpoint.Created(added), nil
 }
 
 func (p *Plane) handleDelFaults(c *endpoint.Call) (any, error) {
 	id := c.Query("id")
-	if !p.deps.Faults.Remove(id) && id != "" {
+	removed, err := p.deps.Faults.Remove(id)
+	if err != nil {
+		return nil, err
+	}
+	if !removed && id != "" {
 		return nil, &apierr.Error{Kind: apierr.NotFound, Name: "fault_not_found", Reason: "no fault " + id}
 	}
 	return nil, nil

@@ -36,9 +36,17 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
 )
 
-// MaxBody is the largest request body accepted (1 MiB); a larger one is refused with the
-// platform's "content too large" code.
+// MaxBody is the largest request body accepted (1 MiB), unless the platform says otherwise for
+// an operation (BodyLimiter); a larger one is refused with the platform's "content too large"
+// code.
 const MaxBody = 1 << 20
+
+// BodyLimiter is implemented by a platform some of whose operations take bodies of another size
+// than MaxBody: the control plane's state restore takes whatever the state snapshot returned.
+type BodyLimiter interface {
+	// BodyLimit returns the largest body op accepts; zero or less means no limit.
+	BodyLimit(op *spec.Operation) int64
+}
 
 // HandlerFunc serves one operation. It returns the success value the platform renders (or a Raw
 // or Redirect response), or an error.
@@ -259,11 +267,19 @@ func (p *Pipeline) run(c *Call, h HandlerFunc) (value any, err error) {
 			value, err = nil, &apierr.Error{Kind: apierr.Internal, Reason: fmt.Sprintf("panic: %v", r)}
 		}
 	}()
-	body, err := io.ReadAll(http.MaxBytesReader(c.Gin.Writer, c.Gin.Request.Body, MaxBody))
+	limit := int64(MaxBody)
+	if bl, ok := c.Platform.(BodyLimiter); ok {
+		limit = bl.BodyLimit(c.Op)
+	}
+	reader := c.Gin.Request.Body
+	if limit > 0 {
+		reader = http.MaxBytesReader(c.Gin.Writer, reader, limit)
+	}
+	body, err := io.ReadAll(reader)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseBodyTooLarge, Reason: fmt.Sprintf("request body over %d bytes", MaxBody)}
+			return nil, &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseBodyTooLarge, Reason: fmt.Sprintf("request body over %d bytes", limit)}
 		}
 		return nil, &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseBodyMalformed, Reason: "read body: " + err.Error()}
 	}
@@ -285,7 +301,11 @@ func (p *Pipeline) run(c *Call, h HandlerFunc) (value any, err error) {
 		return nil, err
 	}
 	if p.deps.Faults != nil {
-		if f := p.deps.Faults.match(c); f != nil {
+		f, err := p.deps.Faults.match(c)
+		if err != nil {
+			return nil, err
+		}
+		if f != nil {
 			c.entry.Fault = f.ID
 			if f.LatencyMillis > 0 {
 				time.Sleep(time.Duration(f.LatencyMillis) * time.Millisecond)

@@ -31,15 +31,51 @@ type Fault struct {
 type Faults struct {
 	mu     sync.Mutex
 	rand   *seeded.Source
+	save   func(FaultState) error
 	faults []*Fault
 	next   int
 }
 
-// NewFaults returns an empty set drawing probabilities from src.
-func NewFaults(src *seeded.Source) *Faults { return &Faults{rand: src} }
+// FaultState is what a fault set records to survive a restart: its faults and the number of the
+// last id it gave out.
+type FaultState struct {
+	Next   int     `json:"next"`
+	Faults []Fault `json:"faults"`
+}
+
+// NewFaults returns an empty set drawing probabilities from src. Every change (a fault added,
+// removed, applied) is handed to save, when not nil, before it is acknowledged.
+func NewFaults(src *seeded.Source, save func(FaultState) error) *Faults {
+	return &Faults{rand: src, save: save}
+}
+
+// Load replaces the set with st, as recorded by save.
+func (fs *Faults) Load(st FaultState) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.next, fs.faults = st.Next, nil
+	for _, f := range st.Faults {
+		fs.faults = append(fs.faults, &f)
+	}
+}
+
+// persist hands the set to save. Called with mu held.
+func (fs *Faults) persist() error {
+	if fs.save == nil {
+		return nil
+	}
+	st := FaultState{Next: fs.next, Faults: []Fault{}}
+	for _, f := range fs.faults {
+		st.Faults = append(st.Faults, *f)
+	}
+	if err := fs.save(st); err != nil {
+		return fmt.Errorf("endpoint: record faults: %w", err)
+	}
+	return nil
+}
 
 // Add installs f, assigning its id.
-func (fs *Faults) Add(f Fault) Fault {
+func (fs *Faults) Add(f Fault) (Fault, error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.next++
@@ -47,7 +83,15 @@ func (fs *Faults) Add(f Fault) Fault {
 	f.Remaining = f.Times
 	f.Hits = 0
 	fs.faults = append(fs.faults, &f)
-	return f
+	return f, fs.persist()
+}
+
+// Reset removes every fault and numbers the next one fault-1 again, as in a fresh sandbox.
+func (fs *Faults) Reset() error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.faults, fs.next = nil, 0
+	return fs.persist()
 }
 
 // List returns the active faults.
@@ -63,7 +107,7 @@ func (fs *Faults) List() []Fault {
 
 // Remove deletes the fault with id, or every fault when id is empty. It reports whether any was
 // removed.
-func (fs *Faults) Remove(id string) bool {
+func (fs *Faults) Remove(id string) (bool, error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	kept := fs.faults[:0]
@@ -76,14 +120,18 @@ func (fs *Faults) Remove(id string) bool {
 		kept = append(kept, f)
 	}
 	fs.faults = kept
-	return removed
+	if !removed {
+		return false, nil
+	}
+	return true, fs.persist()
 }
 
-func (fs *Faults) match(c *Call) *Fault {
+// match returns the fault that applies to c, if any, having counted the hit.
+func (fs *Faults) match(c *Call) (*Fault, error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if len(fs.faults) == 0 {
-		return nil
+		return nil, nil
 	}
 	path := c.Gin.Request.URL.Path
 	appid := c.AppID
@@ -108,9 +156,9 @@ func (fs *Faults) match(c *Call) *Fault {
 				fs.faults = append(fs.faults[:i], fs.faults[i+1:]...)
 			}
 		}
-		return &hit
+		return &hit, fs.persist()
 	}
-	return nil
+	return nil, nil
 }
 
 func pathMatch(pattern, path string) bool {

@@ -23,7 +23,7 @@ var testStart = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 
 func newDeliverer(t *testing.T, timeout time.Duration) (*Deliverer, *store.Store, *journal.Journal) {
 	t.Helper()
-	st, err := store.Open(store.Memory)
+	st, err := store.Open(store.Memory, store.SyncEverySecond)
 	if err != nil {
 		t.Fatal(err)
 	}

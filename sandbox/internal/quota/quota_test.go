@@ -11,7 +11,7 @@ import (
 
 func newEngine(t *testing.T) (*Engine, *clock.Controllable, *store.Store) {
 	t.Helper()
-	st, err := store.Open(store.Memory)
+	st, err := store.Open(store.Memory, store.SyncEverySecond)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,21 @@
 //
 // buntdb's own TTLs read the wall clock, so the sandbox never relies on them for behaviour:
 // expiry is an explicit field compared with the sandbox clock.
+//
+// One process owns a data file: Open takes an advisory lock on a file beside it ("<path>.lock")
+// before buntdb reads or writes anything, and refuses at once, naming the file, when another
+// process holds it.
+//
+// Durability: every committed transaction is written to the file before Update returns, so it
+// survives the process being killed (the operating system still holds the write). With
+// SyncEverySecond, the default, the file is flushed to the disk once a second, so a power loss
+// or a kernel crash can lose the last second; SyncAlways flushes at every commit, which survives
+// those too at the cost of one fsync per write.
+//
+// Keys under Bookkeeping ("sandbox:") are the sandbox's own records about itself (its clock, its
+// seed, its random stream, its faults), not the emulated platforms' state: Hash, Snapshot and
+// Entries leave them out, and Clear and Restore keep them, so that a restart, which updates them,
+// leaves the state hash as it was.
 package store
 
 import (
@@ -13,6 +28,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync/atomic"
 
@@ -22,10 +38,15 @@ import (
 // Memory is the path that keeps everything in memory and nothing on disk.
 const Memory = ":memory:"
 
+// Bookkeeping starts the keys of the sandbox's records about itself, which are not part of the
+// emulated state (see the package comment).
+const Bookkeeping = "sandbox:"
+
 // Store is a buntdb database with JSON helpers.
 type Store struct {
 	db      *buntdb.DB
 	path    string
+	lock    *os.File // the owner's lock beside the data file; nil in memory
 	indexes []indexDef
 	// tracked prefixes and their versions: a version grows with every committed write under
 	// its prefix, so readers can cache decoded values and know when they are stale.
@@ -61,32 +82,103 @@ type indexDef struct {
 	fields        []string
 }
 
-// Open opens (or creates) the database at path; Memory keeps it in memory.
-func Open(path string) (*Store, error) {
+// Sync says when committed writes are flushed to the disk (see the package comment).
+type Sync int
+
+// The sync policies.
+const (
+	// SyncEverySecond flushes once a second: a killed process loses nothing, a power loss up to
+	// the last second.
+	SyncEverySecond Sync = iota
+	// SyncAlways flushes at every commit: nothing acknowledged is lost even to a power loss.
+	SyncAlways
+)
+
+// ParseSync reads a sync policy by name: "second" or "always".
+func ParseSync(name string) (Sync, error) {
+	switch name {
+	case "second", "":
+		return SyncEverySecond, nil
+	case "always":
+		return SyncAlways, nil
+	}
+	return 0, fmt.Errorf("store: unknown sync policy %q (want second or always)", name)
+}
+
+// String names the policy as ParseSync reads it.
+func (s Sync) String() string {
+	if s == SyncAlways {
+		return "always"
+	}
+	return "second"
+}
+
+// InUseError is Open's refusal of a data file that another process owns.
+type InUseError struct {
+	Path string
+	// PID is the owner's process id, when its lock file says it (0 otherwise).
+	PID int
+}
+
+func (e *InUseError) Error() string {
+	owner := "another process"
+	if e.PID > 0 {
+		owner = fmt.Sprintf("process %d", e.PID)
+	}
+	return fmt.Sprintf("store: %s is in use by %s (it holds %s); stop it or give another data file", e.Path, owner, lockPath(e.Path))
+}
+
+// Open opens (or creates) the database at path, flushing with policy sync; Memory keeps it in
+// memory. A file that another process has open is refused with an *InUseError before anything
+// reads or writes it.
+func Open(path string, sync Sync) (*Store, error) {
+	var lk *os.File
+	if path != Memory {
+		var err error
+		if lk, err = lock(path); err != nil {
+			return nil, err
+		}
+	}
 	db, err := buntdb.Open(path)
 	if err != nil {
+		_ = unlock(lk)
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	var cfg buntdb.Config
 	if err := db.ReadConfig(&cfg); err != nil {
+		_ = db.Close()
+		_ = unlock(lk)
 		return nil, fmt.Errorf("store: read config: %w", err)
 	}
 	cfg.SyncPolicy = buntdb.EverySecond
+	if sync == SyncAlways {
+		cfg.SyncPolicy = buntdb.Always
+	}
 	// Keep the append-only file compact without pausing a busy sandbox too often.
 	cfg.AutoShrinkPercentage = 100
 	cfg.AutoShrinkMinSize = 32 << 20
 	if err := db.SetConfig(cfg); err != nil {
+		_ = db.Close()
+		_ = unlock(lk)
 		return nil, fmt.Errorf("store: set config: %w", err)
 	}
-	return &Store{db: db, path: path}, nil
+	return &Store{db: db, path: path, lock: lk}, nil
 }
 
 // Path returns the path the store was opened with.
 func (s *Store) Path() string { return s.path }
 
-// Close flushes and closes the database.
+// Close flushes and closes the database, then gives up the ownership of its file.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil && !errors.Is(err, buntdb.ErrDatabaseClosed) {
+	err := s.db.Close()
+	if errors.Is(err, buntdb.ErrDatabaseClosed) {
+		return nil // closed before: the lock went with it
+	}
+	if uerr := unlock(s.lock); err == nil && uerr != nil {
+		err = uerr
+	}
+	s.lock = nil
+	if err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
 	return nil
@@ -303,7 +395,7 @@ type Entry struct {
 	Raw   *string         `json:"raw,omitempty"`
 }
 
-// Snapshot returns every key and value in key order, as JSON.
+// Snapshot returns every key and value in key order, as JSON, bookkeeping left out.
 func (s *Store) Snapshot() ([]byte, error) {
 	entries, err := s.entries()
 	if err != nil {
@@ -316,13 +408,16 @@ func (s *Store) Snapshot() ([]byte, error) {
 	return out, nil
 }
 
-// Entries returns every key and value in key order.
+// Entries returns every key and value in key order, bookkeeping left out.
 func (s *Store) Entries() ([]Entry, error) { return s.entries() }
 
 func (s *Store) entries() ([]Entry, error) {
 	entries := []Entry{}
 	err := s.db.View(func(tx *buntdb.Tx) error {
 		return tx.Ascend("", func(k, v string) bool {
+			if strings.HasPrefix(k, Bookkeeping) {
+				return true
+			}
 			if json.Valid([]byte(v)) {
 				entries = append(entries, Entry{Key: k, Value: json.RawMessage(v)})
 			} else {
@@ -338,7 +433,8 @@ func (s *Store) entries() ([]Entry, error) {
 }
 
 // Restore replaces the whole state with a snapshot taken by Snapshot. Values are stored as
-// given, so a snapshot sent back byte for byte restores the same state hash.
+// given, so a snapshot sent back byte for byte restores the same state hash. Bookkeeping stays
+// as it is, and bookkeeping entries in the snapshot (older snapshots carried them) are skipped.
 func (s *Store) Restore(snapshot []byte) error {
 	var entries []Entry
 	if err := json.Unmarshal(snapshot, &entries); err != nil {
@@ -347,14 +443,18 @@ func (s *Store) Restore(snapshot []byte) error {
 	return s.RestoreEntries(entries)
 }
 
-// RestoreEntries replaces the whole state with entries (as Entries returns them).
+// RestoreEntries replaces the whole state with entries (as Entries returns them); bookkeeping
+// stays as it is.
 func (s *Store) RestoreEntries(entries []Entry) error {
 	defer s.bumpAll()
 	return s.db.Update(func(tx *buntdb.Tx) error {
-		if err := tx.DeleteAll(); err != nil {
-			return fmt.Errorf("store: clear: %w", err)
+		if err := deleteState(tx); err != nil {
+			return err
 		}
 		for _, e := range entries {
+			if strings.HasPrefix(e.Key, Bookkeeping) {
+				continue
+			}
 			v := string(bytes.TrimSpace(e.Value))
 			if e.Raw != nil {
 				v = *e.Raw
@@ -369,23 +469,44 @@ func (s *Store) RestoreEntries(entries []Entry) error {
 	})
 }
 
-// Clear deletes every key; indexes stay defined.
+// Clear deletes every key but the bookkeeping; indexes stay defined.
 func (s *Store) Clear() error {
 	defer s.bumpAll()
-	return s.db.Update(func(tx *buntdb.Tx) error {
-		if err := tx.DeleteAll(); err != nil {
-			return fmt.Errorf("store: clear: %w", err)
-		}
-		return nil
-	})
+	return s.db.Update(deleteState)
 }
 
-// Hash returns a SHA-256 over every key and value in key order: two stores with the same state
-// have the same hash.
+// deleteState deletes every key but the bookkeeping.
+func deleteState(tx *buntdb.Tx) error {
+	var keep [][2]string
+	if err := tx.AscendGreaterOrEqual("", Bookkeeping, func(k, v string) bool {
+		if !strings.HasPrefix(k, Bookkeeping) {
+			return false
+		}
+		keep = append(keep, [2]string{k, v})
+		return true
+	}); err != nil {
+		return fmt.Errorf("store: clear: %w", err)
+	}
+	if err := tx.DeleteAll(); err != nil {
+		return fmt.Errorf("store: clear: %w", err)
+	}
+	for _, kv := range keep {
+		if _, _, err := tx.Set(kv[0], kv[1], nil); err != nil {
+			return fmt.Errorf("store: clear: keep %s: %w", kv[0], err)
+		}
+	}
+	return nil
+}
+
+// Hash returns a SHA-256 over every key and value in key order, bookkeeping left out: two stores
+// with the same state have the same hash.
 func (s *Store) Hash() (string, error) {
 	h := sha256.New()
 	err := s.db.View(func(tx *buntdb.Tx) error {
 		return tx.Ascend("", func(k, v string) bool {
+			if strings.HasPrefix(k, Bookkeeping) {
+				return true
+			}
 			fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(v), v)
 			return true
 		})

@@ -9,7 +9,7 @@ import (
 )
 
 func TestSnapshotRestoreKeepsTheHash(t *testing.T) {
-	s, err := Open(Memory)
+	s, err := Open(Memory, SyncEverySecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestSnapshotRestoreKeepsTheHash(t *testing.T) {
 }
 
 func TestVersionsCountCommittedWritesUnderAPrefix(t *testing.T) {
-	s, _ := Open(Memory)
+	s, _ := Open(Memory, SyncEverySecond)
 	defer s.Close()
 	s.Track("tok:", "app:")
 	put := func(key string, fail bool) {
@@ -85,7 +85,7 @@ func (rollback) Error() string { return "rollback" }
 var errRollback = rollback{}
 
 func TestPrefixScans(t *testing.T) {
-	s, _ := Open(Memory)
+	s, _ := Open(Memory, SyncEverySecond)
 	defer s.Close()
 	_ = s.Update(func(tx *Tx) error {
 		for _, k := range []string{"p:1", "p:2", "p:3", "q:1"} {
@@ -116,7 +116,7 @@ func TestPrefixScans(t *testing.T) {
 // recordStore returns a store holding rec{N: n} at each of keys, and the raw values of raws.
 func recordStore(t *testing.T, keys map[string]int, raws map[string]string) *Store {
 	t.Helper()
-	s, err := Open(Memory)
+	s, err := Open(Memory, SyncEverySecond)
 	if err != nil {
 		t.Fatal(err)
 	}

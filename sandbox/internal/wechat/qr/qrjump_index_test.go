@@ -33,7 +33,7 @@ type jumpIndexWorld struct {
 
 func newJumpIndexWorld(tb testing.TB) *jumpIndexWorld {
 	tb.Helper()
-	st, err := store.Open(store.Memory)
+	st, err := store.Open(store.Memory, store.SyncEverySecond)
 	if err != nil {
 		tb.Fatal(err)
 	}

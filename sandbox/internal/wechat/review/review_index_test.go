@@ -27,7 +27,7 @@ type reviewWorld struct {
 
 func newReviewWorld(tb testing.TB) *reviewWorld {
 	tb.Helper()
-	st, err := store.Open(store.Memory)
+	st, err := store.Open(store.Memory, store.SyncEverySecond)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -187,7 +187,7 @@ var (
 // by the benchmarks and never closed.
 func setupBench(b *testing.B) *reviewWorld {
 	benchOnce.Do(func() {
-		st, err := store.Open(store.Memory)
+		st, err := store.Open(store.Memory, store.SyncEverySecond)
 		if err != nil {
 			b.Fatal(err)
 		}
