@@ -40,6 +40,9 @@ type Runner struct {
 	Target Target
 	// Out receives one line per step ("ok", "FAIL"); nil discards them.
 	Out io.Writer
+	// PushWait bounds how long a step waits for the pushes it expects: pushes may be delivered
+	// after the request that caused them is answered. Zero: 10 s.
+	PushWait time.Duration
 
 	signed int // signed requests so far in this run: their nonces
 }
@@ -137,13 +140,22 @@ func (r *Runner) Run(ctx context.Context, sc *Scenario) (*Result, error) {
 	} else if resp.status != http.StatusOK {
 		return res, fmt.Errorf("scenario %s: reset the sandbox: %d %s", sc.file, resp.status, resp.body)
 	}
+	var pushes *hosted
+	if len(sc.Receivers) > 0 {
+		h, stop, err := r.hostReceivers(ctx, sc)
+		if err != nil {
+			return res, err
+		}
+		defer stop()
+		pushes = h
+	}
 	r.printf("== %s (%s)\n", sc.Name, sc.file)
 	for _, sec := range []struct {
 		name  string
 		steps []Step
 	}{{"setup", sc.Setup}, {"steps", sc.Steps}} {
 		for i := range sec.steps {
-			sr, err := r.step(ctx, sc, &sec.steps[i], res.Vars)
+			sr, err := r.step(ctx, sc, &sec.steps[i], res.Vars, pushes)
 			sr.Section, sr.Index = sec.name, i+1
 			res.Steps = append(res.Steps, sr)
 			if err != nil {
@@ -173,7 +185,7 @@ func (r *Runner) printf(format string, args ...any) {
 }
 
 // step runs one step; a failed expectation is a *Failure.
-func (r *Runner) step(ctx context.Context, sc *Scenario, st *Step, vars Vars) (StepResult, error) {
+func (r *Runner) step(ctx context.Context, sc *Scenario, st *Step, vars Vars, pushes *hosted) (StepResult, error) {
 	sr := StepResult{Name: st.Name, Line: st.line}
 	var method, path string
 	var query url.Values
@@ -214,6 +226,7 @@ func (r *Runner) step(ctx context.Context, sc *Scenario, st *Step, vars Vars) (S
 		path += "?" + query.Encode()
 	}
 	n := max(1, st.Repeat)
+	mark := pushes.mark()
 	h := sha256.New()
 	var resp *response
 	for i := range n {
@@ -255,6 +268,15 @@ func (r *Runner) step(ctx context.Context, sc *Scenario, st *Step, vars Vars) (S
 		}
 	}
 	sr.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	if st.Expect != nil && st.Expect.Pushes != nil {
+		wait := r.PushWait
+		if wait <= 0 {
+			wait = defaultPushWait
+		}
+		if problems := pushes.check(ctx, vars, mark, *st.Expect.Pushes, wait); len(problems) > 0 {
+			return sr, &Failure{File: sc.file, Problems: problems, Response: resp.body, Header: resp.header}
+		}
+	}
 	hash, err := r.stateHash(ctx)
 	if err != nil {
 		return sr, fmt.Errorf("state hash: %w", err)

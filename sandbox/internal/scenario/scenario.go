@@ -40,6 +40,10 @@ type Scenario struct {
 	Clock string `yaml:"clock,omitempty"`
 	// Vars are variables available to every step as ${name}.
 	Vars map[string]string `yaml:"vars,omitempty"`
+	// Receivers are push receivers the runner hosts on loopback for the run; the sandbox reaches
+	// each at http://<name>.receiver.invalid/ (any path), a host the runner maps to the receiver's
+	// port (PUT /_sandbox/hosts/{host}) so that no port enters the state.
+	Receivers []Receiver `yaml:"receivers,omitempty"`
 	// Setup runs before Steps; it is reported apart so that a failure there reads as "the
 	// scenario could not start" rather than as a failed expectation.
 	Setup []Step `yaml:"setup,omitempty"`
@@ -67,6 +71,33 @@ func (s *Scenario) ClockValue() time.Time {
 	t, _ := time.Parse(time.RFC3339, s.Clock) // checked by Parse
 	return t
 }
+
+// Receiver is a push receiver the runner hosts: an integrator's server as an account's push
+// configuration describes it. It answers WeChat's URL handshake, checks every push's signature
+// (and msg_signature when encrypted), decrypts compatible- and safe-mode pushes, and keeps the
+// decrypted events for the steps' expectations.
+type Receiver struct {
+	// Name is the receiver's host label: a lower-case letter, then letters, digits or '-' (at
+	// most 32).
+	Name  string `yaml:"name"`
+	Token string `yaml:"token"`
+	// EncodingAESKey decrypts compatible- and safe-mode pushes (43 letters and digits).
+	EncodingAESKey string `yaml:"encoding_aes_key,omitempty"`
+	// Format is json (the default) or xml; Mode is plaintext (the default), compatible or safe.
+	Format string `yaml:"format,omitempty"`
+	Mode   string `yaml:"mode,omitempty"`
+	// AppID, when set, is the appid the encrypted trailer must carry; it may hold ${...}, read
+	// when a push arrives.
+	AppID string `yaml:"appid,omitempty"`
+	// Answer is what the receiver answers a verified push; default "success".
+	Answer string `yaml:"answer,omitempty"`
+}
+
+// Host is the logical host the sandbox posts to for this receiver.
+func (r Receiver) Host() string { return r.Name + ReceiverDomain }
+
+// ReceiverDomain ends every receiver's host name (the reserved TLD .invalid never resolves).
+const ReceiverDomain = ".receiver.invalid"
 
 // Step is one action. Exactly one of Request, Advance and Set is given.
 type Step struct {
@@ -134,6 +165,17 @@ type Expect struct {
 	Digest string `yaml:"digest,omitempty"`
 	// StateHash is the hash of the sandbox's stored state after the step.
 	StateHash string `yaml:"state_hash,omitempty"`
+	// Pushes are the pushes the step must cause, in the order they arrive: each names a
+	// receiver and matches the decrypted event like a JSON body (XML elements become fields:
+	// text in CDATA a string, bare digits a number). An empty list means the step must cause no
+	// push; absent, pushes are not checked.
+	Pushes *[]PushExpect `yaml:"pushes,omitempty"`
+}
+
+// PushExpect is one push a step must cause.
+type PushExpect struct {
+	Receiver string                  `yaml:"receiver"`
+	JSON     map[string]yamldoc.Node `yaml:"json,omitempty"`
 }
 
 // Capture says where a variable's value comes from: a JSON path, or a header, optionally
@@ -246,6 +288,10 @@ func Parse(name string, data []byte) (*Scenario, error) {
 			}
 		}
 	}
+	receivers, err := checkReceivers(name, sc.Receivers, child(root, "receivers"))
+	if err != nil {
+		return nil, err
+	}
 	defined := map[string]bool{}
 	for k := range sc.Vars {
 		if !varName.MatchString(k) {
@@ -263,7 +309,7 @@ func Parse(name string, data []byte) (*Scenario, error) {
 			if seq != nil && i < len(seq.Content) {
 				st.node, st.line = seq.Content[i], seq.Content[i].Line
 			}
-			if err := checkStep(name, st, defined); err != nil {
+			if err := checkStep(name, st, defined, receivers); err != nil {
 				return nil, err
 			}
 		}
@@ -272,7 +318,7 @@ func Parse(name string, data []byte) (*Scenario, error) {
 }
 
 // checkStep checks one step and adds its captures to defined.
-func checkStep(file string, st *Step, defined map[string]bool) error {
+func checkStep(file string, st *Step, defined map[string]bool, receivers map[string]bool) error {
 	fail := func(line int, format string, args ...any) error {
 		if line == 0 {
 			line = st.line
@@ -329,6 +375,24 @@ func checkStep(file string, st *Step, defined map[string]bool) error {
 		if e.Digest != "" && !digestPattern.MatchString(e.Digest) {
 			return fail(lineOf(en, "digest"), "digest %q is not sha256:<64 hex digits>", e.Digest)
 		}
+		if e.Pushes != nil {
+			pn := child(en, "pushes")
+			if st.Repeat > 1 {
+				return fail(lineOf(en, "pushes"), "pushes applies to a step that runs once (not with repeat)")
+			}
+			for i, pe := range *e.Pushes {
+				var item *yamldoc.Node
+				if pn != nil && i < len(pn.Content) {
+					item = pn.Content[i]
+				}
+				if !receivers[pe.Receiver] {
+					return fail(lineOf(item, "receiver"), "push %d names receiver %q, which the scenario does not declare", i+1, pe.Receiver)
+				}
+				if err := walkMatchers(child(item, "json")); err != nil {
+					return &Error{File: file, Line: err.line, Msg: err.msg}
+				}
+			}
+		}
 	}
 	// Variables the step uses must be defined by vars or an earlier step's capture.
 	var undefined error
@@ -369,6 +433,55 @@ func checkStep(file string, st *Step, defined map[string]bool) error {
 }
 
 var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+var (
+	receiverName   = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+	receiverToken  = regexp.MustCompile(`^[A-Za-z0-9]{3,32}$`)
+	receiverAESKey = regexp.MustCompile(`^[A-Za-z0-9]{43}$`)
+)
+
+// checkReceivers checks the declared receivers, fills their defaults and returns their names.
+func checkReceivers(file string, rs []Receiver, n *yamldoc.Node) (map[string]bool, error) {
+	names := map[string]bool{}
+	for i := range rs {
+		r := &rs[i]
+		var item *yamldoc.Node
+		if n != nil && i < len(n.Content) {
+			item = n.Content[i]
+		}
+		fail := func(key, format string, args ...any) error {
+			return &Error{File: file, Line: lineOf(item, key), Msg: fmt.Sprintf(format, args...)}
+		}
+		if r.Format == "" {
+			r.Format = "json"
+		}
+		if r.Mode == "" {
+			r.Mode = "plaintext"
+		}
+		if r.Answer == "" {
+			r.Answer = "success"
+		}
+		switch {
+		case !receiverName.MatchString(r.Name) || strings.HasSuffix(r.Name, "-"):
+			return nil, fail("name", "receiver name %q must be a lower-case letter, then letters, digits or - (at most 32)", r.Name)
+		case names[r.Name]:
+			return nil, fail("name", "receiver %q is declared twice", r.Name)
+		case !receiverToken.MatchString(r.Token):
+			return nil, fail("token", "receiver %s: token must be 3 to 32 letters or digits (the push configuration's rule)", r.Name)
+		case r.Format != "json" && r.Format != "xml":
+			return nil, fail("format", "receiver %s: format must be json or xml", r.Name)
+		case r.Mode != "plaintext" && r.Mode != "compatible" && r.Mode != "safe":
+			return nil, fail("mode", "receiver %s: mode must be plaintext, compatible or safe", r.Name)
+		case r.Mode != "plaintext" && !receiverAESKey.MatchString(r.EncodingAESKey):
+			return nil, fail("encoding_aes_key", "receiver %s: mode %s needs an encoding_aes_key of 43 letters and digits", r.Name, r.Mode)
+		}
+		if _, err := parseTemplate(r.AppID); err != nil {
+			return nil, fail("appid", "receiver %s: %v", r.Name, err)
+		}
+		names[r.Name] = true
+	}
+	return names, nil
+}
 
 // child returns the value of key in a mapping node, or nil.
 func child(n *yamldoc.Node, key string) *yamldoc.Node {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/scenario"
 	"github.com/citysandbox/citysandbox/sandbox/sandboxtest"
@@ -58,6 +59,11 @@ func TestParseRejects(t *testing.T) {
 		{"json and body", "steps:\n  - request: {method: POST, path: /x, json: {a: 1}, body: x}\n", "give json or body, not both"},
 		{"bad signing scheme", "steps:\n  - request: {method: POST, path: /x, sign: {scheme: aws, app_code: a, app_secret: b}}\n", "test.yaml:2: sign needs scheme: jincheng"},
 		{"bad digest", "steps:\n  - request: {method: GET, path: /x}\n    expect: {digest: md5:abc}\n", `digest "md5:abc"`},
+		{"receiver declared twice", "receivers: [{name: oa, token: abcd}, {name: oa, token: abcd}]\nsteps:\n  - advance: 1h\n", `receiver "oa" is declared twice`},
+		{"safe receiver without a key", "receivers:\n  - {name: oa, token: abcd, mode: safe}\nsteps:\n  - advance: 1h\n", "test.yaml:2: receiver oa: mode safe needs an encoding_aes_key"},
+		{"push to an undeclared receiver", "receivers: [{name: oa, token: abcd}]\nsteps:\n  - request: {method: GET, path: /x}\n    expect:\n      pushes:\n        - receiver: ob\n", `test.yaml:6: push 1 names receiver "ob"`},
+		{"pushes on a repeated step", "receivers: [{name: oa, token: abcd}]\nsteps:\n  - request: {method: GET, path: /x}\n    repeat: 2\n    expect: {pushes: []}\n", "pushes applies to a step that runs once"},
+		{"bad matcher in a push", "receivers: [{name: oa, token: abcd}]\nsteps:\n  - request: {method: GET, path: /x}\n    expect: {pushes: [{receiver: oa, json: {Event: {$regx: a}}}]}\n", `unknown matcher "$regx"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -348,5 +354,49 @@ func TestServerErrorFailsUnlessExpected(t *testing.T) {
 	var f *scenario.Failure
 	if !errors.As(err, &f) || f.Step.Name != "unexpected" || !strings.Contains(err.Error(), "status: got 503, a server error") {
 		t.Errorf("Run = %v, want the unexpected 503 to fail", err)
+	}
+}
+
+// TestPushExpectations: a receiver the runner hosts gets the pushes; a step expecting none fails
+// when one comes, one expecting a push fails on a field that differs, and XML fields read as
+// JSON (CDATA a string, bare digits a number).
+func TestPushExpectations(t *testing.T) {
+	t.Parallel()
+	const head = `receivers:
+  - {name: mp, token: abcd1, encoding_aes_key: abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG, format: xml, mode: compatible, appid: "${appid}"}
+setup:
+  - request: {method: POST, path: /_sandbox/wechat/apps, json: {type: mini_program}}
+    capture: {appid: appid}
+  - request:
+      method: PUT
+      path: /_sandbox/wechat/apps/${appid}/push
+      json: {url: "http://mp.receiver.invalid/p", token: abcd1, encoding_aes_key: abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG, format: xml, mode: compatible}
+    expect: {status: 200}
+steps:
+  - request: {method: POST, path: /_sandbox/wechat/reviews, json: {appid: "${appid}", score: 1}}
+`
+	tg := target(t)
+	for _, tc := range []struct {
+		name, expect, want string
+	}{
+		{"as expected", "{pushes: [{receiver: mp, json: {Event: wxa_comment_bad_score, CreateTime: {$type: integer}, result.comment_id: {$type: string}, MsgType: event}}]}", ""},
+		{"none expected", "{pushes: []}", "pushes: want 0, got 1"},
+		{"a field differs", "{pushes: [{receiver: mp, json: {Event: SCAN}}]}", `push 1 to mp: json Event: want "SCAN", got "wxa_comment_bad_score"`},
+		{"two expected", "{pushes: [{receiver: mp}, {receiver: mp}]}", "pushes: want 2, got 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc, err := scenario.Parse("test.yaml", []byte(head+"    expect: "+tc.expect+"\n"))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			r := &scenario.Runner{Target: tg, PushWait: 300 * time.Millisecond}
+			_, err = r.Run(context.Background(), sc)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Run: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Run error = %v, want it to contain %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -87,6 +87,12 @@ func TestSchemaRejectsWhatTheParserRejects(t *testing.T) {
 		"steps:\n  - request: {method: GET, path: /x}\n    capture: {t: {pth: a}}\n",
 		"steps:\n  - advance: 1h\n    repeat: 3\n",
 		"steps: []\n",
+		"receivers: [{name: Oa, token: abcd}]\nsteps:\n  - advance: 1h\n",
+		"receivers: [{name: oa, token: abcd, mode: safe}]\nsteps:\n  - advance: 1h\n",
+		"receivers: [{name: oa, token: abcd, format: yaml}]\nsteps:\n  - advance: 1h\n",
+		"receivers: [{name: oa}]\nsteps:\n  - advance: 1h\n",
+		"receivers: [{name: oa, token: abcd}]\nsteps:\n  - request: {method: GET, path: /x}\n    expect: {pushes: [{receiver: oa, jsn: {}}]}\n",
+		"receivers: [{name: oa, token: abcd}]\nsteps:\n  - request: {method: GET, path: /x}\n    expect: {pushes: [{json: {Event: SCAN}}]}\n",
 	} {
 		if _, err := scenario.Parse("bad.yaml", []byte(src)); err == nil {
 			t.Errorf("Parse accepted:\n%s", src)
