@@ -106,7 +106,8 @@ type Try struct {
 	At time.Time `json:"at"`
 	// HTTPStatus is the receiver's status code; 0 when no answer came.
 	HTTPStatus int `json:"http_status"`
-	// LatencyMillis is measured in wall time: it is the integrator's server being timed, not
+	// LatencyMillis is measured in wall time (0 under a frozen clock, where no time passes and
+	// replays must answer the same bytes): it is the integrator's server being timed, not
 	// sandbox time. It is kept in memory only, beside the stored record, so that the stored
 	// state (and its hash) stays the same from run to run; after a restart it reads 0.
 	LatencyMillis int64  `json:"latency_ms"`
@@ -300,7 +301,7 @@ func (d *Deliverer) Deliver(ctx context.Context, t Target, event string, msg Mes
 func (d *Deliverer) try(ctx context.Context, t Target, p Prepared, n int) (Try, bool) {
 	tr := Try{N: n, At: d.deps.Clock.Now()}
 	status, answer, latency, err := d.send(ctx, http.MethodPost, p.URL, p.ContentType, p.Body)
-	tr.HTTPStatus, tr.Answer, tr.LatencyMillis = status, answer, latency.Milliseconds()
+	tr.HTTPStatus, tr.Answer, tr.LatencyMillis = status, answer, d.reported(latency)
 	ok := false
 	switch {
 	case err != nil:
@@ -349,6 +350,16 @@ func (d *Deliverer) send(ctx context.Context, method, u, contentType string, bod
 		return resp.StatusCode, string(b), latency, fmt.Errorf("read answer: %w", err)
 	}
 	return resp.StatusCode, string(b), latency, nil
+}
+
+// reported is a try's latency as answers show it: the wall time measured, except under a frozen
+// clock, where it reads 0 — no time passes there, and a replay of the same requests must answer
+// the same bytes whatever the receiver's speed.
+func (d *Deliverer) reported(latency time.Duration) int64 {
+	if c, ok := d.deps.Clock.(interface{ Frozen() bool }); ok && c.Frozen() {
+		return 0
+	}
+	return latency.Milliseconds()
 }
 
 func (d *Deliverer) journal(e journal.Entry) {

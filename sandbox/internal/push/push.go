@@ -27,5 +27,6 @@
 //     retried at once (Deps.RetryDelay can space the tries);
 //   - the handshake is a single try and its echo must match exactly (no trimming);
 //   - latency is measured in wall time, the only wall-time reading in the sandbox besides the
-//     running clock: it times the integrator's server, not the sandbox.
+//     running clock: it times the integrator's server, not the sandbox; under a frozen clock
+//     (tests, scenario replays) it reads 0, so the same requests answer the same bytes.
 package push
