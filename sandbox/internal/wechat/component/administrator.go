@@ -111,7 +111,7 @@ func openedPreAuth(tx *store.Tx, comp *wechat.App, code string, now time.Time) (
 	case !now.Before(pa.ExpiresAt):
 		return nil, refuse(apierr.Conflict, "pre_auth_code_expired", "pre_auth_code expired at %s", pa.ExpiresAt.Format(time.RFC3339))
 	case pa.Page == nil:
-		return nil, refuse(apierr.Conflict, "page_not_opened", "open /cgi-bin/componentloginpage with this pre_auth_code first: that is the page the administrator scans")
+		return nil, refuse(apierr.Conflict, "page_not_opened", "open /cgi-bin/componentloginpage or /safe/bindcomponent with this pre_auth_code first: that is the page the administrator confirms on")
 	}
 	return pa, nil
 }

@@ -1,9 +1,12 @@
 package component
 
 // The authorization page: api_create_preauthcode issues the pre-auth code, and
-// /cgi-bin/componentloginpage (mp.weixin.qq.com) is the page an account administrator scans. The
-// page is the sandbox's own small HTML page; once the simulated administrator confirms
-// (administrator.go), it sends the browser to the redirect_uri with the authorization code.
+// /cgi-bin/componentloginpage (mp.weixin.qq.com, the PC page an account administrator scans) or
+// /safe/bindcomponent (mp.weixin.qq.com, the mobile link opened inside WeChat, reference
+// wechat-component.md §4) is the page the administrator confirms on. Both are the sandbox's own
+// small HTML page with the same semantics: the pre-auth code is opened, and once the simulated
+// administrator confirms (administrator.go), the page sends the browser to the redirect_uri with
+// the authorization code.
 
 import (
 	"bytes"
@@ -41,6 +44,8 @@ type loginPage struct {
 	BizAppID    string    `json:"biz_appid,omitempty"`
 	Categories  []int     `json:"categories,omitempty"`
 	OpenedAt    time.Time `json:"opened_at"`
+	// Mobile tells that the page was the mobile link (/safe/bindcomponent).
+	Mobile bool `json:"mobile,omitempty"`
 }
 
 func preAuthKey(code string) string { return "wechat:component:preauth:" + code }
@@ -75,7 +80,7 @@ func (e *Emulator) handleCreatePreAuthCode(c *endpoint.Call) (any, error) {
 
 var loginPageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
-<title>公众平台账号授权 — citysandbox</title>
+<title>{{if .Mobile}}公众平台账号授权（手机）{{else}}公众平台账号授权{{end}} — citysandbox</title>
 <style>body{font-family:sans-serif;max-width:40em;margin:2em auto;color:#333}code{background:#eee;padding:0 .2em}</style>
 </head><body>
 <h1>授权给第三方平台「{{.Component}}」</h1>
@@ -92,12 +97,25 @@ this page then sends the browser to <code>{{.RedirectURI}}</code> with <code>aut
 type loginPageView struct {
 	Component, ComponentAppID, PreAuthCode, RedirectURI, Accounts string
 	Sets                                                          []permissionSet
+	Mobile                                                        bool
 }
 
 // handleComponentLoginPage serves GET /cgi-bin/componentloginpage (mp.weixin.qq.com): the page
 // for a live pre-auth code, or — once the administrator confirmed — a redirect to the
 // redirect_uri with the authorization code.
 func (e *Emulator) handleComponentLoginPage(c *endpoint.Call) (any, error) {
+	return e.serveAuthPage(c, false)
+}
+
+// handleBindComponent serves GET /safe/bindcomponent?action=bindcomponent&no_scan=1&...
+// (mp.weixin.qq.com), the mobile authorization link: the same page, parameters and errors as
+// componentloginpage (the spec admits action=bindcomponent only).
+func (e *Emulator) handleBindComponent(c *endpoint.Call) (any, error) {
+	return e.serveAuthPage(c, true)
+}
+
+// serveAuthPage is either authorization page.
+func (e *Emulator) serveAuthPage(c *endpoint.Call, mobile bool) (any, error) {
 	compID, code := c.Query("component_appid"), c.Query("pre_auth_code")
 	if !wechat.ValidAppID(compID) {
 		return nil, apierr.Newf(apierr.Invalid, 40013, "component_appid %q is not of the form wx + 16 hex digits", compID)
@@ -106,6 +124,7 @@ func (e *Emulator) handleComponentLoginPage(c *endpoint.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	page.Mobile = mobile
 	var view loginPageView
 	var redirect string
 	err = e.deps.Store.Update(func(tx *store.Tx) error {
@@ -180,7 +199,7 @@ func openLoginPage(tx *store.Tx, c *endpoint.Call, compID, code string, page *lo
 	if err := tx.Put(preAuthKey(pa.Code), pa); err != nil {
 		return view, "", err
 	}
-	view = loginPageView{Component: comp.Name, ComponentAppID: comp.AppID, PreAuthCode: pa.Code, RedirectURI: page.RedirectURI, Accounts: accounts}
+	view = loginPageView{Component: comp.Name, ComponentAppID: comp.AppID, PreAuthCode: pa.Code, RedirectURI: page.RedirectURI, Accounts: accounts, Mobile: page.Mobile}
 	for _, k := range kinds {
 		view.Sets = append(view.Sets, offeredSets(k, page.Categories)...)
 	}

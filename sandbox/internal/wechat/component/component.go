@@ -54,12 +54,14 @@
 //     removes a set applies to authorizer tokens already issued;
 //   - an API that lists the component account type (clear_quota) takes a component token; an
 //     API declaring no permission set (the quota and rid tools) takes any authorizer token;
-//   - the authorization page is a small HTML page of the sandbox's own; it refuses bad
-//     parameters with WeChat's JSON envelope rather than an error page: 61011 for a
+//   - the authorization page (PC: componentloginpage; mobile: /safe/bindcomponent, with
+//     action=bindcomponent, no_scan=1 and the same parameters; open.weixin.qq.com's
+//     /wxaopen/safe/bindcomponent is not served) is a small HTML page of the sandbox's own; it
+//     refuses bad parameters with WeChat's JSON envelope rather than an error page: 61011 for a
 //     component_appid that is not a third-party platform, 61009 for an unknown or used pre-auth
 //     code, 61010 for an expired one (WeChat shows "PreAuthCode invalid"), 40097 for a
 //     redirect_uri that is not an absolute http(s) URL, 40013 for a biz_appid that is no
-//     account; the redirect_uri domain is not checked against an "authorization initiation page
+//     account, 40097 for an action other than bindcomponent; the redirect_uri domain is not checked against an "authorization initiation page
 //     domain" (components have none here), nor is the Referer;
 //   - permission sets offered: official accounts 1, 2, 3, 4, 7, 11, 15, 22; mini programs 17,
 //     18, 19, 25, 76, 105, 151 (105 and 151 are placed on mini programs by the API pages that
@@ -119,6 +121,7 @@ func (e *Emulator) Routes(r endpoint.Routes) {
 	r.Handle("getAuthorizerInfo", e.handleAuthorizerInfo)          // POST /cgi-bin/component/api_get_authorizer_info
 	r.Handle("getAuthorizerList", e.handleAuthorizerList)          // POST /cgi-bin/component/api_get_authorizer_list
 	r.Handle("componentLoginPage", e.handleComponentLoginPage)     // GET /cgi-bin/componentloginpage
+	r.Handle("bindComponent", e.handleBindComponent)               // GET /safe/bindcomponent
 	r.Handle("getWeChatComponent", e.handleGetComponent)           // GET /_sandbox/wechat/components/{appid}
 	r.Handle("pushWeChatComponentTicket", e.handlePushTicket)      // POST /_sandbox/wechat/components/{appid}/ticket
 	r.Handle("authorizeWeChatComponent", e.handleAuthorize)        // POST /_sandbox/wechat/components/{appid}/authorize
