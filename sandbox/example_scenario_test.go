@@ -58,5 +58,5 @@ steps:
 	// ok   step 3 (line 18)  advance 2h → 200
 	// ok   step 4 "two hours later it has expired" (line 19)  POST /cgi-bin/openapi/quota/get?access_token=${token} → 200 errcode 42001
 	// PASS a token expires after two hours (4 steps)
-	// state after the last step: 8158382853f95f261cbbfd7071af81a905231795dabf562c2f18fb5c1fa7ab26
+	// state after the last step: e5d09bd1c403867ccf04dbd9abc596f5931b699f853f305614d8fc27c942765c
 }

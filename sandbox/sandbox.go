@@ -133,7 +133,7 @@ func New(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	s.journal = journal.New(cfg.journalSize)
-	s.quota = quota.New(s.store, s.clock)
+	s.quota = quota.New(s.store, s.clock, wechat.QuotaPrefix)
 	s.rand = seeded.New(cfg.seed)
 	s.faults = endpoint.NewFaults(s.rand, s.saveFaults)
 	s.faker = fixture.NewFaker(cfg.seed)
@@ -396,8 +396,7 @@ func (s *Server) reset(platform string) error {
 		if err := s.store.Clear(); err != nil {
 			return err
 		}
-		s.journal.Clear()
-		s.quota.ResetMemory()
+		s.forgetMemory("")
 		if err := s.faults.Reset(); err != nil {
 			return err
 		}
@@ -417,6 +416,7 @@ func (s *Server) reset(platform string) error {
 	}); err != nil {
 		return err
 	}
+	s.forgetMemory(platform)
 	// The platform's fixtures come out as on a fresh start; requests then draw from a stream
 	// this state has not used, so nothing made after this reset repeats an id made before it,
 	// whatever restarts came between.
@@ -428,11 +428,24 @@ func (s *Server) reset(platform string) error {
 	return s.nextStream()
 }
 
+// forgetMemory drops what the sandbox holds in memory beside the store about one platform's
+// state, or every platform's (""), as a reset of that state must: the quota windows of a
+// second and a minute, the deliveries' wall-time latencies, and for a full reset the journal.
+func (s *Server) forgetMemory(platform string) {
+	if platform == "" || platform == "wechat" {
+		s.quota.ResetMemory()
+		s.push.Forget()
+	}
+	if platform == "" {
+		s.journal.Clear()
+	}
+}
+
 func (s *Server) restore(snapshot []byte) error {
 	if err := s.store.Restore(snapshot); err != nil {
 		return err
 	}
-	s.quota.ResetMemory()
+	s.forgetMemory("wechat")
 	return nil
 }
 

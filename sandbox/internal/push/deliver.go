@@ -154,6 +154,10 @@ func (d *Deliverer) withLatencies(dl *Delivery) {
 	}
 }
 
+// Forget drops the wall-time latencies kept beside the stored deliveries, as a reset of the
+// state that holds the deliveries must: ids start again at 1 after it.
+func (d *Deliverer) Forget() { d.latencies.Clear() }
+
 // New returns a Deliverer, filling the defaults of d.
 func New(d Deps) *Deliverer {
 	if d.Client == nil {

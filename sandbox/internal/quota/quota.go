@@ -71,8 +71,9 @@ type Denial struct {
 
 // Engine counts calls. It is safe for concurrent use.
 type Engine struct {
-	store *store.Store
-	clock clock.Clock
+	store  *store.Store
+	clock  clock.Clock
+	prefix string
 
 	mu  sync.Mutex
 	mem map[memKey]int
@@ -84,16 +85,14 @@ type memKey struct {
 	bucket int64
 }
 
-// New returns an Engine over st, reading time from c.
-func New(st *store.Store, c clock.Clock) *Engine {
-	return &Engine{store: st, clock: c, mem: map[memKey]int{}}
+// New returns an Engine over st, reading time from c, whose stored counters live under prefix
+// (the platform's, "wechat:quota:", so that a reset of the platform resets its counters too).
+func New(st *store.Store, c clock.Clock, prefix string) *Engine {
+	return &Engine{store: st, clock: c, prefix: prefix, mem: map[memKey]int{}}
 }
 
-// Key prefix of every stored counter.
-const keyPrefix = "quota:"
-
-func storedKey(scope string, w Window, bucket string) string {
-	return keyPrefix + scope + ":" + w.String() + ":" + bucket
+func (e *Engine) storedKey(scope string, w Window, bucket string) string {
+	return e.prefix + scope + ":" + w.String() + ":" + bucket
 }
 
 func bucketOf(w Window, t time.Time) string {
@@ -141,7 +140,7 @@ func (e *Engine) Admit(scope string, limits Limits) (*Denial, error) {
 			if lim == 0 {
 				continue
 			}
-			key := storedKey(scope, w, bucketOf(w, now))
+			key := e.storedKey(scope, w, bucketOf(w, now))
 			n, err := readCount(tx, key)
 			if err != nil {
 				return err
@@ -196,7 +195,7 @@ func (e *Engine) Release(scope string, limits Limits, admittedAt time.Time) erro
 			if limits.Of(w) == 0 {
 				continue
 			}
-			key := storedKey(scope, w, bucketOf(w, admittedAt))
+			key := e.storedKey(scope, w, bucketOf(w, admittedAt))
 			n, err := readCount(tx, key)
 			if err != nil {
 				return err
@@ -261,7 +260,7 @@ func (e *Engine) Used(scope string, w Window) (int, error) {
 	var n int
 	err := e.store.View(func(tx *store.Tx) error {
 		var err error
-		n, err = readCount(tx, storedKey(scope, w, bucketOf(w, now)))
+		n, err = readCount(tx, e.storedKey(scope, w, bucketOf(w, now)))
 		return err
 	})
 	return n, err
@@ -285,7 +284,7 @@ func (e *Engine) Live() map[string]int {
 
 // UsedIn is Used for a stored window (day, month, lifetime) inside a caller's transaction.
 func (e *Engine) UsedIn(tx *store.Tx, scope string, w Window) (int, error) {
-	return readCount(tx, storedKey(scope, w, bucketOf(w, e.clock.Now())))
+	return readCount(tx, e.storedKey(scope, w, bucketOf(w, e.clock.Now())))
 }
 
 // Clear resets the day, second and minute windows of scope, or with prefix of every scope that
@@ -302,10 +301,10 @@ func (e *Engine) Clear(scope string, prefix bool) error {
 	}
 	return e.store.Update(func(tx *store.Tx) error {
 		var keys []string
-		if err := tx.AscendPrefix(keyPrefix+scope, func(k, _ string) bool {
+		if err := tx.AscendPrefix(e.prefix+scope, func(k, _ string) bool {
 			// Scopes never contain ":day:", so this picks the day counters only.
 			i := strings.Index(k, ":"+Day.String()+":")
-			if i > 0 && matches(k[len(keyPrefix):i]) {
+			if i > 0 && matches(k[len(e.prefix):i]) {
 				keys = append(keys, k)
 			}
 			return true

@@ -17,7 +17,7 @@ func newEngine(t *testing.T) (*Engine, *clock.Controllable, *store.Store) {
 	}
 	t.Cleanup(func() { st.Close() })
 	c := clock.NewFrozen(time.Date(2026, 3, 2, 10, 0, 0, 0, clock.Beijing))
-	return New(st, c), c, st
+	return New(st, c, "test:quota:"), c, st
 }
 
 // admitConcurrently fires n admissions at once and counts those admitted.

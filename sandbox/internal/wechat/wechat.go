@@ -208,6 +208,10 @@ func (p *Platform) release(app *App, api string, limits quota.Limits, at time.Ti
 	}
 }
 
+// QuotaPrefix starts the stored quota counters of WeChat's accounts, so that a reset of the
+// platform resets them with everything else.
+const QuotaPrefix = "wechat:quota:"
+
 func quotaScope(appid, api string) string { return appid + "|" + api }
 
 // Render implements endpoint.Platform: WeChat's envelope.

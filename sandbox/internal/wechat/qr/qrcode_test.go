@@ -184,7 +184,7 @@ func TestCreateQRCodeDailyQuota(t *testing.T) {
 	oa := app(k, sandbox.WeChatAppSpec{Type: "official_account", Tier: "production"})
 	tok := k.AppToken(oa)
 	// 100,000 calls a day; the day's counter is set to its last value.
-	k.PatchState(map[string]string{"quota:" + oa.AppID + "|/cgi-bin/qrcode/create:day:20260302": "99999"})
+	k.PatchState(map[string]string{"wechat:quota:" + oa.AppID + "|/cgi-bin/qrcode/create:day:20260302": "99999"})
 	k.Post(qrCreate, tok, scene("QR_SCENE", map[string]any{"scene_id": 1}))
 	k.Refused(qrCreate, tok, scene("QR_SCENE", map[string]any{"scene_id": 1}), 45009)
 	k.Advance(24 * time.Hour)

@@ -40,7 +40,7 @@ func newJumpIndexWorld(tb testing.TB) *jumpIndexWorld {
 	tb.Cleanup(func() { _ = st.Close() })
 	clk := clock.NewFrozen(time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC))
 	rnd := seeded.New(5)
-	wx, err := wechat.New(wechat.Deps{Store: st, Clock: clk, Quota: quota.New(st, clk), Rand: rnd, Faker: fixture.NewFaker(5)})
+	wx, err := wechat.New(wechat.Deps{Store: st, Clock: clk, Quota: quota.New(st, clk, wechat.QuotaPrefix), Rand: rnd, Faker: fixture.NewFaker(5)})
 	if err != nil {
 		tb.Fatal(err)
 	}
