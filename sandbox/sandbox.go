@@ -202,7 +202,7 @@ func (s *Server) build() error {
 	s.control.Routes(routes)
 	s.contract.Routes(routes)
 	s.wechat.Routes(routes)
-	s.qr = qr.New(qr.Deps{Store: s.store, Clock: s.clock, Rand: s.rand, Journal: s.journal, WeChat: s.wechat})
+	s.qr = qr.New(qr.Deps{Store: s.store, Clock: s.clock, Rand: s.rand, Journal: s.journal, WeChat: s.wechat, Hosts: s.hosts})
 	s.qr.Routes(routes)
 	s.review = review.New(review.Deps{Store: s.store, Clock: s.clock, Rand: s.rand, Faker: s.faker, WeChat: s.wechat})
 	s.review.Routes(routes)

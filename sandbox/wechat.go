@@ -44,6 +44,10 @@ type WeChatApp struct {
 	IPWhitelist []string `json:"ip_whitelist,omitempty"`
 	// Released tells whether a Mini Program has a released version (QR-jump publishing needs one).
 	Released bool `json:"released,omitempty"`
+	// QRJumpFileRequired makes the Mini Program's ordinary-link QR-jump rules need their
+	// verification file served by a mapped host: a host nobody mapped is refused (85069) instead
+	// of accepted unchecked.
+	QRJumpFileRequired bool `json:"qrjump_file_required,omitempty"`
 	// Token and EncodingAESKey sign and encrypt pushes: set with the push configuration, issued at
 	// creation for components.
 	Token          string `json:"token,omitempty"`
@@ -56,7 +60,8 @@ func weChatAppFrom(a wechat.App) WeChatApp {
 	return WeChatApp{
 		AppID: a.AppID, Secret: a.Secret, Type: a.Type, ServiceType: a.ServiceType, OriginalID: a.OriginalID,
 		Name: a.Name, SubjectType: a.SubjectType, Verified: a.Verified, Tier: a.Tier, IPWhitelist: a.IPWhitelist,
-		Released: a.Released, Token: a.Token, EncodingAESKey: a.EncodingAESKey, CreatedAt: a.CreatedAt,
+		Released: a.Released, QRJumpFileRequired: a.QRJumpFileRequired, Token: a.Token, EncodingAESKey: a.EncodingAESKey,
+		CreatedAt: a.CreatedAt,
 	}
 }
 
@@ -86,13 +91,15 @@ type WeChatAppSpec struct {
 	IPWhitelist []string `json:"ip_whitelist,omitempty"`
 	// Released says whether a Mini Program has a released version. Default (nil) false.
 	Released *bool `json:"released,omitempty"`
+	// QRJumpFileRequired: see WeChatApp. Default false (an unmapped host is accepted unchecked).
+	QRJumpFileRequired bool `json:"qrjump_file_required,omitempty"`
 }
 
 func (s WeChatAppSpec) internal() wechat.AppSpec {
 	return wechat.AppSpec{
 		Type: s.Type, ServiceType: s.ServiceType, AppID: s.AppID, Secret: s.Secret, OriginalID: s.OriginalID,
 		Name: s.Name, SubjectType: s.SubjectType, Verified: s.Verified, Tier: s.Tier, IPWhitelist: s.IPWhitelist,
-		Released: s.Released,
+		Released: s.Released, QRJumpFileRequired: s.QRJumpFileRequired,
 	}
 }
 

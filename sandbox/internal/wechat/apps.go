@@ -57,6 +57,10 @@ type App struct {
 	IPWhitelist []string `json:"ip_whitelist,omitempty" yaml:"ip_whitelist"`
 	// Released tells whether a mini program has a released version (QR-jump publishing needs one).
 	Released bool `json:"released,omitempty" yaml:"released"`
+	// QRJumpFileRequired makes a mini program's ordinary-link QR-jump rules need a verification
+	// file fetched from a mapped host: an unmapped host is refused (85069) rather than accepted
+	// unchecked.
+	QRJumpFileRequired bool `json:"qrjump_file_required,omitempty" yaml:"qrjump_file_required"`
 	// Token and EncodingAESKey sign and encrypt pushes (set with the push configuration; issued
 	// at creation for components).
 	Token          string    `json:"token,omitempty" yaml:"token"`
@@ -104,6 +108,8 @@ type AppSpec struct {
 	Tier        string   `json:"tier,omitempty" yaml:"tier"`
 	IPWhitelist []string `json:"ip_whitelist,omitempty" yaml:"ip_whitelist"`
 	Released    *bool    `json:"released,omitempty" yaml:"released"`
+	// QRJumpFileRequired: see App.
+	QRJumpFileRequired bool `json:"qrjump_file_required,omitempty" yaml:"qrjump_file_required"`
 }
 
 // CreateApp makes a new app from spec, filling what it leaves out (verified, enterprise,
@@ -123,7 +129,7 @@ func (p *Platform) createApp(tx *store.Tx, s AppSpec) (*App, error) {
 	a := &App{
 		Type: s.Type, ServiceType: s.ServiceType, AppID: s.AppID, Secret: s.Secret, OriginalID: s.OriginalID,
 		Name: s.Name, SubjectType: s.SubjectType, Verified: true, Tier: s.Tier, IPWhitelist: s.IPWhitelist,
-		CreatedAt: p.deps.Clock.Now(),
+		QRJumpFileRequired: s.QRJumpFileRequired, CreatedAt: p.deps.Clock.Now(),
 	}
 	if s.Verified != nil {
 		a.Verified = *s.Verified
@@ -343,6 +349,8 @@ type appUpdate struct {
 	IPWhitelist *[]string `json:"ip_whitelist"`
 	Released    *bool     `json:"released"`
 	Secret      *string   `json:"secret"`
+	// QRJumpFileRequired: see App.
+	QRJumpFileRequired *bool `json:"qrjump_file_required"`
 }
 
 func (p *Platform) handleUpdateApp(c *endpoint.Call) (any, error) {
@@ -366,6 +374,7 @@ func (p *Platform) handleUpdateApp(c *endpoint.Call) (any, error) {
 		setIf(&app.IPWhitelist, u.IPWhitelist)
 		setIf(&app.Released, u.Released)
 		setIf(&app.Secret, u.Secret)
+		setIf(&app.QRJumpFileRequired, u.QRJumpFileRequired)
 		if err := p.completeApp(app); err != nil {
 			return err
 		}

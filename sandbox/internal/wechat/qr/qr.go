@@ -19,8 +19,12 @@
 package qr
 
 import (
+	"net/http"
+	"time"
+
 	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/hostmap"
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
@@ -36,15 +40,25 @@ type Deps struct {
 	Journal *journal.Journal
 	// WeChat knows the accounts, admits calls against their quotas and renders errcodes.
 	WeChat *wechat.Platform
+	// Hosts are the hosts mapped to local addresses, the only ones QR-jump verification files
+	// are fetched from. Nil: none.
+	Hosts *hostmap.Map
 }
 
 // Emulator is the QR families: their API handlers and control verbs.
 type Emulator struct {
 	deps Deps
+	// files fetches verification files from mapped hosts only.
+	files *http.Client
 }
 
 // New returns the emulation.
-func New(d Deps) *Emulator { return &Emulator{deps: d} }
+func New(d Deps) *Emulator {
+	if d.Hosts == nil {
+		d.Hosts = hostmap.New()
+	}
+	return &Emulator{deps: d, files: d.Hosts.Client(hostmap.MappedOnly, 5*time.Second)}
+}
 
 // Routes registers the QR families: parametric codes, QR-jump rules, the scan simulator and
 // account links, and the scan-to-follow component.

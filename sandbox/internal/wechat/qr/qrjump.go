@@ -30,8 +30,10 @@ package qr
 //   - modifying, publishing or deleting a prefix the account has no rule for is 40097;
 //   - ordinary-link prefixes on weixin.qq.com, on an IP address or without a dotted host are
 //     85066, and hosts under the reserved TLDs test, example, invalid, localhost and local fail
-//     the ICP check (85076, whose message WeChat leaves empty); the verification file is never
-//     fetched (85069 is not produced), since the sandbox calls no outside host;
+//     the ICP check (85076, whose message WeChat leaves empty); the verification file is
+//     fetched only from hosts mapped to local addresses (verifyfile.go: 85069 when it is not
+//     served; an unmapped host is accepted unchecked unless the Mini Program requires the
+//     check);
 //   - get_type 0 answers the newest 10,000 rules in the order they were added; total_count is
 //     the number of rules the caller can list whatever get_type; qrcodejump_open is always 1;
 //   - the verification file is derived from the appid (the same file for ever);
@@ -329,6 +331,11 @@ func (e *Emulator) handleQRJumpAdd(c *endpoint.Call) (any, error) {
 	}
 	if err := checkPagePath(req.Path); err != nil {
 		return nil, err
+	}
+	if !q.service() && req.IsEdit != 1 {
+		if err := e.checkVerificationFile(c, q.mp, req.Prefix); err != nil {
+			return nil, err
+		}
 	}
 	return nil, e.deps.Store.Update(func(tx *store.Tx) error {
 		if req.IsEdit == 1 {
