@@ -19,6 +19,9 @@ type ContractReport struct {
 	Operations []ContractOperation `json:"operations"`
 	// Unrouted counts requests to paths no operation serves.
 	Unrouted []ContractUnroutedCalls `json:"unrouted"`
+	// Leaks counts the requests that tried to reach the real platforms or carried production
+	// credentials (Server.Leaks lists them): a CI job fails its run when it is not 0.
+	Leaks int `json:"leaks"`
 }
 
 // ContractOperation is one operation's line in a contract report.
@@ -74,7 +77,7 @@ type ContractUnroutedCalls struct {
 
 func contractReportFrom(r scenario.Report) ContractReport {
 	return ContractReport{
-		Calls: r.Calls, OperationsCalled: r.OperationsCalled, OperationsTotal: r.OperationsTotal,
+		Calls: r.Calls, OperationsCalled: r.OperationsCalled, OperationsTotal: r.OperationsTotal, Leaks: r.Leaks,
 		Operations: convertSlice(r.Operations, func(o scenario.OperationReport) ContractOperation {
 			return ContractOperation{
 				Operation: o.Operation, Platform: o.Platform, Method: o.Method, Path: o.Path, Calls: o.Calls,
@@ -100,7 +103,7 @@ func contractReportFrom(r scenario.Report) ContractReport {
 
 func (r ContractReport) internal() scenario.Report {
 	return scenario.Report{
-		Calls: r.Calls, OperationsCalled: r.OperationsCalled, OperationsTotal: r.OperationsTotal,
+		Calls: r.Calls, OperationsCalled: r.OperationsCalled, OperationsTotal: r.OperationsTotal, Leaks: r.Leaks,
 		Operations: convertSlice(r.Operations, func(o ContractOperation) scenario.OperationReport {
 			return scenario.OperationReport{
 				Operation: o.Operation, Platform: o.Platform, Method: o.Method, Path: o.Path, Calls: o.Calls,

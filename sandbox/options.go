@@ -32,6 +32,8 @@ type config struct {
 	pushTries     int
 	recorder      *Recorder
 	resolve       []string
+	caDir         string
+	hosts         []string
 }
 
 // WithSeed seeds every random value (ids, tokens, fake data). Default 1.
@@ -123,4 +125,16 @@ func WithPushTiming(timeout time.Duration, tries int) Option {
 // (Server.MapHost, PUT /_sandbox/hosts/{host}).
 func WithResolve(mappings ...string) Option {
 	return func(c *config) { c.resolve = append(c.resolve, mappings...) }
+}
+
+// WithCADir keeps the sandbox's certificate authority (the CA its TLS listener and forward proxy
+// sign the platform hosts' certificates with) in dir, creating it there on first use. Default:
+// the directory of the store file, or memory only for a ":memory:" store.
+func WithCADir(dir string) Option { return func(c *config) { c.caDir = dir } }
+
+// WithEmulatedHosts adds host names the sandbox answers for, over its forward proxy and TLS
+// listener, beside the WeChat hosts it always answers for (DefaultEmulatedHosts): the Jincheng
+// gateway name an integrator's configuration uses, for one. Default: none.
+func WithEmulatedHosts(hosts ...string) Option {
+	return func(c *config) { c.hosts = append(c.hosts, hosts...) }
 }

@@ -36,12 +36,15 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/hostmap"
 	"github.com/citysandbox/citysandbox/sandbox/internal/jincheng"
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
+	"github.com/citysandbox/citysandbox/sandbox/internal/proxy"
 	"github.com/citysandbox/citysandbox/sandbox/internal/push"
 	"github.com/citysandbox/citysandbox/sandbox/internal/quota"
 	"github.com/citysandbox/citysandbox/sandbox/internal/scenario"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+	"github.com/citysandbox/citysandbox/sandbox/internal/tlsca"
+	"github.com/citysandbox/citysandbox/sandbox/internal/tripwire"
 	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 	"github.com/citysandbox/citysandbox/sandbox/internal/wechat/cityservice"
 	"github.com/citysandbox/citysandbox/sandbox/internal/wechat/component"
@@ -79,6 +82,14 @@ type Server struct {
 	handler http.Handler
 	// seed is the configured seed, or the one a reset with a seed set since (scenario replays).
 	seed atomic.Uint64
+	// public is handler behind the refusal of CONNECT: what Handler returns.
+	public   http.Handler
+	proxy    *proxy.Proxy
+	tripwire *tripwire.Tripwire
+	// ca is the certificate authority, made on first use (caOnce).
+	caOnce sync.Once
+	ca     *tlsca.CA
+	caErr  error
 }
 
 // Spec is a loaded set of OpenAPI documents that several sandboxes may share. It also keeps the
@@ -198,9 +209,18 @@ func (s *Server) build() error {
 	})
 	s.contract = scenario.NewContract(s.spec)
 	s.journal.Observe(s.contract.Observe)
+	s.tripwire = tripwire.New(s.logger)
+	s.journal.Observe(s.tripwire.Observe)
+	s.proxy = proxy.New(proxy.Deps{
+		// The handler is built below; a tunnel only ever starts once New has returned.
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.public.ServeHTTP(w, r) }),
+		CA:      s.certificateAuthority, Extra: s.emulates, Journal: s.journal, Clock: s.clock, Logger: s.logger,
+	})
 	routes := endpoint.Routes{}
 	s.control.Routes(routes)
 	s.contract.Routes(routes)
+	s.tripwire.Routes(routes)
+	s.proxy.Routes(routes)
 	s.wechat.Routes(routes)
 	s.qr = qr.New(qr.Deps{Store: s.store, Clock: s.clock, Rand: s.rand, Journal: s.journal, WeChat: s.wechat, Hosts: s.hosts})
 	s.qr.Routes(routes)
@@ -235,6 +255,7 @@ func (s *Server) build() error {
 	if s.cfg.recorder != nil {
 		s.handler = s.cfg.recorder.attach(s, s.engine)
 	}
+	s.public = proxy.RefuseConnect(s.handler, s.logger)
 	return err
 }
 
@@ -449,8 +470,9 @@ func (s *Server) restore(snapshot []byte) error {
 	return nil
 }
 
-// Handler returns the sandbox's HTTP handler, to mount anywhere.
-func (s *Server) Handler() http.Handler { return s.handler }
+// Handler returns the sandbox's HTTP handler, to mount anywhere. It is no proxy: it answers
+// CONNECT with 405 (Serve takes CONNECT).
+func (s *Server) Handler() http.Handler { return s.public }
 
 // Reset returns the store to the fixtures, clears the journal, the faults and the in-memory
 // quota counters, and restarts the random sequence. The clock and the contract report stay.
@@ -521,10 +543,16 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net
 // Serve serves on ln until ctx is cancelled, then shuts down in order: the HTTP server first
 // (waiting up to 5 s for the requests in flight), then its background work. With a running clock
 // it also delivers the pushes that fall due as time passes. It does not close the store.
+//
+// The listener is also a forward proxy (HTTPS_PROXY=http://<addr>): a CONNECT to one of
+// EmulatedHosts on port 443 is terminated with a certificate from the sandbox's CA and served by
+// the same handler, as is a plain-HTTP request with an absolute URL for one of them; a proxied
+// request for any other host or port is refused with 403 and listed by GET /_sandbox/leaks.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	ps := s.proxy.NewServer(ln.Addr())
+	hs := &http.Server{Handler: ps.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(ps.Listener(ln)) }()
 	background, stopBackground := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -548,16 +576,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	select {
 	case err := <-errc:
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		perr := ps.Shutdown(shutdownCtx)
 		if errors.Is(err, http.ErrServerClosed) {
-			return nil
+			return perr
 		}
-		return fmt.Errorf("sandbox: serve: %w", err)
+		return errors.Join(fmt.Errorf("sandbox: serve: %w", err), perr)
 	case <-ctx.Done():
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := hs.Shutdown(shutdownCtx); err != nil {
 			return fmt.Errorf("sandbox: shutdown: %w", err)
 		}
-		return nil
+		// The tunnels' requests finish after the plain listener's, which started them.
+		return ps.Shutdown(shutdownCtx)
 	}
 }

@@ -113,6 +113,13 @@ type Call struct {
 
 	entry     journal.Entry
 	onFailure []func()
+	leak      *journal.Leak
+}
+
+// MarkLeak marks the call's journal entry as a production leak of kind (a journal.Leak*
+// constant) with the credential the sandbox does not know. The call is answered as usual.
+func (c *Call) MarkLeak(kind, credential string) {
+	c.leak = &journal.Leak{Kind: kind, Host: c.Gin.Request.Host, Credential: credential}
 }
 
 // OnFailure registers fn to run if the call ends in an error after admission, so that what
@@ -390,6 +397,7 @@ func (p *Pipeline) close(c *Call, resp Response, aerr *apierr.Error) {
 		e.Response = journal.Trim(resp.Body)
 	}
 	e.CostMillis = p.deps.Clock.Now().Sub(c.Now).Milliseconds()
+	e.Leak = c.leak
 	p.deps.Journal.Add(*e)
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 )
 
@@ -147,6 +148,10 @@ func (p *Platform) checkSignature(c *endpoint.Call) (*Caller, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if app == nil {
+		// appCodes are issued on approval: one that no sandbox app has came from elsewhere.
+		c.MarkLeak(journal.LeakUnknownAppCode, r.AppCode)
 	}
 	if app == nil || app.Status != AppApproved || app.AppSecret == "" {
 		return nil, named(codeInvalidAppCode, "no approved app has appCode "+strconvQuote(r.AppCode))

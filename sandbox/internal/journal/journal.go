@@ -37,7 +37,40 @@ type Entry struct {
 	Response    string    `json:"response_body,omitempty"`
 	// Event marks entries that record a simulated happening (a scan, a push) rather than a request.
 	Event string `json:"event,omitempty"`
+	// Leak marks a request that tried to reach the real platforms, or carried credentials that
+	// look like production ones; nil for every other request.
+	Leak *Leak `json:"leak,omitempty"`
 }
+
+// Leak says why a request counts as an attempt to reach the real platforms.
+type Leak struct {
+	// Kind is one of the Leak* constants.
+	Kind string `json:"kind"`
+	// Host is the host (and port, when the request named one) that the request was for.
+	Host string `json:"host"`
+	// Credential is the appid or appCode that the sandbox does not know, for the credential kinds.
+	Credential string `json:"credential,omitempty"`
+}
+
+// PlatformProxy is the platform of the entries for requests that the forward proxy answered
+// itself, refusing them, without handing them to a platform.
+const PlatformProxy = "proxy"
+
+// The kinds of leak.
+const (
+	// LeakHostNotEmulated is a proxied request (CONNECT or an absolute URL) for a host the
+	// sandbox does not emulate: refused, never forwarded.
+	LeakHostNotEmulated = "host_not_emulated"
+	// LeakPortNotEmulated is a CONNECT to an emulated host on a port other than 443, or an
+	// absolute URL with a port the platform does not serve: refused.
+	LeakPortNotEmulated = "port_not_emulated"
+	// LeakUnknownAppID is a WeChat credential exchange naming an appid of WeChat's form that no
+	// sandbox app has: answered as WeChat would, and marked.
+	LeakUnknownAppID = "unknown_appid"
+	// LeakUnknownAppCode is a signed Jincheng call whose appCode no sandbox app has: answered
+	// as the gateway would, and marked.
+	LeakUnknownAppCode = "unknown_appcode"
+)
 
 // Trim caps a body for storage in an entry.
 func Trim(b []byte) string {

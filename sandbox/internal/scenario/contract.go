@@ -25,6 +25,7 @@ type Contract struct {
 	mu       sync.Mutex
 	ops      map[string]*opStats
 	unrouted map[[2]string]int
+	leaks    int
 }
 
 // Bounds on what a report keeps, so a long run cannot grow it without limit.
@@ -53,12 +54,19 @@ func (c *Contract) Reset() {
 	defer c.mu.Unlock()
 	c.ops = map[string]*opStats{}
 	c.unrouted = map[[2]string]int{}
+	c.leaks = 0
 }
 
-// Observe counts one journal entry. Control-plane calls and simulated events are not the
-// integrator's API traffic and are skipped.
+// Observe counts one journal entry. Control-plane calls, simulated events and requests the
+// forward proxy refused are not the integrator's API traffic and are skipped, but every leak
+// (journal.Entry.Leak) is counted.
 func (c *Contract) Observe(e journal.Entry) {
-	if e.Event != "" || e.Platform == "control" {
+	if e.Leak != nil {
+		c.mu.Lock()
+		c.leaks++
+		c.mu.Unlock()
+	}
+	if e.Event != "" || e.Platform == "control" || e.Platform == journal.PlatformProxy {
 		return
 	}
 	c.mu.Lock()
@@ -98,6 +106,9 @@ type Report struct {
 	OperationsTotal  int               `json:"operations_total"`
 	Operations       []OperationReport `json:"operations"`
 	Unrouted         []UnroutedCalls   `json:"unrouted"`
+	// Leaks counts the requests that tried to reach the real platforms or carried production
+	// credentials (GET /_sandbox/leaks lists them): a CI job fails its run when this is not 0.
+	Leaks int `json:"leaks"`
 }
 
 // OperationReport is one operation's line in a report.
@@ -146,7 +157,7 @@ type UnroutedCalls struct {
 func (c *Contract) Report(calledOnly bool) Report {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r := Report{Operations: []OperationReport{}, Unrouted: []UnroutedCalls{}}
+	r := Report{Operations: []OperationReport{}, Unrouted: []UnroutedCalls{}, Leaks: c.leaks}
 	for _, op := range c.spec.Operations {
 		if op.Document.Platform == "control" {
 			continue
@@ -222,6 +233,9 @@ func (c *Contract) handleReset(*endpoint.Call) (any, error) {
 func (r Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "contract: %d calls, %d of %d operations called\n", r.Calls, r.OperationsCalled, r.OperationsTotal)
+	if r.Leaks > 0 {
+		fmt.Fprintf(&b, "production leaks: %d (requests for the real platforms or with production credentials: GET /_sandbox/leaks)\n", r.Leaks)
+	}
 	var never []string
 	for _, op := range r.Operations {
 		if op.Calls == 0 {

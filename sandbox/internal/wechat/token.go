@@ -10,6 +10,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
 	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 )
@@ -224,6 +225,8 @@ func (p *Platform) checkCredentials(c *endpoint.Call, appid, secret string) (*Ap
 		return nil, err
 	}
 	if app == nil {
+		// A well-formed appid that no sandbox app has is most likely a production one.
+		c.MarkLeak(journal.LeakUnknownAppID, appid)
 		return nil, apierr.Newf(apierr.Invalid, 40013, "no app %s", appid)
 	}
 	if app.Type == TypeComponent {

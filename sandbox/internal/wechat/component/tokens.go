@@ -11,6 +11,7 @@ import (
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
@@ -31,6 +32,8 @@ func (e *Emulator) checkComponentSecret(c *endpoint.Call, appid, secret string) 
 		return nil, err
 	}
 	if app == nil {
+		// A well-formed component_appid that no sandbox app has is most likely a production one.
+		c.MarkLeak(journal.LeakUnknownAppID, appid)
 		return nil, apierr.Newf(apierr.Invalid, 61011, "no app %s", appid)
 	}
 	if app.Type != wechat.TypeComponent {
