@@ -4,6 +4,7 @@
 //	citysandbox bench [flags]     measure throughput and latency over loopback
 //	citysandbox healthcheck       exit 0 if a running sandbox is healthy
 //	citysandbox replay FILE...    replay scenario files (against --target or a built-in sandbox)
+//	citysandbox ca                print the sandbox CA's certificate (PEM), for clients to trust
 //
 // Every flag can also be set through the environment as CITYSANDBOX_<NAME> (for example
 // CITYSANDBOX_ADDR, CITYSANDBOX_ADMIN_TOKEN); a flag on the command line wins.
@@ -63,6 +64,7 @@ commands:
   bench    drive load over loopback and print throughput, p50 and p99
   healthcheck  exit 0 if a running sandbox answers /_sandbox/health (used by the Docker image)
   replay   replay scenario files: replay [--target URL] [--report] FILE...
+  ca       print the certificate of the sandbox's CA (PEM; its path on stderr): ca [--data FILE] [--ca-dir DIR] [--path]
 
 Run "citysandbox <command> -h" for the flags of a command.
 `
@@ -82,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return healthcheck(ctx, rest, stdout, stderr)
 	case "replay":
 		return replay(ctx, rest, stdout, stderr)
+	case "ca":
+		return caCommand(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -93,5 +97,76 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--data", ":memory:", "--resolve", "www.qq.com=183.3.226.35:80"}, &out, &out); err == nil || !strings.Contains(err.Error(), "not loopback") {
 		t.Errorf("a public --resolve address: %v, want a refusal", err)
+	}
+}
+
+func TestServeTLSAndCACommand(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "state.db")
+	// The CA can be printed, and trusted, before the sandbox first starts.
+	var caOut, caErr bytes.Buffer
+	if err := run(context.Background(), []string{"ca", "--data", data}, &caOut, &caErr); err != nil {
+		t.Fatalf("ca: %v %s", err, caErr.String())
+	}
+	caPath := filepath.Join(dir, "citysandbox-ca.pem")
+	if !strings.HasPrefix(caOut.String(), "-----BEGIN CERTIFICATE-----") || !strings.Contains(caErr.String(), caPath) {
+		t.Fatalf("ca printed %q on stdout and %q on stderr; want the PEM, and the path %s", caOut.String(), caErr.String(), caPath)
+	}
+	var pathOut bytes.Buffer
+	if err := run(context.Background(), []string{"ca", "--path", "--data", data}, &pathOut, &pathOut); err != nil || strings.TrimSpace(pathOut.String()) != caPath {
+		t.Errorf("ca --path = %q (%v), want %s", pathOut.String(), err, caPath)
+	}
+	if err := run(context.Background(), []string{"ca", "--data", ":memory:"}, &pathOut, &pathOut); err == nil {
+		t.Error("ca of an in-memory sandbox succeeded")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--tls-addr", "127.0.0.1:0", "--data", data, "--extra-hosts", "gw.jincheng.example"}, &out, &errOut)
+	}()
+	re := regexp.MustCompile(`HTTPS on https://(127\.0\.0\.1:\d+) `)
+	var tlsAddr string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && tlsAddr == ""; time.Sleep(5 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			tlsAddr = m[1]
+		}
+	}
+	if tlsAddr == "" {
+		t.Fatalf("no HTTPS line in the banner:\n%s\n%s", out.String(), errOut.String())
+	}
+	for _, want := range []string{"CA certificate: " + caPath, "forward proxy: HTTPS_PROXY=http://127.0.0.1:", "gw.jincheng.example"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, out.String())
+		}
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caOut.Bytes()) // the CA printed before the start is the one serving
+	for _, host := range []string{"api.weixin.qq.com", "gw.jincheng.example"} {
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: host}}}
+		resp, err := client.Get("https://" + tlsAddr + "/_sandbox/health")
+		if err != nil {
+			t.Fatalf("HTTPS for %s: %v", host, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("HTTPS for %s: status %d", host, resp.StatusCode)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve after Ctrl-C: %v", err)
+	}
+	// A TLS address in use fails the start, before the banner.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	var quiet bytes.Buffer
+	err = run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--tls-addr", busy.Addr().String(), "--data", data}, &quiet, &quiet)
+	if err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Errorf("serve with its TLS address in use: %v, want a listen error", err)
 	}
 }

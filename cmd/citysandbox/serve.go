@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,6 +40,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	})
+	tlsAddr := fs.String("tls-addr", "", "also serve HTTPS here (e.g. 127.0.0.1:8443) for the platforms' own host names, chosen by SNI, with certificates from the sandbox CA")
+	caDir := fs.String("ca-dir", "", "directory of the sandbox's certificate authority (default: beside --data; in memory for :memory:)")
+	extraHosts := fs.String("extra-hosts", "", "comma-separated host names that the forward proxy and --tls-addr answer for, beside WeChat's")
 	if err := envDefaults(fs, args); err != nil {
 		return err
 	}
@@ -61,6 +65,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *fixturesDir != "" {
 		opts = append(opts, sandbox.WithFixtures(os.DirFS(*fixturesDir)))
 	}
+	if *caDir != "" {
+		opts = append(opts, sandbox.WithCADir(*caDir))
+	}
+	for h := range strings.SplitSeq(*extraHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			opts = append(opts, sandbox.WithEmulatedHosts(h))
+		}
+	}
 	var rec *sandbox.Recorder
 	if *record != "" {
 		// A recording replays byte for byte only from a fresh store with a frozen clock: the
@@ -79,6 +91,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)
 	}
+	var tlsLn net.Listener
+	if *tlsAddr != "" {
+		if tlsLn, err = net.Listen("tcp", *tlsAddr); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("listen %s: %w", *tlsAddr, err)
+		}
+	}
 	// Start-up is mostly parsing the OpenAPI documents, which allocates a great deal of
 	// short-lived memory: hold the collector off until the sandbox is built, then give the
 	// memory back once it listens.
@@ -87,6 +106,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	debug.SetGCPercent(gcPercent)
 	if err != nil {
 		_ = ln.Close()
+		if tlsLn != nil {
+			_ = tlsLn.Close()
+		}
 		return err
 	}
 	defer func() {
@@ -101,12 +123,56 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			logger.Error("close", "err", err)
 		}
 	}()
+	// The forward proxy is always on, so the CA is made (or read) now: a problem with its
+	// directory stops the start instead of the first tunnel.
+	ca, err := sb.CA()
+	if err != nil {
+		_ = ln.Close()
+		if tlsLn != nil {
+			_ = tlsLn.Close()
+		}
+		return err
+	}
 	go debug.FreeOSMemory()
 	banner(stdout, sb, ln.Addr(), *data, *adminToken)
+	tlsBanner(stdout, sb, ln.Addr(), tlsLn, ca)
 	if *adminToken == "" && !isLoopback(ln.Addr()) {
 		logger.Warn("the control plane is open to the network: set --admin-token when listening on a non-loopback address", "addr", ln.Addr().String())
 	}
-	return sb.Serve(ctx, ln)
+	if tlsLn == nil {
+		return sb.Serve(ctx, ln)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tlsDone := make(chan error, 1)
+	go func() {
+		err := sb.ServeTLS(ctx, tlsLn)
+		cancel() // either listener failing stops both
+		tlsDone <- err
+	}()
+	err = sb.Serve(ctx, ln)
+	cancel()
+	return errors.Join(err, <-tlsDone)
+}
+
+// tlsBanner says how clients reach the sandbox on the platforms' own https:// URLs.
+func tlsBanner(w io.Writer, sb *sandbox.Server, plain net.Addr, tlsLn net.Listener, ca sandbox.CA) {
+	where := ca.Path
+	if where == "" {
+		where = "in memory only"
+	}
+	fmt.Fprintf(w, "CA certificate: %s (also GET http://%s/_sandbox/ca.pem, or citysandbox ca)\n", where, plain)
+	fmt.Fprintf(w, "forward proxy: HTTPS_PROXY=http://%s for %s\n", plain, strings.Join(sb.EmulatedHosts(), ", "))
+	if tlsLn != nil {
+		fmt.Fprintf(w, "HTTPS on https://%s for the same hosts by SNI (map them to %s in /etc/hosts or extra_hosts)\n", tlsLn.Addr(), hostOf(tlsLn.Addr()))
+	}
+}
+
+func hostOf(a net.Addr) string {
+	if tcp, ok := a.(*net.TCPAddr); ok {
+		return tcp.IP.String()
+	}
+	return a.String()
 }
 
 func isLoopback(a net.Addr) bool {
