@@ -618,3 +618,48 @@ func TestServeShutsDownWithOpenTunnel(t *testing.T) {
 		t.Fatal("Serve did not return with a tunnel open")
 	}
 }
+
+// TestMappedHostsAreTerminatedAndPassedOn: a host mapped to a local address (the user's own test
+// server, on plain HTTP) gets a certificate from the CA, through the proxy and on the TLS
+// listener, and its requests reach the mapped address; an emulated host stays the sandbox's.
+func TestMappedHostsAreTerminatedAndPassedOn(t *testing.T) {
+	t.Parallel()
+	own := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "own server: %s %s host=%s forwarded-for=%s", r.Method, r.URL.Path, r.Host, r.Header.Get("X-Forwarded-For"))
+	}))
+	defer own.Close()
+	addr := own.Listener.Addr().String()
+	k, ln, _ := servedSandbox(t, sandbox.WithResolve("www.citytest.cn="+addr, "api.weixin.qq.com="+addr))
+	client := ln.ProxyClient(net.ParseIP("127.0.0.4"))
+	for _, u := range []string{"https://www.citytest.cn/verify.txt", "https://www.citytest.cn:8443/verify.txt", "http://www.citytest.cn/verify.txt"} {
+		status, _, body := get(t, client, u)
+		if status != http.StatusOK || !strings.HasPrefix(string(body), "own server: GET /verify.txt host=www.citytest.cn") ||
+			!strings.Contains(string(body), "forwarded-for=127.0.0.4") {
+			t.Errorf("%s through the proxy: %d %s", u, status, body)
+		}
+	}
+	tlsClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ln.Roots, ServerName: "www.citytest.cn"}}}
+	status, _, body := get(t, tlsClient, "https://"+ln.TLS+"/verify.txt")
+	if status != http.StatusOK || !strings.HasPrefix(string(body), "own server: GET /verify.txt") {
+		t.Errorf("the TLS listener for a mapped host: %d %s", status, body)
+	}
+	// An emulated host is the sandbox's even when mapped.
+	status, _, body = get(t, client, "https://api.weixin.qq.com/_sandbox/health")
+	if status != http.StatusOK || !strings.Contains(string(body), `"status":"ok"`) {
+		t.Errorf("a mapped emulated host: %d %s", status, body)
+	}
+	// Unmapped, the host is a leak again, and the mapped address does not answer for it.
+	k.Srv.UnmapHost("www.citytest.cn")
+	// In the tunnel already open, and in a new one.
+	if status, _, body := get(t, client, "https://www.citytest.cn/verify.txt"); status != http.StatusForbidden || !strings.Contains(string(body), "host_not_emulated") {
+		t.Errorf("an unmapped host in an open tunnel: %d %s, want 403", status, body)
+	}
+	client.CloseIdleConnections()
+	if _, err := client.Get("https://www.citytest.cn/verify.txt"); err == nil || !strings.Contains(err.Error(), "Forbidden") {
+		t.Errorf("an unmapped host through a new tunnel: %v, want the proxy's 403", err)
+	}
+	leaks := k.Srv.Leaks()
+	if len(leaks) != 2 || leaks[0].Host != "www.citytest.cn" || leaks[1].Host != "www.citytest.cn:443" {
+		t.Errorf("leaks = %+v, want the two after the mapping went", leaks)
+	}
+}

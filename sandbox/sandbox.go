@@ -214,7 +214,8 @@ func (s *Server) build() error {
 	s.proxy = proxy.New(proxy.Deps{
 		// The handler is built below; a tunnel only ever starts once New has returned.
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.public.ServeHTTP(w, r) }),
-		CA:      s.certificateAuthority, Extra: s.emulates, Journal: s.journal, Clock: s.clock, Logger: s.logger,
+		CA:      s.certificateAuthority, Extra: s.emulates, Hosts: s.hosts, Journal: s.journal, Clock: s.clock,
+		Logger: s.logger,
 	})
 	routes := endpoint.Routes{}
 	s.control.Routes(routes)

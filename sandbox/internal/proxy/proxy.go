@@ -11,11 +11,19 @@
 //     emulate, or for an emulated host on another port, is refused with 403 and a JSON body naming
 //     the host, and journalled as a leak (package tripwire lists them).
 //
-// The proxy never opens a connection of its own: it has no upstream. Emulated hosts are
-// DefaultHosts (WeChat's API hosts and mp.weixin.qq.com) plus the ones the sandbox is configured
-// with. Jincheng has none by default: the platform's real gateway host is not public (the
-// project's reference note on it names none, and the Jincheng package serves its API under
-// /jincheng/ on the sandbox's own address), so a user names the host their configuration uses.
+// Emulated hosts are DefaultHosts (WeChat's API hosts and mp.weixin.qq.com) plus the ones the
+// sandbox is configured with. Jincheng has none by default: the platform's real gateway host is
+// not public (the project's reference note on it names none, and the Jincheng package serves its
+// API under /jincheng/ on the sandbox's own address), so a user names the host their
+// configuration uses.
+//
+// Hosts mapped to a local address (package hostmap: --resolve HOST=ADDR:PORT) are the user's own
+// test servers: a tunnel to one (any port), a TLS handshake naming one, or an absolute URL for
+// one is terminated here with a certificate from the CA, and each request is passed on in plain
+// HTTP to the mapped address, so that such a server can stay on plain HTTP while its clients use
+// https://. An emulated host stays the sandbox's even when mapped. Apart from those mapped
+// addresses (loopback, private or link-local, which hostmap enforces), the proxy never opens a
+// connection: it has no upstream.
 //
 // Bad input is refused cleanly and logged: a CONNECT to a port other than 443 (403), a malformed
 // CONNECT target (400), a request line net/http cannot parse (400, rewritten from net/http's own
@@ -31,6 +39,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,6 +48,7 @@ import (
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/hostmap"
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
 	"github.com/citysandbox/citysandbox/sandbox/internal/jsonenc"
 	"github.com/citysandbox/citysandbox/sandbox/internal/tlsca"
@@ -70,6 +80,8 @@ type Deps struct {
 	CA func() (*tlsca.CA, error)
 	// Extra reports whether a host beyond DefaultHosts is emulated; nil for none.
 	Extra func(host string) bool
+	// Hosts maps the user's own test hosts to local addresses; nil for none.
+	Hosts *hostmap.Map
 	// Journal receives an entry for each request the proxy refuses.
 	Journal *journal.Journal
 	// Clock stamps those entries.
@@ -82,11 +94,32 @@ type Proxy struct {
 	deps     Deps
 	defaults []string
 	tls      *tls.Config
+	// forward passes requests for mapped hosts on to their addresses.
+	forward *httputil.ReverseProxy
+	// serve routes a terminated connection's requests: to forward or to the sandbox.
+	serve http.Handler
 }
 
 // New returns the proxy.
 func New(d Deps) *Proxy {
 	p := &Proxy{deps: d, defaults: DefaultHosts()}
+	if d.Hosts != nil {
+		p.forward = &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.Out.URL.Scheme = "http"
+				pr.Out.URL.Host = pr.In.Host // the map dials its address, whatever the port
+				pr.Out.Host = pr.In.Host
+				pr.SetXForwarded()
+			},
+			// MappedOnly: a host whose mapping was deleted meanwhile gets an error, not a dial.
+			Transport: d.Hosts.Client(hostmap.MappedOnly, 0).Transport,
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				d.Logger.Warn("proxy: a mapped host did not answer", "host", r.Host, "path", r.URL.Path, "err", err)
+				writeJSONError(w, http.StatusBadGateway, "mapped_host_unreachable", "the address "+r.Host+" is mapped to did not answer: "+err.Error(), r.Host)
+			},
+		}
+	}
+	p.serve = http.HandlerFunc(p.serveTerminated)
 	p.tls = &tls.Config{
 		GetCertificate: p.certificate,
 		// HTTP/1.1 only: the sandbox handler is the same either way, and a tunnel's client then
@@ -107,6 +140,52 @@ func (p *Proxy) Emulates(host string) bool {
 		return false
 	}
 	return slices.Contains(p.defaults, host) || (p.deps.Extra != nil && p.deps.Extra(host))
+}
+
+// serveTerminated serves a request that came over TLS terminated here, routed by the name the
+// handshake was for (the SNI, or the CONNECT target when the client sent none): the sandbox for
+// an emulated host, the mapped address for a mapped one. A host whose mapping was removed since
+// the connection opened is refused, as a new connection for it would be.
+func (p *Proxy) serveTerminated(w http.ResponseWriter, r *http.Request) {
+	name := hostOnly(r.Host)
+	if r.TLS != nil && r.TLS.ServerName != "" {
+		name = r.TLS.ServerName
+	}
+	name = normalHost(name)
+	switch {
+	case p.Emulates(name):
+		p.deps.Handler.ServeHTTP(w, r)
+	case p.mapped(name):
+		r2 := *r
+		r2.Host = name
+		p.forward.ServeHTTP(w, &r2)
+	default:
+		p.refuse(w, r, refusal{
+			status: http.StatusForbidden, code: journal.LeakHostNotEmulated, host: name, leak: journal.LeakHostNotEmulated,
+			msg: "the sandbox does not emulate " + name + ", and no --resolve maps it any more",
+		})
+	}
+}
+
+// mapped reports whether host is one of the user's own test hosts: mapped to a local address
+// and not a host the sandbox emulates.
+func (p *Proxy) mapped(host string) bool {
+	if p.deps.Hosts == nil || p.Emulates(host) {
+		return false
+	}
+	_, ok := p.deps.Hosts.Lookup(normalHost(host))
+	return ok
+}
+
+// terminates reports whether the proxy takes a tunnel or handshake for host: emulated or mapped.
+func (p *Proxy) terminates(host string) bool { return p.Emulates(host) || p.mapped(host) }
+
+// hostOnly drops the port of a Host header.
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
 }
 
 // Routes registers the proxy's control-plane handler.
@@ -135,7 +214,7 @@ type Server struct {
 func (p *Proxy) NewServer(addr net.Addr) *Server {
 	s := &Server{p: p, conns: newConnQueue(addr), done: make(chan struct{})}
 	s.inner = &http.Server{
-		Handler:           p.deps.Handler,
+		Handler:           p.serve,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(p.deps.Logger.Handler(), slog.LevelWarn),
@@ -182,25 +261,13 @@ type refusal struct {
 }
 
 // refuse answers r with a JSON error, closes the connection after it, logs and journals it.
-func (s *Server) refuse(w http.ResponseWriter, r *http.Request, f refusal) {
-	body := map[string]any{"code": f.code, "message": f.msg}
-	if f.host != "" {
-		body["host"] = f.host
-	}
-	b, err := jsonenc.Marshal(map[string]any{"error": body})
-	if err != nil {
-		b = []byte(`{"error":{"code":"internal","message":"encode refusal"}}`)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	h.Set("Connection", "close")
-	w.WriteHeader(f.status)
-	_, _ = w.Write(b)
+func (p *Proxy) refuse(w http.ResponseWriter, r *http.Request, f refusal) {
+	w.Header().Set("Connection", "close")
+	b := writeJSONError(w, f.status, f.code, f.msg, f.host)
 
 	client := clientIP(r.RemoteAddr)
 	e := journal.Entry{
-		Time: s.p.deps.Clock.Now(), Platform: journal.PlatformProxy, Method: r.Method, ClientIP: client,
+		Time: p.deps.Clock.Now(), Platform: journal.PlatformProxy, Method: r.Method, ClientIP: client,
 		Status: f.status, ErrorName: f.code, Reason: f.msg, Response: string(b),
 	}
 	if r.Method != http.MethodConnect {
@@ -209,9 +276,28 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, f refusal) {
 	if f.leak != "" {
 		e.Leak = &journal.Leak{Kind: f.leak, Host: f.host}
 	} else {
-		s.p.deps.Logger.Warn("proxy: refused", "method", r.Method, "target", r.RequestURI, "status", f.status, "reason", f.msg, "client", r.RemoteAddr)
+		p.deps.Logger.Warn("proxy: refused", "method", r.Method, "target", r.RequestURI, "status", f.status, "reason", f.msg, "client", r.RemoteAddr)
 	}
-	s.p.deps.Journal.Add(e) // the tripwire logs leaks as it records them
+	p.deps.Journal.Add(e) // the tripwire logs leaks as it records them
+}
+
+// writeJSONError answers {"error":{"code","message"[,"host"]}}, the control plane's shape, and
+// returns the body.
+func writeJSONError(w http.ResponseWriter, status int, code, msg, host string) []byte {
+	body := map[string]any{"code": code, "message": msg}
+	if host != "" {
+		body["host"] = host
+	}
+	b, err := jsonenc.Marshal(map[string]any{"error": body})
+	if err != nil {
+		b = []byte(`{"error":{"code":"internal","message":"encode refusal"}}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+	return b
 }
 
 func clientIP(remoteAddr string) string {
@@ -243,19 +329,20 @@ func connectTarget(raw string) (host, port string, err error) {
 func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 	host, port, err := connectTarget(r.RequestURI)
 	if err != nil {
-		s.refuse(w, r, refusal{status: http.StatusBadRequest, code: "malformed_connect", msg: err.Error()})
+		s.p.refuse(w, r, refusal{status: http.StatusBadRequest, code: "malformed_connect", msg: err.Error()})
 		return
 	}
 	hostPort := net.JoinHostPort(host, port)
-	if !s.p.Emulates(host) {
-		s.refuse(w, r, refusal{
+	mapped := s.p.mapped(host)
+	if !mapped && !s.p.Emulates(host) {
+		s.p.refuse(w, r, refusal{
 			status: http.StatusForbidden, code: journal.LeakHostNotEmulated, host: hostPort, leak: journal.LeakHostNotEmulated,
 			msg: "the sandbox does not emulate " + host + " and never connects to real hosts: this request would have left for production",
 		})
 		return
 	}
-	if port != "443" {
-		s.refuse(w, r, refusal{
+	if port != "443" && !mapped {
+		s.p.refuse(w, r, refusal{
 			status: http.StatusForbidden, code: journal.LeakPortNotEmulated, host: hostPort, leak: journal.LeakPortNotEmulated,
 			msg: "the sandbox emulates " + host + " on port 443 only",
 		})
@@ -264,7 +351,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	conn, brw, err := rc.Hijack()
 	if err != nil {
-		s.refuse(w, r, refusal{status: http.StatusInternalServerError, code: "internal", msg: "hijack the connection: " + err.Error()})
+		s.p.refuse(w, r, refusal{status: http.StatusInternalServerError, code: "internal", msg: "hijack the connection: " + err.Error()})
 		return
 	}
 	_ = conn.SetDeadline(time.Time{}) // the listener's header timeout no longer applies
@@ -294,14 +381,21 @@ func (s *Server) absolute(w http.ResponseWriter, r *http.Request) {
 	hostPort := net.JoinHostPort(host, port)
 	switch {
 	case s.isSelf(r, host, port):
+	case s.p.mapped(host):
+		r2 := *r
+		r2.Header = r.Header.Clone()
+		r2.Header.Del("Proxy-Authorization")
+		r2.Header.Del("Proxy-Connection")
+		s.p.forward.ServeHTTP(w, &r2)
+		return
 	case !s.p.Emulates(host):
-		s.refuse(w, r, refusal{
+		s.p.refuse(w, r, refusal{
 			status: http.StatusForbidden, code: journal.LeakHostNotEmulated, host: hostPort, leak: journal.LeakHostNotEmulated,
 			msg: "the sandbox does not emulate " + host + " and never connects to real hosts: this request would have left for production",
 		})
 		return
 	case port != defaultPort || defaultPort == "":
-		s.refuse(w, r, refusal{
+		s.p.refuse(w, r, refusal{
 			status: http.StatusForbidden, code: journal.LeakPortNotEmulated, host: hostPort, leak: journal.LeakPortNotEmulated,
 			msg: "the sandbox emulates " + host + " on the scheme's own port only (80 for http, 443 for https)",
 		})
@@ -400,8 +494,8 @@ func (p *Proxy) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error
 	case name == "":
 		conn.refusal = "the client sent no SNI: the sandbox picks the certificate by host name, so connect to a platform host name (/etc/hosts or extra_hosts), not an address"
 		return nil, nil
-	case !p.Emulates(name):
-		conn.refusal = fmt.Sprintf("the sandbox does not emulate %q", name)
+	case !p.terminates(name):
+		conn.refusal = fmt.Sprintf("the sandbox does not emulate %q, and no --resolve maps it", name)
 		return nil, nil
 	}
 	ca, err := p.deps.CA()
