@@ -30,13 +30,6 @@ func (p *Platform) registerCitizenRoutes(r endpoint.Routes) {
 // counties, the first six digits of a resident ID issued there.
 var jinchengCounties = []string{"140502", "140521", "140522", "140524", "140525", "140581"}
 
-// mobilePrefixes are mainland China's mobile number segments (China Mobile, Unicom, Telecom).
-var mobilePrefixes = []string{
-	"134", "135", "136", "137", "138", "139", "147", "150", "151", "152", "157", "158", "159", "178", "182", "183", "184", "187", "188", "198",
-	"130", "131", "132", "145", "155", "156", "166", "175", "176", "185", "186",
-	"133", "149", "153", "173", "177", "180", "181", "189", "191", "199",
-}
-
 // Common Chinese surnames and given-name characters, for the personas' display names.
 var (
 	surnames   = []string{"王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马", "罗", "梁", "宋", "郑", "谢", "韩", "唐", "冯", "于", "董", "萧", "程", "曹", "袁", "邓", "许", "傅", "沈", "曾", "彭", "吕", "苏", "卢", "蒋", "蔡", "贾", "丁", "魏", "薛", "叶", "阎", "余", "潘", "杜", "戴", "夏", "钟", "汪", "田", "任", "姜", "范", "方", "石", "姚", "谭", "廖", "邹", "熊", "金", "陆", "郝", "孔", "白", "崔", "康", "毛", "邱", "秦", "江", "史", "顾", "侯", "邵", "孟", "龙", "万", "段", "雷", "钱", "汤", "尹", "黎", "易", "常", "武", "乔", "贺", "赖", "龚", "文"}
@@ -90,7 +83,7 @@ func drawCitizen(f *fixture.Faker, mobile, name string) *Citizen {
 		}
 	}
 	if c.Mobile == "" {
-		c.Mobile = f.Pick(mobilePrefixes) + fmt.Sprintf("%08d", f.IntRange(0, 99999999))
+		c.Mobile = f.Mobile()
 	}
 	birth := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, f.IntRange(0, 20088)) // to 2004-12-31
 	seq := f.IntRange(0, 999)

@@ -99,7 +99,7 @@ func TestCitizensAreSeededAndValid(t *testing.T) {
 }
 
 func mobilePattern(m string) bool {
-	for _, p := range mobilePrefixes {
+	for _, p := range fixture.MobilePrefixes {
 		if m[:3] == p {
 			_, err := strconv.Atoi(m)
 			return err == nil
