@@ -12,6 +12,8 @@
 //	x-wechat-permission-sets (operation) third-party permission sets that grant it (61007 otherwise)
 //	x-errcode-invalid (operation)        the code for a schema violation (default: the platform's)
 //	x-errcodes (operation)               the errcodes the operation is documented to return
+//	x-wechat-errmsg-hint (operation)     the errcodes whose errmsg carries WeChat's
+//	                                     " hint: [<id>]" before the rid on this API
 //	x-errcode / x-errcode-missing        on a parameter or body property: the code when it is
 //	                                     wrong / absent
 //	x-errcode-type                       on a parameter or body property: the code when its
@@ -63,6 +65,8 @@ type Operation struct {
 	PermissionSets []int
 	InvalidCode    int
 	Errcodes       []int
+	// ErrmsgHintCodes are the errcodes whose errmsg carries a hint on this operation.
+	ErrmsgHintCodes []int
 	// BodyRequired reports whether the operation declares a required request body.
 	BodyRequired bool
 
@@ -170,6 +174,7 @@ func operations(d *Document) ([]*Operation, error) {
 				"x-wechat-permission-sets": &op.PermissionSets,
 				"x-errcode-invalid":        &op.InvalidCode,
 				"x-errcodes":               &op.Errcodes,
+				"x-wechat-errmsg-hint":     &op.ErrmsgHintCodes,
 			} {
 				if err := decodeExt(o.Extensions, key, dst); err != nil {
 					return nil, fmt.Errorf("%s %s: %w", m, p, err)

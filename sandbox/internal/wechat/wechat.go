@@ -229,6 +229,11 @@ func (p *Platform) Render(c *endpoint.Call, value any, err *apierr.Error) endpoi
 	if msg == "" {
 		msg = Errmsg(code)
 	}
+	if c.Op != nil && slices.Contains(c.Op.ErrmsgHintCodes, code) {
+		// Some APIs still name the failing check in errmsg, as an opaque id before the rid
+		// ("invalid code hint: [mGhbWV0sf-LxnVma] rid: …"); the ids seen are 15 or 16 characters.
+		msg += " hint: [" + p.deps.Rand.Token(15+p.deps.Rand.IntN(2), seeded.URLSafe) + "]"
+	}
 	resp.Errcode = code
 	resp.Body = marshal(Envelope{Errcode: code, Errmsg: msg + " rid: " + c.ID})
 	return resp
