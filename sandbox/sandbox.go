@@ -5,8 +5,8 @@
 // New builds a sandbox. Its Handler serves WeChat's paths at the root, Jincheng's under
 // /jincheng/ and the control plane under /_sandbox/: mount it anywhere and point an SDK's base
 // URL at it (see the example of New). The control verbs have Go twins, returned by
-// Server.WeChat, Server.CityService and Server.Jincheng; Server.Advance and Server.SetTime move
-// the clock; RunScenario and Replay run scenario files.
+// Server.WeChat, Server.CityService, Server.Charge and Server.Jincheng; Server.Advance and
+// Server.SetTime move the clock; RunScenario and Replay run scenario files.
 //
 // Package sandboxtest wraps this one for Go tests, as net/http/httptest wraps net/http, and the
 // command citysandbox serves it: both run exactly this code.
@@ -46,6 +46,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/tlsca"
 	"github.com/citysandbox/citysandbox/sandbox/internal/tripwire"
 	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat/charge"
 	"github.com/citysandbox/citysandbox/sandbox/internal/wechat/cityservice"
 	"github.com/citysandbox/citysandbox/sandbox/internal/wechat/component"
 	"github.com/citysandbox/citysandbox/sandbox/internal/wechat/qr"
@@ -69,6 +70,7 @@ type Server struct {
 	review    *review.Emulator
 	component *component.Emulator
 	city      *cityservice.Emulator
+	charge    *charge.Emulator
 	push      *push.Deliverer
 	hosts     *hostmap.Map
 	jincheng  *jincheng.Platform
@@ -232,6 +234,13 @@ func (s *Server) build() error {
 	s.jincheng.Routes(routes)
 	s.city = cityservice.New(cityservice.Deps{Store: s.store, Clock: s.clock, Faker: s.faker, Fixtures: s.fixtures, Journal: s.journal, WeChat: s.wechat})
 	s.city.Routes(routes)
+	s.charge, err = charge.New(charge.Deps{
+		Store: s.store, Clock: s.clock, Rand: s.rand, Faker: s.faker, Fixtures: s.fixtures, Journal: s.journal, WeChat: s.wechat,
+	})
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	s.charge.Routes(routes)
 
 	s.engine = gin.New()
 	s.engine.ContextWithFallback = true
@@ -500,7 +509,8 @@ func (s *Server) SetTime(t time.Time) {
 }
 
 // clockMoved records where the clock now is, so that a restart resumes it, then delivers what
-// the move made due: third-party platforms' ticket pushes.
+// the move made due: third-party platforms' ticket pushes and the paid capabilities' validity
+// and quota warnings.
 func (s *Server) clockMoved() error {
 	if err := s.saveMeta(); err != nil {
 		return fmt.Errorf("sandbox: record the clock: %w", err)
@@ -514,6 +524,9 @@ func (s *Server) clockMoved() error {
 func (s *Server) clockTicked() {
 	if err := s.component.PushDueTickets(s.clock.Now()); err != nil {
 		s.logger.Warn("scheduled pushes", "err", err)
+	}
+	if err := s.charge.ClockMoved(s.clock.Now()); err != nil {
+		s.logger.Warn("paid-capability warnings", "err", err)
 	}
 }
 

@@ -3,7 +3,7 @@ package wechat
 // errmsgTables are read in order: the codes every API shares, then those of one API family
 // (kept here because the renderer, which is the core's, must know every family's message).
 // They are read-only after start.
-var errmsgTables = []map[int]string{commonErrmsgs, reviewErrmsgs, componentErrmsgs, qrjumpErrmsgs}
+var errmsgTables = []map[int]string{commonErrmsgs, reviewErrmsgs, componentErrmsgs, qrjumpErrmsgs, chargeErrmsgs}
 
 // commonErrmsgs is WeChat's message per errcode, as emitted before " rid: ". Each keeps the upstream
 // punctuation: some end in a comma ("invalid appsecret,"), some are empty. Codes without an
@@ -111,4 +111,12 @@ var qrjumpErrmsgs = map[int]string{
 	85095:  "data abnormal, please delete and re-add",
 	886000: "",
 	886001: "system busy, please retry",
+}
+
+// chargeErrmsgs are the paid-capability APIs' codes. "invalid params" was seen; the English texts
+// of the others are invented (the documentation gives Chinese meanings only).
+var chargeErrmsgs = map[int]string{
+	10120002: "invalid params",
+	10120700: "invalid spuId",
+	10122000: "no recent usage data",
 }

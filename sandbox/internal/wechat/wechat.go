@@ -4,10 +4,10 @@
 // (media.go), customer-service messages (custommsg.go) and the followers of official accounts
 // with their follow events (followers.go), on WeChat's own paths.
 //
-// The API families live in subpackages — qr, review, component, cityservice — each built with
-// New(Deps{...}) on this package's Platform and registering its own routes. The core calls back
-// into a family only through what the family registered while the sandbox was built: the
-// admission rules for the token kinds it issues (CheckTokenKind) and the customer-service
+// The API families live in subpackages — qr, review, component, cityservice, charge — each
+// built with New(Deps{...}) on this package's Platform and registering its own routes. The core
+// calls back into a family only through what the family registered while the sandbox was built:
+// the admission rules for the token kinds it issues (CheckTokenKind) and the customer-service
 // windows it opens (AddMessageWindows). The errcode table also holds the families' messages,
 // because the renderer, which is the core's, writes every family's errors.
 //
