@@ -15,8 +15,10 @@ package qr
 //     imitates the example's layout (base64 of a small binary record that holds the url and the
 //     creation and expiry times), so it contains "+", "/" and "=" now and then, like real ones;
 //   - a temporary scene_id must be 1–4,294,967,295 (WeChat says "32-bit non-zero" without a
-//     sign), and expire_seconds above the maximum is lowered to it rather than refused;
-//     expire_seconds 0 means the default;
+//     sign); expire_seconds above the maximum is lowered to it rather than refused, and 0 or a
+//     negative value means the default (the documentation gives only the maximum, "最大不超过
+//     2592000", and public SDKs clamp on their side — one to 60–2,592,000, another with
+//     min(expire, 30 days) — so no refusal of WeChat's own is on record);
 //   - the 100,001st permanent code is refused with 45009 (WeChat has a dedicated message but no
 //     published code);
 //   - only verified accounts may create codes (48001 otherwise); a refused request gives its

@@ -38,6 +38,8 @@ func TestCreateQRCodeTemporary(t *testing.T) {
 		{"given lifetime", withExpire(scene("QR_SCENE", map[string]any{"scene_id": 4294967295}), 300), 300},
 		{"over the maximum is lowered", withExpire(scene("QR_STR_SCENE", map[string]any{"scene_str": "order-1"}), 9999999), 2592000},
 		{"zero means the default", withExpire(scene("QR_STR_SCENE", map[string]any{"scene_str": strings.Repeat("字", 64)}), 0), 60},
+		{"a negative lifetime means the default", withExpire(scene("QR_SCENE", map[string]any{"scene_id": 8}), -86400), 60},
+		{"one over the maximum is lowered", withExpire(scene("QR_SCENE", map[string]any{"scene_id": 9}), 2592001), 2592000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k := k.For(t)

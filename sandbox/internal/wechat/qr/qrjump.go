@@ -37,7 +37,9 @@ package qr
 //   - get_type 0 answers the newest 10,000 rules in the order they were added; total_count is
 //     the number of rules the caller can list whatever get_type; qrcodejump_open is always 1;
 //   - the verification file is derived from the appid (the same file for ever);
-//   - publishing a published rule succeeds again and counts against the month.
+//   - publishing a published rule succeeds again and counts against the month: the publish
+//     pages' only rule about it is "本月发布次数达到上线（100次）" (886000), which counts publishes
+//     and exempts none; they do not say that a published rule is refused.
 
 import (
 	"crypto/sha256"

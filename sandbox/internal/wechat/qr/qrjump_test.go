@@ -400,6 +400,12 @@ func TestQRJumpPublishQuota(t *testing.T) {
 	if q := w.Post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID}).JSON["qrcodejump_pub_quota"]; q != 99.0 {
 		t.Errorf("qrcodejump_pub_quota = %v in April after one publish, want 99", q)
 	}
+	// Publishing a rule that is already published succeeds again and is counted again: the
+	// monthly limit counts publish calls.
+	w.OK(jumpPublish, w.oaTok, map[string]any{"prefix": "http://weixin.qq.com/q/b"})
+	if q := w.Post(jumpGet, w.oaTok, map[string]any{"appid": w.mp.AppID}).JSON["qrcodejump_pub_quota"]; q != 98.0 {
+		t.Errorf("qrcodejump_pub_quota = %v after publishing the published rule again, want 98", q)
+	}
 }
 
 func TestQRJumpRateLimits(t *testing.T) {
