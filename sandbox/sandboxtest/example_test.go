@@ -43,5 +43,5 @@ func ExampleNew() {
 	// the clock stands at 2026-03-02 10:00:00 +0800 CST
 	// created mini_program wx354c125e0420a50b on the test tier
 	// {"errcode":40125,"errmsg":"invalid appsecret, rid: 69a4ef20-e530613b-8efb2782"}
-	// Get "https://open.weixin.qq.com/connect/qrconnect": sandboxtest: refusing a request to open.weixin.qq.com: only the sandbox and [api.weixin.qq.com mp.weixin.qq.com] are reachable from a sandboxtest client
+	// Get "https://open.weixin.qq.com/connect/qrconnect": sandboxtest: refusing a request to open.weixin.qq.com: only the sandbox and [api.weixin.qq.com mp.weixin.qq.com api2.weixin.qq.com sh.api.weixin.qq.com sz.api.weixin.qq.com hk.api.weixin.qq.com] are reachable from a sandboxtest client
 }

@@ -28,7 +28,11 @@ func TestClientRefusesOtherHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range []string{srv.URL + "/_sandbox/health", "https://api.weixin.qq.com/_sandbox/health", "http://mp.weixin.qq.com/_sandbox/health"} {
+	for _, u := range []string{
+		srv.URL + "/_sandbox/health", "https://api.weixin.qq.com/_sandbox/health", "http://mp.weixin.qq.com/_sandbox/health",
+		"https://api2.weixin.qq.com/_sandbox/health", "https://sh.api.weixin.qq.com/_sandbox/health",
+		"https://sz.api.weixin.qq.com/_sandbox/health", "https://hk.api.weixin.qq.com/_sandbox/health",
+	} {
 		resp, err := c.Get(u)
 		if err != nil {
 			t.Errorf("GET %s: %v", u, err)

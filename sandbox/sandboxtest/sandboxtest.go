@@ -9,6 +9,14 @@
 // documents: a response that breaks the spec fails the test. The client sends the WeChat hosts
 // (DefaultHosts, or those of WithHosts) to the sandbox and refuses, with an error naming the
 // host, any other host, so a test cannot leak to production.
+//
+// The default hosts are WeChat's: mp.weixin.qq.com (showqrcode and the authorization pages) and
+// the API hosts of the official "接口域名说明" page
+// (https://developers.weixin.qq.com/doc/service/Basic_Information/Interface_field_description.html):
+// api.weixin.qq.com (the general host, the nearest access point), api2.weixin.qq.com (the
+// general disaster-recovery host), sh.api.weixin.qq.com (Shanghai), sz.api.weixin.qq.com
+// (Shenzhen) and hk.api.weixin.qq.com (Hong Kong). An SDK that fails over to another of them
+// still reaches the sandbox.
 package sandboxtest
 
 import (
@@ -29,8 +37,11 @@ import (
 func DefaultStart() time.Time { return time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC) }
 
 // DefaultHosts returns the hosts a sandboxtest client sends to the sandbox unless WithHosts says
-// otherwise: WeChat's API hosts api.weixin.qq.com and mp.weixin.qq.com.
-func DefaultHosts() []string { return []string{"api.weixin.qq.com", "mp.weixin.qq.com"} }
+// otherwise: WeChat's hosts api.weixin.qq.com and mp.weixin.qq.com, and the other API hosts of
+// WeChat's "接口域名说明" (see the package documentation): api2, sh.api, sz.api and hk.api.
+func DefaultHosts() []string {
+	return []string{"api.weixin.qq.com", "mp.weixin.qq.com", "api2.weixin.qq.com", "sh.api.weixin.qq.com", "sz.api.weixin.qq.com", "hk.api.weixin.qq.com"}
+}
 
 // An Option configures New or Serve.
 type Option func(*config)
