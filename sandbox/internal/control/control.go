@@ -301,8 +301,13 @@ func (p *Plane) handleAddFault(c *endpoint.Call) (any, error) {
 	return endpoint.Created(added), nil
 }
 
+// handleDelFaults removes one fault (?id=fault-3) or, with no id at all, every fault. An empty
+// id is refused: "?id=$ID" with ID unset must not delete everything.
 func (p *Plane) handleDelFaults(c *endpoint.Call) (any, error) {
-	id := c.Query("id")
+	id, given := c.Gin.GetQuery("id")
+	if given && id == "" {
+		return nil, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_fault", Reason: "id is empty: give a fault's id, or no id at all to delete every fault"}
+	}
 	removed, err := p.deps.Faults.Remove(id)
 	if err != nil {
 		return nil, err

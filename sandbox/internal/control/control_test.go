@@ -119,6 +119,12 @@ func TestFaults(t *testing.T) {
 	if a := k.Control("DELETE", "/_sandbox/faults?id=fault-99", nil); a.Status != 404 {
 		t.Errorf("delete unknown fault: %d", a.Status)
 	}
+	// An empty id deletes nothing (a shell variable left unset must not clear every fault).
+	k.Control("POST", "/_sandbox/faults", `{"path":"/cgi-bin/token","errcode":-1}`)
+	k.RefusedCode("an empty id", 400, "invalid_fault", func() testkit.Answer { return k.Control("DELETE", "/_sandbox/faults?id=", nil) })
+	if faults := k.Control("GET", "/_sandbox/faults", nil).JSON["faults"].([]any); len(faults) != 1 {
+		t.Errorf("after DELETE ?id= the faults are %v, want the one", faults)
+	}
 }
 
 func TestFaultProbabilityIsSeeded(t *testing.T) {

@@ -129,8 +129,13 @@ func (c *Call) OnFailure(fn func()) { c.onFailure = append(c.onFailure, fn) }
 // Request returns the HTTP request.
 func (c *Call) Request() *http.Request { return c.Gin.Request }
 
-// Query returns a query parameter, trimmed of surrounding blanks (one SDK sends "page=%200").
-func (c *Call) Query(name string) string { return strings.TrimSpace(c.Gin.Query(name)) }
+// Query returns a query parameter as sent: a padded value is not the value (a secret with a
+// trailing space is a wrong secret).
+func (c *Call) Query(name string) string { return c.Gin.Query(name) }
+
+// QueryNumber returns a numeric query parameter trimmed of surrounding blanks, for the APIs
+// where clients are known to pad numbers (one SDK sends getwxamplinkforshow "page=%200").
+func (c *Call) QueryNumber(name string) string { return strings.TrimSpace(c.Gin.Query(name)) }
 
 // Param returns a path parameter.
 func (c *Call) Param(name string) string { return c.Gin.Param(name) }
@@ -201,6 +206,10 @@ func Mount(engine *gin.Engine, deps Deps) (*Pipeline, error) {
 		op, h := op, deps.Routes[op.ID]
 		engine.Handle(op.Method, spec.GinPath(op.Path), func(g *gin.Context) { p.serve(g, op, pl, h) })
 	}
+	// The transport never answers like a web framework: no redirect for a trailing slash or a
+	// path in another case; such a path is unknown and answers in the platform's envelope.
+	engine.RedirectTrailingSlash = false
+	engine.RedirectFixedPath = false
 	engine.HandleMethodNotAllowed = true
 	engine.NoMethod(func(g *gin.Context) { p.serveUnrouted(g, true) })
 	engine.NoRoute(func(g *gin.Context) { p.serveUnrouted(g, false) })
@@ -411,6 +420,11 @@ func (p *Pipeline) serveUnrouted(g *gin.Context, wrongMethod bool) {
 		for _, op := range p.deps.Spec.Operations {
 			if op.Document.Platform == pl.Name() && spec.Matches(op.Path, g.Request.URL.Path) {
 				err.Field = op.Method // the method the API takes
+				if op.Page {
+					// A page (HTML, an image) is a web resource, not an API: its wrong method is
+					// HTTP 405, in the platform's envelope.
+					err.Status = http.StatusMethodNotAllowed
+				}
 				break
 			}
 		}

@@ -29,11 +29,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"mime"
 	"net/http"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -69,6 +72,9 @@ type Operation struct {
 	ErrmsgHintCodes []int
 	// BodyRequired reports whether the operation declares a required request body.
 	BodyRequired bool
+	// Page reports whether the operation answers a page or an image rather than JSON (a web
+	// resource such as an authorization page or showqrcode).
+	Page bool
 
 	route *routers.Route
 }
@@ -181,11 +187,30 @@ func operations(d *Document) ([]*Operation, error) {
 				}
 			}
 			op.BodyRequired = o.RequestBody != nil && o.RequestBody.Value != nil && o.RequestBody.Value.Required
+			op.Page = answersPage(o)
 			op.route = &routers.Route{Spec: d.doc, Path: p, PathItem: item, Method: m, Operation: o}
 			out = append(out, op)
 		}
 	}
 	return out, nil
+}
+
+// answersPage reports whether an operation's success answer is HTML or an image.
+func answersPage(o *openapi3.Operation) bool {
+	if o.Responses == nil {
+		return false
+	}
+	for code, ref := range o.Responses.Map() {
+		if !strings.HasPrefix(code, "2") || ref == nil || ref.Value == nil {
+			continue
+		}
+		for ct := range ref.Value.Content {
+			if strings.HasPrefix(ct, "text/html") || strings.HasPrefix(ct, "image/") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func decodeExt(ext map[string]any, key string, dst any) error {
@@ -236,8 +261,16 @@ func (op *Operation) ValidateRequest(ctx context.Context, r Request) error {
 	if op.BodyRequired && len(bytes.TrimSpace(r.Body)) == 0 {
 		return &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseBodyEmpty, Reason: "request body is empty"}
 	}
-	if len(bytes.TrimSpace(r.Body)) > 0 && op.route.Operation.RequestBody != nil && !json.Valid(r.Body) {
-		return &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseBodyMalformed, Reason: "request body is not valid JSON"}
+	if len(bytes.TrimSpace(r.Body)) > 0 && op.route.Operation.RequestBody != nil {
+		if !json.Valid(r.Body) {
+			return &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseBodyMalformed, Reason: "request body is not valid JSON"}
+		}
+		if reason := textProblem(r.HTTP.Header.Get("Content-Type"), r.Body); reason != "" {
+			return &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseBodyMalformed, Reason: reason}
+		}
+	}
+	if err := op.checkNulls(r.Body); err != nil {
+		return err
 	}
 	req := r.HTTP.Clone(ctx)
 	req.Body = io.NopCloser(bytes.NewReader(r.Body))
@@ -270,6 +303,160 @@ func (op *Operation) ValidateRequest(ctx context.Context, r Request) error {
 		return nil
 	}
 	return op.explain(err)
+}
+
+// checkNulls refuses a null where the body schema does not declare the field nullable. The
+// schema validator lets a null through for a field that has a default (it reads as "use the
+// default"), which would save the null; the platforms here take a field's value or its absence,
+// never null for a field that cannot hold it.
+func (op *Operation) checkNulls(body []byte) error {
+	rb := op.route.Operation.RequestBody
+	if rb == nil || rb.Value == nil || len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	mt := rb.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+		return nil
+	}
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return nil // refused as malformed elsewhere
+	}
+	ptr, ok := nullWithout(mt.Schema.Value, v, nil)
+	if ok {
+		return nil
+	}
+	out := &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseOutOfRange, Code: op.InvalidCode, Field: strings.Join(ptr, ".")}
+	out.Reason = "body: Value is not nullable"
+	if out.Field != "" {
+		out.Reason = "body field " + out.Field + ": Value is not nullable"
+	}
+	if prop := op.bodyProperty(ptr); prop != nil {
+		if code := fieldCode(prop.Extensions, out.Cause); code != 0 {
+			out.Code = code
+		}
+	}
+	return out
+}
+
+// nullWithout walks v along s and returns the path of the first null that s does not allow
+// (ok false), or ok true.
+func nullWithout(s *openapi3.Schema, v any, path []string) ([]string, bool) {
+	if s == nil {
+		return nil, true
+	}
+	switch x := v.(type) {
+	case nil:
+		if s.Nullable || s.Type == nil || len(*s.Type) == 0 && len(s.AnyOf)+len(s.OneOf)+len(s.AllOf) == 0 {
+			return nil, true
+		}
+		return path, false
+	case map[string]any:
+		for _, name := range sortedKeys(x) {
+			prop, ok := s.Properties[name]
+			if !ok || prop.Value == nil {
+				continue // unknown fields are the schema validator's
+			}
+			if p, ok := nullWithout(prop.Value, x[name], append(path, name)); !ok {
+				return p, false
+			}
+		}
+	case []any:
+		if s.Items == nil || s.Items.Value == nil {
+			return nil, true
+		}
+		for i, e := range x {
+			if p, ok := nullWithout(s.Items.Value, e, append(path, strconv.Itoa(i))); !ok {
+				return p, false
+			}
+		}
+	}
+	return nil, true
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// textProblem says why a JSON body is not text the platforms read, or "" when it is: a charset
+// other than UTF-8 (no platform here transcodes), bytes that are not UTF-8, or a \u escape of
+// half a surrogate pair — each of which a JSON decoder would otherwise turn into U+FFFD.
+func textProblem(contentType string, body []byte) string {
+	if _, params, err := mime.ParseMediaType(contentType); err == nil {
+		if cs := strings.ToLower(strings.TrimSpace(params["charset"])); cs != "" && cs != "utf-8" && cs != "utf8" {
+			return fmt.Sprintf("the body's charset is %q: JSON bodies are UTF-8", params["charset"])
+		}
+	}
+	if !utf8.Valid(body) {
+		i := 0
+		for i < len(body) {
+			r, n := utf8.DecodeRune(body[i:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			i += n
+		}
+		return fmt.Sprintf("the body is not UTF-8 (byte %d is 0x%02x)", i, body[i])
+	}
+	if i := loneSurrogate(body); i >= 0 {
+		return fmt.Sprintf("the body escapes half a UTF-16 surrogate pair at byte %d", i)
+	}
+	return ""
+}
+
+// loneSurrogate returns the offset of a \uD800–\uDFFF escape inside a JSON string that is not
+// half of a well-formed pair, or -1. body is valid JSON.
+func loneSurrogate(body []byte) int {
+	inString := false
+	for i := 0; i < len(body); i++ {
+		switch b := body[i]; {
+		case b == '"':
+			inString = !inString
+		case inString && b == '\\' && i+1 < len(body):
+			if body[i+1] != 'u' || i+6 > len(body) {
+				i++ // an escaped character
+				continue
+			}
+			r := hexRune(body[i+2 : i+6])
+			switch {
+			case r >= 0xD800 && r < 0xDC00: // high half: a low half must follow
+				if i+12 <= len(body) && body[i+6] == '\\' && body[i+7] == 'u' {
+					if lo := hexRune(body[i+8 : i+12]); lo >= 0xDC00 && lo < 0xE000 {
+						i += 11
+						continue
+					}
+				}
+				return i
+			case r >= 0xDC00 && r < 0xE000: // a low half alone
+				return i
+			}
+			i += 5
+		}
+	}
+	return -1
+}
+
+func hexRune(h []byte) rune {
+	var r rune
+	for _, c := range h {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			r |= rune(c-'A') + 10
+		default:
+			return -1
+		}
+	}
+	return r
 }
 
 // explain turns a kin-openapi validation error into an *apierr.Error.

@@ -83,16 +83,10 @@ func (p *Platform) SetPushConfig(ctx context.Context, appid string, cfg PushConf
 	if !pushTokenPattern.MatchString(cfg.Token) {
 		return nil, invalid("token must be 3 to 32 letters or digits")
 	}
-	if cfg.Format == "" {
-		cfg.Format = push.JSON
-	}
-	if cfg.Format != push.JSON && cfg.Format != push.XML {
+	if cfg.Format != "" && cfg.Format != push.JSON && cfg.Format != push.XML {
 		return nil, invalid("format must be json or xml")
 	}
-	if cfg.Mode == "" {
-		cfg.Mode = push.Plaintext
-	}
-	if cfg.Mode != push.Plaintext && cfg.Mode != push.Compatible && cfg.Mode != push.Safe {
+	if cfg.Mode != "" && cfg.Mode != push.Plaintext && cfg.Mode != push.Compatible && cfg.Mode != push.Safe {
 		return nil, invalid("mode must be plaintext, compatible or safe")
 	}
 	if cfg.EncodingAESKey != "" && !push.ValidEncodingAESKey(cfg.EncodingAESKey) {
@@ -108,6 +102,9 @@ func (p *Platform) SetPushConfig(ctx context.Context, appid string, cfg PushConf
 	}
 	if app == nil {
 		return nil, &apierr.Error{Kind: apierr.NotFound, Name: "app_not_found", Reason: "no app " + appid}
+	}
+	if err := pushDefaults(app, &cfg); err != nil {
+		return nil, err
 	}
 	if err := p.deps.Push.Verify(ctx, appid, cfg.URL, cfg.Token); err != nil {
 		var he *push.HandshakeError
@@ -143,6 +140,26 @@ func (p *Platform) SetPushConfig(ctx context.Context, appid string, cfg PushConf
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// pushDefaults fills a configuration's format and mode: JSON and plaintext, as the console's
+// defaults; a third-party platform's authorization-event URL receives XML in safe mode whatever
+// is asked, so that is what it reports, and any other value is refused.
+func pushDefaults(app *App, cfg *PushConfig) error {
+	if app.Type == TypeComponent {
+		if (cfg.Format != "" && cfg.Format != push.XML) || (cfg.Mode != "" && cfg.Mode != push.Safe) {
+			return &apierr.Error{Kind: apierr.Invalid, Name: "invalid_push_config", Reason: "a third-party platform's authorization events are always XML in safe mode: format xml, mode safe"}
+		}
+		cfg.Format, cfg.Mode = push.XML, push.Safe
+		return nil
+	}
+	if cfg.Format == "" {
+		cfg.Format = push.JSON
+	}
+	if cfg.Mode == "" {
+		cfg.Mode = push.Plaintext
+	}
+	return nil
 }
 
 // handlePutPushConfig serves PUT /_sandbox/wechat/apps/{appid}/push (开发管理 → 消息推送 in the console).

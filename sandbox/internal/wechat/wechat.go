@@ -36,7 +36,14 @@
 //   - the token format ("<2 digits>_" and 128 URL-safe characters) and the rule that a token not
 //     of that form is "malformed" (40014);
 //   - English messages for 40243, 43001 and the IP-whitelist code's exact spacing;
-//   - an unknown path answers 40066 "invalid url";
+//   - an unknown path answers 40066 "invalid url", a trailing slash or a path in another case
+//     included (no redirect); a wrong method on a page (componentloginpage, bindcomponent,
+//     showqrcode) answers HTTP 405 with 43001 in the envelope, on an API HTTP 200 as WeChat's;
+//   - a JSON body that is not UTF-8 (bytes, half a surrogate pair, another charset declared)
+//     answers 47001: WeChat's bodies are UTF-8 and nothing says it transcodes; a null where the
+//     spec admits none is refused like any other bad value, also for a field with a default;
+//   - query values are read as sent (a padded secret is a wrong secret), except the numbers of
+//     getwxamplinkforshow, which one SDK pads;
 //   - a request with an unexpected body field answers 40097 (WeChat ignores unknown fields; the
 //     sandbox is stricter so that integrators find typos);
 //   - openapi/quota/clear allows 50 resets a month (one source says a day), refused with 48006;
@@ -236,6 +243,9 @@ func (p *Platform) Render(c *endpoint.Call, value any, err *apierr.Error) endpoi
 	}
 	resp.Errcode = code
 	resp.Body = marshal(Envelope{Errcode: code, Errmsg: msg + " rid: " + c.ID})
+	if err.Cause == apierr.CauseWrongMethod && err.Status == http.StatusMethodNotAllowed {
+		resp.Status = err.Status // a page's wrong method: a web server's 405, still the envelope
+	}
 	return resp
 }
 

@@ -132,13 +132,13 @@ func (e *Emulator) handleUpdateShowItem(c *endpoint.Call) (any, error) {
 // handleGetLinkForShow emulates GET /wxa/getwxamplinkforshow?page=&num=; numbers are read
 // trimmed, since one SDK sends "page=%200".
 func (e *Emulator) handleGetLinkForShow(c *endpoint.Call) (any, error) {
-	page, err := strconv.Atoi(c.Query("page"))
+	page, err := strconv.Atoi(c.QueryNumber("page"))
 	if err != nil || page < 0 {
-		return nil, apierr.Newf(apierr.Invalid, 40097, "page %q must be a number from 0", c.Query("page"))
+		return nil, apierr.Newf(apierr.Invalid, 40097, "page %q must be a number from 0", c.QueryNumber("page"))
 	}
-	num, err := strconv.Atoi(c.Query("num"))
+	num, err := strconv.Atoi(c.QueryNumber("num"))
 	if err != nil || num < 1 || num > ShowItemMaxNum {
-		return nil, apierr.Newf(apierr.Invalid, 40097, "num %q must be a number from 1 to %d", c.Query("num"), ShowItemMaxNum)
+		return nil, apierr.Newf(apierr.Invalid, 40097, "num %q must be a number from 1 to %d", c.QueryNumber("num"), ShowItemMaxNum)
 	}
 	mp := c.Principal.(*wechat.Principal).App
 	out := struct {
