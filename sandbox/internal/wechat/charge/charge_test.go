@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,7 +38,23 @@ type chargeEnv struct {
 func newChargeEnv(t *testing.T) *chargeEnv {
 	t.Helper()
 	k := testkit.New(t)
+	onlyDocumentedErrcodes(k)
 	return envFor(k, k.App(sandbox.WeChatAppSpec{Type: "mini_program", Tier: "unlimited"}))
+}
+
+// onlyDocumentedErrcodes checks, when the test ends, that every errcode the paid-capability APIs
+// answered is one their x-errcodes declare.
+func onlyDocumentedErrcodes(k *testkit.Kit) {
+	t := k.T()
+	t.Cleanup(func() {
+		for _, op := range k.Srv.Contract().Operations {
+			if strings.HasPrefix(op.Path, "/wxa/charge/") || op.Path == "/wxa/business/getuserphonenumber" {
+				if len(op.Undocumented) > 0 {
+					t.Errorf("%s answered errcodes %v that its x-errcodes does not declare", op.Operation, op.Undocumented)
+				}
+			}
+		}
+	})
 }
 
 func envFor(k *testkit.Kit, app *sandbox.WeChatApp) *chargeEnv {

@@ -203,6 +203,7 @@ func TestPhoneNumbersFollowTheSeed(t *testing.T) {
 func TestPhoneNumberRateLimit(t *testing.T) {
 	t.Parallel()
 	k := testkit.New(t)
+	onlyDocumentedErrcodes(k)
 	app := k.App(sandbox.WeChatAppSpec{Type: "mini_program", Tier: "test", SubjectType: "government"}) // exempt: taps are free
 	e := envFor(k, app)
 	const limit = 1800

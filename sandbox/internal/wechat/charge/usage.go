@@ -33,13 +33,20 @@ func invalidParams(format string, args ...any) error {
 // page lists them as a request payload although the method is GET and its example uses the
 // query. In a body spuId may be a string or a number; offset and limit must be JSON numbers, as
 // strings there answered 10120002.
-func usageParams(c *endpoint.Call) func(name string, number bool) (string, error) {
+func usageParams(c *endpoint.Call) paramFunc { return queryOrBody(c.Query, c.Body) }
+
+// paramFunc returns a parameter's text ("" when absent), or 10120002 for a body value of the
+// wrong JSON type; number says whether the parameter is a number.
+type paramFunc func(name string, number bool) (string, error)
+
+// queryOrBody reads parameters from query, or else from the JSON object in raw.
+func queryOrBody(query func(string) string, raw []byte) paramFunc {
 	var body map[string]json.RawMessage
-	if len(bytes.TrimSpace(c.Body)) > 0 {
-		_ = json.Unmarshal(c.Body, &body) // a body that is not an object is ignored, as a GET's
+	if len(bytes.TrimSpace(raw)) > 0 {
+		_ = json.Unmarshal(raw, &body) // a body that is not an object is ignored, as a GET's
 	}
 	return func(name string, number bool) (string, error) {
-		if v := c.Query(name); v != "" {
+		if v := query(name); v != "" {
 			return v, nil
 		}
 		raw := bytes.TrimSpace(body[name])
@@ -65,7 +72,7 @@ func usageParams(c *endpoint.Call) func(name string, number bool) (string, error
 }
 
 // spuParam reads spuId: 10120002 when it is missing, 10120700 when it names no paid capability.
-func spuParam(param func(string, bool) (string, error)) (*Product, error) {
+func spuParam(param paramFunc) (*Product, error) {
 	s, err := param("spuId", false)
 	if err != nil {
 		return nil, err
@@ -81,7 +88,7 @@ func spuParam(param func(string, bool) (string, error)) (*Product, error) {
 }
 
 // intParam reads a required integer in [lo, hi].
-func intParam(param func(string, bool) (string, error), name string, lo, hi int) (int, error) {
+func intParam(param paramFunc, name string, lo, hi int) (int, error) {
 	s, err := param(name, true)
 	if err != nil {
 		return 0, err

@@ -179,6 +179,7 @@ func TestUsageBeforeChargingStarted(t *testing.T) {
 func TestPermissionSet18(t *testing.T) {
 	t.Parallel()
 	k := testkit.New(t)
+	onlyDocumentedErrcodes(k)
 	mp := k.App(sandbox.WeChatAppSpec{Type: "mini_program"})
 	code := envFor(k, mp).tap(nil).Str("code")
 	calls := []func(tok string) testkit.Answer{

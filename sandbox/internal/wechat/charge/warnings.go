@@ -81,7 +81,10 @@ func (w warning) message() push.Message {
 }
 
 func (w warning) summary() string {
-	if w.EventType == EventTypeQuota {
+	switch {
+	case w.EventType == EventTypeQuota && w.Percent == 0:
+		return fmt.Sprintf("%s: used up (%d of %d used)", w.Product.Name, w.Used, w.Total)
+	case w.EventType == EventTypeQuota:
 		return fmt.Sprintf("%s: %d%% or less remaining (%d of %d used)", w.Product.Name, w.Percent, w.Used, w.Total)
 	}
 	if w.Days == 0 {
