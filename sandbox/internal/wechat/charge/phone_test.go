@@ -130,6 +130,40 @@ func TestGetUserPhoneNumber(t *testing.T) {
 	}
 }
 
+func TestTapRefusals(t *testing.T) {
+	t.Parallel()
+	e := newChargeEnv(t)
+	personal := e.App(sandbox.WeChatAppSpec{Type: "mini_program", SubjectType: "personal"})
+	for _, tc := range []struct {
+		name   string
+		body   map[string]any
+		status int
+		code   string
+	}{
+		{"an official account", map[string]any{"appid": testkit.ServiceAppID}, 403, "not_mini_program"},
+		{"a personal Mini Program", map[string]any{"appid": personal.AppID}, 403, "not_eligible"},
+		{"an unknown app", map[string]any{"appid": "wx00000000000000ff"}, 404, "app_not_found"},
+		{"an unknown kind", map[string]any{"appid": e.mp.AppID, "kind": "silent"}, 400, "invalid"},
+		{"a landline", map[string]any{"appid": e.mp.AppID, "phone_number": "03562021234"}, 400, "invalid"},
+	} {
+		e.RefusedCode(tc.name, tc.status, tc.code, func() testkit.Answer {
+			return e.Control(http.MethodPost, "/_sandbox/wechat/charge/phone-taps", tc.body)
+		})
+	}
+	// The Go twin checks what the verb's schema checks.
+	e.Unchanged(func() {
+		for _, tap := range []sandbox.ChargePhoneTap{
+			{AppID: e.mp.AppID, PhoneNumber: "12345"},
+			{AppID: e.mp.AppID, OpenID: "o"},
+			{AppID: e.mp.AppID, Kind: "silent"},
+		} {
+			if r, err := e.Srv.Charge().TapPhoneButton(context.Background(), tap); err == nil {
+				t.Errorf("TapPhoneButton(%+v) = %+v, want an error", tap, r)
+			}
+		}
+	})
+}
+
 func TestGetUserPhoneNumberRefusals(t *testing.T) {
 	t.Parallel()
 	e := newChargeEnv(t)

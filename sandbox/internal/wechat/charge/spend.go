@@ -7,6 +7,7 @@ package charge
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -31,6 +32,12 @@ const (
 
 // CodeLifetime is how long a phone code may be exchanged, from the tap.
 const CodeLifetime = 5 * time.Minute
+
+// What a tap may name: the control verb's schema says the same, for the Go twin's callers.
+var (
+	mobilePattern = regexp.MustCompile(`^1[3-9][0-9]{9}$`)
+	openIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{6,64}$`)
+)
 
 // Spend is the units taken from one pack.
 type Spend struct {
@@ -170,6 +177,12 @@ func (e *Emulator) Tap(ctx context.Context, now time.Time, t PhoneTap) (*TapResu
 	prod := productByKind(kind)
 	if prod == nil {
 		return nil, ctlErr(apierr.Invalid, "invalid_tap", "kind must be quick or realtime, not %q", t.Kind)
+	}
+	if t.PhoneNumber != "" && !mobilePattern.MatchString(t.PhoneNumber) {
+		return nil, ctlErr(apierr.Invalid, "invalid_tap", "phone_number %q is not a mainland mobile number (11 digits from 13 to 19)", t.PhoneNumber)
+	}
+	if t.OpenID != "" && !openIDPattern.MatchString(t.OpenID) {
+		return nil, ctlErr(apierr.Invalid, "invalid_tap", "openid %q must be 6 to 64 letters, digits, _ or -", t.OpenID)
 	}
 	res := &TapResult{OpenID: t.OpenID, SpuID: prod.SpuID}
 	var sp *spent
