@@ -15,6 +15,11 @@
 // or a kernel crash can lose the last second; SyncAlways flushes at every commit, which survives
 // those too at the cost of one fsync per write.
 //
+// Records with a lifetime (expiry.go) are forgotten once the sandbox clock passes the time they
+// say: the families declare their prefixes with Forget or ForgetRecords, the store keeps an
+// index of forget times in memory, and Sweep, which the sandbox runs on every clock move and
+// periodically with a running clock, deletes what is due in bounded batches.
+//
 // Keys under Bookkeeping ("sandbox:") are the sandbox's own records about itself (its clock, its
 // seed, its random stream, its faults), not the emulated platforms' state: Hash, Snapshot and
 // Entries leave them out, and Clear and Restore keep them, so that a restart, which updates them,
@@ -31,6 +36,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/tidwall/buntdb"
 )
@@ -52,6 +58,10 @@ type Store struct {
 	// its prefix, so readers can cache decoded values and know when they are stale.
 	tracked  []string
 	versions []atomic.Uint64
+	// lifetimes are the declared prefixes of records with a lifetime, and expiry the index of
+	// their forget times (expiry.go).
+	lifetimes []lifetime
+	expiry    expiryIndex
 }
 
 // Track starts counting writes under prefix (see Version). Call it before serving requests.
@@ -204,7 +214,7 @@ func (s *Store) CreateIndex(name, pattern string, fields ...string) error {
 
 // View runs fn in a read-only transaction.
 func (s *Store) View(fn func(tx *Tx) error) error {
-	return s.db.View(func(btx *buntdb.Tx) error { return fn(&Tx{tx: btx}) })
+	return s.db.View(func(btx *buntdb.Tx) error { return fn(&Tx{tx: btx, store: s}) })
 }
 
 // Update runs fn in a read-write transaction. Update transactions are serialised, which is what
@@ -212,10 +222,21 @@ func (s *Store) View(fn func(tx *Tx) error) error {
 // returns an error nothing it wrote is kept.
 func (s *Store) Update(fn func(tx *Tx) error) error {
 	t := &Tx{writable: true, store: s}
+	indexed := false
 	err := s.db.Update(func(btx *buntdb.Tx) error {
 		t.tx = btx
-		return fn(t)
+		if err := fn(t); err != nil {
+			return err
+		}
+		// Still inside the write lock, so that no other writer sees the index behind the data.
+		s.expiry.apply(t.changes)
+		indexed = len(t.changes) > 0
+		return nil
 	})
+	if err != nil && indexed {
+		// The commit failed after the index took the changes: read it back from the records.
+		s.reindex()
+	}
 	if err == nil && t.dirty != 0 {
 		for i := range s.versions {
 			if t.dirty&(1<<i) != 0 {
@@ -232,6 +253,8 @@ type Tx struct {
 	writable bool
 	store    *Store
 	dirty    uint64 // bit i: wrote under tracked prefix i
+	// changes are the forget times this transaction sets or clears, applied when it commits.
+	changes []change
 }
 
 func (t *Tx) touch(key string) {
@@ -274,23 +297,42 @@ func (t *Tx) Has(key string) (bool, error) {
 	return true, nil
 }
 
-// Put stores v as JSON at key.
+// Put stores v as JSON at key. A record under a prefix declared with Forget gets its forget
+// time from v itself when v is Forgettable, else from the declared reader.
 func (t *Tx) Put(key string, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("store: encode %s: %w", key, err)
+	}
+	if f, ok := v.(Forgettable); ok && t.store.lifetimeOf(key) != nil {
+		return t.set(key, string(raw), f.ForgetAt(), true)
 	}
 	return t.PutRaw(key, string(raw))
 }
 
 // PutRaw stores a raw string at key.
 func (t *Tx) PutRaw(key, value string) error {
+	if lt := t.store.lifetimeOf(key); lt != nil {
+		at, err := lt.forgetAt(key, value)
+		if err != nil {
+			return err
+		}
+		return t.set(key, value, at, true)
+	}
+	return t.set(key, value, time.Time{}, false)
+}
+
+// set stores value at key and, for a record with a lifetime, its forget time.
+func (t *Tx) set(key, value string, forgetAt time.Time, lives bool) error {
 	if !t.writable {
 		return ErrReadOnly
 	}
 	t.touch(key)
 	if _, _, err := t.tx.Set(key, value, nil); err != nil {
 		return fmt.Errorf("store: set %s: %w", key, err)
+	}
+	if lives {
+		t.changes = append(t.changes, change{key, forgetAt})
 	}
 	return nil
 }
@@ -315,6 +357,9 @@ func (t *Tx) Delete(key string) error {
 	t.touch(key)
 	if _, err := t.tx.Delete(key); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
 		return fmt.Errorf("store: delete %s: %w", key, err)
+	}
+	if t.store.lifetimeOf(key) != nil {
+		t.changes = append(t.changes, change{key: key})
 	}
 	return nil
 }
@@ -465,15 +510,34 @@ func (s *Store) RestoreEntries(entries []Entry) error {
 				return fmt.Errorf("store: restore %s: %w", e.Key, err)
 			}
 		}
-		return nil
+		return s.reindexIn(tx)
 	})
 }
 
 // Clear deletes every key but the bookkeeping; indexes stay defined.
 func (s *Store) Clear() error {
 	defer s.bumpAll()
-	return s.db.Update(deleteState)
+	return s.db.Update(func(tx *buntdb.Tx) error {
+		if err := deleteState(tx); err != nil {
+			return err
+		}
+		return s.reindexIn(tx)
+	})
 }
+
+// reindexIn rebuilds the index of forget times from the records, read in tx.
+func (s *Store) reindexIn(tx *buntdb.Tx) error {
+	s.expiry.reset()
+	for _, lt := range s.lifetimes {
+		if err := s.expiry.index(tx, lt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reindex is Reindex after a failure, which has already been reported.
+func (s *Store) reindex() { _ = s.Reindex() }
 
 // deleteState deletes every key but the bookkeeping.
 func deleteState(tx *buntdb.Tx) error {
