@@ -165,6 +165,10 @@ func New(opts ...Option) (*Server, error) {
 		_ = s.store.Close()
 		return nil, err
 	}
+	if err := s.store.Reindex(); err != nil {
+		_ = s.store.Close()
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	fresh, err := s.isFresh()
 	if err == nil && fresh {
 		err = s.loadBaseline()
@@ -465,7 +469,7 @@ func (s *Server) reset(platform string) error {
 func (s *Server) forgetMemory(platform string) {
 	if platform == "" || platform == "wechat" {
 		s.quota.ResetMemory()
-		s.push.Forget()
+		s.push.ForgetLatencies()
 	}
 	if platform == "" {
 		s.journal.Clear()
@@ -508,9 +512,9 @@ func (s *Server) SetTime(t time.Time) {
 	}
 }
 
-// clockMoved records where the clock now is, so that a restart resumes it, then delivers what
-// the move made due: third-party platforms' ticket pushes and the paid capabilities' validity
-// and quota warnings.
+// clockMoved records where the clock now is, so that a restart resumes it, then forgets the
+// records the move took past their time and delivers what it made due: third-party platforms'
+// ticket pushes and the paid capabilities' validity and quota warnings.
 func (s *Server) clockMoved() error {
 	if err := s.saveMeta(); err != nil {
 		return fmt.Errorf("sandbox: record the clock: %w", err)
@@ -519,16 +523,24 @@ func (s *Server) clockMoved() error {
 	return nil
 }
 
-// clockTicked delivers what time made due. A running clock makes things due without any move,
-// so Serve calls it periodically too.
+// clockTicked forgets the records whose time is over and delivers what time made due. A running
+// clock makes things due without any move, so Serve calls it periodically too.
 func (s *Server) clockTicked() {
-	if err := s.component.PushDueTickets(s.clock.Now()); err != nil {
+	now := s.clock.Now()
+	if _, err := s.store.Sweep(now, sweepBatch); err != nil {
+		s.logger.Warn("forget expired records", "err", err)
+	}
+	if err := s.component.PushDueTickets(now); err != nil {
 		s.logger.Warn("scheduled pushes", "err", err)
 	}
-	if err := s.charge.ClockMoved(s.clock.Now()); err != nil {
+	if err := s.charge.ClockMoved(now); err != nil {
 		s.logger.Warn("paid-capability warnings", "err", err)
 	}
 }
+
+// sweepBatch bounds the records one transaction of a sweep removes, so that a request arriving
+// during a large sweep waits for one batch at most.
+const sweepBatch = 500
 
 // StateHash returns a hash of the whole stored state.
 func (s *Server) StateHash() (string, error) { return s.store.Hash() }

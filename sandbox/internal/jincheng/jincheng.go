@@ -60,6 +60,13 @@
 //     is compared with the listed service name (GET /_sandbox/jincheng/title-checks). The app's
 //     own endpoints (/jincheng/app/open, /jincheng/app/api/*) stand for the phone and take the
 //     persona from the request, without credentials: they exist only in the sandbox.
+//
+// What is kept, and for how long (sandbox time; the store forgets the rest, see package store):
+// SSO tickets and tokens and portal sessions a day (ExpiredMemory) after they expire — until
+// then they answer "expired" and the token audit lists the tokens, after that as never issued;
+// nonces twice the signature window after their call, when no call carrying them can be fresh;
+// title checks a day (TitleCheckRetention); vendors, applications, services, citizens, SMS,
+// messages and to-dos for good (they are the app's and the citizens' records).
 package jincheng
 
 import (
@@ -103,14 +110,22 @@ type Platform struct {
 	deps Deps
 }
 
-// nonceIndex orders remembered nonces by the time they were used, so old ones are pruned cheaply.
-const nonceIndex = "jincheng_nonce_at"
+// ExpiredMemory is how long the platform still knows an SSO ticket, an SSO token or a portal
+// session after it expired, answering "expired" rather than "not found" (and listing the token
+// in the token audit); then it is forgotten. The manual does not say; a day is invented.
+const ExpiredMemory = 24 * time.Hour
 
-// New returns the platform and prepares its store indexes.
+// TitleCheckRetention is how long a title check is kept after the page was opened (invented:
+// long enough to read a test run's checks).
+const TitleCheckRetention = 24 * time.Hour
+
+// New returns the platform and declares the lifetimes of its records.
 func New(d Deps) (*Platform, error) {
-	if err := d.Store.CreateIndex(nonceIndex, keyNonce+"*", "at"); err != nil {
-		return nil, fmt.Errorf("jincheng: %w", err)
-	}
+	store.ForgetRecords[Ticket](d.Store, keyTicket)
+	store.ForgetRecords[Token](d.Store, keyToken)
+	store.ForgetRecords[Session](d.Store, keySession)
+	store.ForgetRecords[nonceRecord](d.Store, keyNonce)
+	store.ForgetRecords[TitleCheck](d.Store, keyTitle)
 	return &Platform{deps: d}, nil
 }
 

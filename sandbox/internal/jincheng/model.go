@@ -82,6 +82,9 @@ type Session struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
+// ForgetAt implements store.Forgettable: ExpiredMemory after the session expired.
+func (s Session) ForgetAt() time.Time { return s.ExpiresAt.Add(ExpiredMemory) }
+
 // SMSTemplate is one SMS template of an application.
 type SMSTemplate struct {
 	TemplateCode string `json:"templateCode,omitempty" yaml:"templateCode"`
@@ -204,6 +207,9 @@ type Ticket struct {
 	UsedAt      time.Time `json:"usedAt,omitzero"`
 }
 
+// ForgetAt implements store.Forgettable: ExpiredMemory after the ticket expired, used or not.
+func (t Ticket) ForgetAt() time.Time { return t.ExpiresAt.Add(ExpiredMemory) }
+
 // Token is an SSO token, obtained with a ticket.
 type Token struct {
 	Token       string    `json:"token"`
@@ -220,6 +226,9 @@ type Token struct {
 	LastUsedAt time.Time `json:"lastUsedAt,omitzero"`
 }
 
+// ForgetAt implements store.Forgettable: ExpiredMemory after the token expired.
+func (t Token) ForgetAt() time.Time { return t.ExpiresAt.Add(ExpiredMemory) }
+
 // TitleCheck records whether a page the app opened carried the listed service name as its title.
 type TitleCheck struct {
 	ServiceCode string    `json:"serviceCode"`
@@ -231,6 +240,9 @@ type TitleCheck struct {
 	PageURL     string    `json:"pageUrl,omitempty"`
 	At          time.Time `json:"at"`
 }
+
+// ForgetAt implements store.Forgettable: TitleCheckRetention after the page was opened.
+func (tc TitleCheck) ForgetAt() time.Time { return tc.At.Add(TitleCheckRetention) }
 
 // next issues the next number of a named sequence.
 func next(tx *store.Tx, name string) (int, error) {

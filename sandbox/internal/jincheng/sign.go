@@ -118,9 +118,15 @@ type Caller struct {
 	Nonce string
 }
 
-// nonceRecord remembers a served nonce; At orders the prune index.
+// nonceRecord remembers a served nonce.
 type nonceRecord struct {
 	At int64 `json:"at"` // sandbox Unix ms when the call was served
+}
+
+// ForgetAt implements store.Forgettable: a nonce is forgotten once a call carrying it can no
+// longer be fresh (twice the signature window after it was served, either way of the clock).
+func (n nonceRecord) ForgetAt() time.Time {
+	return time.UnixMilli(n.At).Add(2*SignatureWindow + time.Second)
 }
 
 // checkSignature authenticates a signed call. It reads state only: the nonce is remembered by
@@ -179,8 +185,7 @@ func strconvQuote(s string) string {
 }
 
 // useNonce remembers the caller's nonce inside the transaction that serves its call, refusing a
-// nonce another call used meanwhile (two concurrent calls with one nonce: one is served). Nonces
-// older than twice the window can never validate again and are pruned.
+// nonce another call used meanwhile (two concurrent calls with one nonce: one is served).
 func (p *Platform) useNonce(tx *store.Tx, c *endpoint.Call) error {
 	pr, ok := c.Principal.(*Caller)
 	if !ok {
@@ -191,26 +196,6 @@ func (p *Platform) useNonce(tx *store.Tx, c *endpoint.Call) error {
 		return err
 	} else if seen {
 		return named(codeNonceReplayed, "nonce "+pr.Nonce+" was used by a concurrent call")
-	}
-	cutoff := c.Now.Add(-2*SignatureWindow - time.Second).UnixMilli()
-	var old []string
-	err := store.EachInIndex(tx, nonceIndex, func(k string, n *nonceRecord) error {
-		if n.At >= cutoff {
-			return store.Stop
-		}
-		old = append(old, k)
-		if len(old) >= 256 {
-			return store.Stop
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range old {
-		if err := tx.Delete(k); err != nil {
-			return err
-		}
 	}
 	return tx.Put(key, nonceRecord{At: c.Now.UnixMilli()})
 }

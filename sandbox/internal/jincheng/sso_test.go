@@ -385,3 +385,41 @@ func BenchmarkFlow(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
 	})
 }
+
+// TestRecordsAreForgottenOnTheClock follows a ticket, an SSO token, a portal session, a nonce
+// and a title check past their lifetimes: the ticket and the token answer "expired" for a day,
+// then are forgotten and answer "not found"; nothing of them is left stored.
+func TestRecordsAreForgottenOnTheClock(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ticket := e.mustLaunch(testkit.JinchengTesting, testkit.JinchengTester, "test")
+	_, token := e.signIn(demoApp, testkit.JinchengTesting, testkit.JinchengTester, "test")
+	session := e.login(testkit.JinchengVendor, testkit.JinchengPassword)
+	if r := e.Do("POST", "/jincheng/app/api/titleCheck", map[string]string{"service": testkit.JinchengTesting, "persona": testkit.JinchengTester, "env": "test", "title": "x"}); r.Status != 200 {
+		t.Fatalf("title check: %s", r)
+	}
+	lasting := []string{"jincheng:ticket:", "jincheng:token:", "jincheng:session:", "jincheng:nonce:", "jincheng:title:"}
+	for _, prefix := range lasting {
+		if len(e.StoredKeys(prefix)) == 0 {
+			t.Fatalf("nothing stored under %s to see forgotten", prefix)
+		}
+	}
+	exchange := func() testkit.Answer { return e.exchange(demoApp, "test", ticket) }
+	userInfo := func() testkit.Answer {
+		return e.Signed(demoApp, "POST", "/jincheng/test/sso/v1/getUserInfo", nil, map[string]string{"token": token})
+	}
+	e.Advance(jincheng.TokenTTL)
+	e.RefusedCode("expired ticket", 200, "SSO-TICKET-EXPIRED", exchange)
+	e.RefusedCode("expired token", 200, "SSO-TOKEN-EXPIRED", userInfo)
+	e.Advance(jincheng.ExpiredMemory + jincheng.SessionTTL) // the session lives longest
+	e.RefusedCode("forgotten ticket", 200, "SSO-TICKET-NOT-FOUND", exchange)
+	e.RefusedCode("forgotten token", 200, "SSO-TOKEN-NOT-FOUND", userInfo)
+	if r := e.vendor(session, "GET", "/jincheng/admin/v1/apps", nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("a forgotten session: %s, want 401", r)
+	}
+	for _, prefix := range lasting {
+		if left := e.StoredKeys(prefix); len(left) != 0 {
+			t.Errorf("a day past every lifetime, still stored under %s: %v", prefix, left)
+		}
+	}
+}

@@ -26,6 +26,11 @@ const (
 	DefaultPrefix  = "wechat:push:"
 )
 
+// DeliveryRetention is how long, on the sandbox clock, a delivery record is kept after the push
+// was made; then it is forgotten. (WeChat keeps no delivery log an integrator can read; the
+// sandbox keeps a day's, enough to inspect what a test run pushed.)
+const DeliveryRetention = 24 * time.Hour
+
 // answerCap bounds the integrator's answer kept per try.
 const answerCap = 4 << 10
 
@@ -99,6 +104,9 @@ type Delivery struct {
 	Tries  []Try  `json:"tries"`
 }
 
+// ForgetAt implements store.Forgettable: DeliveryRetention after the push was made.
+func (dl Delivery) ForgetAt() time.Time { return dl.CreatedAt.Add(DeliveryRetention) }
+
 // Try is one attempt at a delivery.
 type Try struct {
 	N int `json:"try"`
@@ -154,9 +162,9 @@ func (d *Deliverer) withLatencies(dl *Delivery) {
 	}
 }
 
-// Forget drops the wall-time latencies kept beside the stored deliveries, as a reset of the
+// ForgetLatencies drops the wall-time latencies kept beside the stored deliveries, as a reset of the
 // state that holds the deliveries must: ids start again at 1 after it.
-func (d *Deliverer) Forget() { d.latencies.Clear() }
+func (d *Deliverer) ForgetLatencies() { d.latencies.Clear() }
 
 // New returns a Deliverer, filling the defaults of d.
 func New(d Deps) *Deliverer {
@@ -175,7 +183,9 @@ func New(d Deps) *Deliverer {
 	if d.Prefix == "" {
 		d.Prefix = DefaultPrefix
 	}
-	return &Deliverer{deps: d}
+	dl := &Deliverer{deps: d}
+	store.ForgetRecords[Delivery](d.Store, dl.deliveryPrefix())
+	return dl
 }
 
 func (d *Deliverer) deliveryPrefix() string { return d.deps.Prefix + "delivery:" }

@@ -4,7 +4,9 @@
 // admits exactly N calls even under concurrency.
 //
 // Second and minute windows live in memory (they are over before a restart matters); day, month
-// and lifetime windows live in the store, so a restarted sandbox keeps its counters.
+// and lifetime windows live in the store, so a restarted sandbox keeps its counters. A stored
+// day or month counter is forgotten once its window is over (at the next Beijing midnight, or
+// the first of the next month): nothing answers for a window past.
 package quota
 
 import (
@@ -88,7 +90,28 @@ type memKey struct {
 // New returns an Engine over st, reading time from c, whose stored counters live under prefix
 // (the platform's, "wechat:quota:", so that a reset of the platform resets its counters too).
 func New(st *store.Store, c clock.Clock, prefix string) *Engine {
+	st.Forget(prefix, counterForgetAt)
 	return &Engine{store: st, clock: c, prefix: prefix, mem: map[memKey]int{}}
+}
+
+// counterForgetAt reads when a stored counter's window is over from its key, which ends in
+// ":<window>:<bucket>".
+func counterForgetAt(key, _ string) (time.Time, error) {
+	i := strings.LastIndexByte(key, ':')
+	j := strings.LastIndexByte(key[:max(i, 0)], ':')
+	if i < 0 || j < 0 {
+		return time.Time{}, fmt.Errorf("quota: counter key %q has no window", key)
+	}
+	bucket := key[i+1:]
+	switch key[j+1 : i] {
+	case Day.String():
+		d, err := time.ParseInLocation("20060102", bucket, clock.Beijing)
+		return d.AddDate(0, 0, 1), err
+	case Month.String():
+		m, err := time.ParseInLocation("200601", bucket, clock.Beijing)
+		return m.AddDate(0, 1, 0), err
+	}
+	return time.Time{}, nil // lifetime counters are kept
 }
 
 func (e *Engine) storedKey(scope string, w Window, bucket string) string {

@@ -441,6 +441,24 @@ func lineDiff(a, b []string) (gone, added []string) {
 	return gone, added
 }
 
+// StoredKeys returns the keys of the stored state that start with prefix, in order, read through
+// GET /_sandbox/state: what a test checks to see a record kept or forgotten.
+func (k *Kit) StoredKeys(prefix string) []string {
+	k.t.Helper()
+	snap := k.Control(http.MethodGet, "/_sandbox/state", nil)
+	if snap.Status != http.StatusOK {
+		k.t.Fatalf("%s, want 200", snap)
+	}
+	keys := []string{}
+	entries, _ := snap.JSON["entries"].([]any)
+	for _, it := range entries {
+		if key, _ := it.(map[string]any)["key"].(string); strings.HasPrefix(key, prefix) {
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}
+
 // PatchState rewrites stored values (key → JSON) through GET and PUT /_sandbox/state, the way a
 // test prepares a state that would take too many requests to reach.
 func (k *Kit) PatchState(values map[string]string) {

@@ -41,9 +41,14 @@ type Media struct {
 // LiveAt reports whether the media id can still be used at now.
 func (m *Media) LiveAt(now time.Time) bool { return now.Before(m.ExpiresAt) }
 
+// ForgetAt implements store.Forgettable: media are forgotten when they expire, since an
+// expired media id and an unknown one answer alike (40007).
+func (m Media) ForgetAt() time.Time { return m.ExpiresAt }
+
 func mediaKey(mediaID string) string { return "wechat:media:" + mediaID }
 
-// GetMedia returns the temporary media with id, or nil (expired media are kept, see LiveAt).
+// GetMedia returns the temporary media with id, or nil. A medium may have expired and not yet
+// been forgotten (see LiveAt).
 func GetMedia(tx *store.Tx, mediaID string) (*Media, error) {
 	return store.Get[Media](tx, mediaKey(mediaID))
 }

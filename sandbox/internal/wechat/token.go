@@ -31,6 +31,11 @@ const (
 	ForceRefreshGap = 30 * time.Second
 	// ForceRefreshPerDay is how many force refreshes a day an account may make.
 	ForceRefreshPerDay = 20
+	// ExpiredMemory is how long the sandbox still knows a credential after it expired, so that
+	// it answers "expired" (42001, 61005, 61010) rather than "unknown"; then it forgets the
+	// credential, which from then on answers as one never issued. WeChat does not say how long
+	// it remembers; a day covers any client that retries on the expired code.
+	ExpiredMemory = 24 * time.Hour
 )
 
 // Token kinds.
@@ -57,6 +62,22 @@ type Token struct {
 	// holds it and which permission sets the authorizer granted.
 	ComponentAppID string `json:"component_appid,omitempty"`
 	PermissionSets []int  `json:"permission_sets,omitempty"`
+	// Previous is the token this one superseded, still in its overlap: WeChat keeps the new
+	// token and the old one, so when this one is superseded in turn, Previous stops at once.
+	Previous string `json:"previous,omitempty"`
+}
+
+// ForgetAt implements store.Forgettable: a superseded token is forgotten when its overlap ends
+// and a revoked one when it would have expired (both answer 40001 as an unknown token does), an
+// expired one ExpiredMemory after its expiry (until then it answers 42001).
+func (t Token) ForgetAt() time.Time {
+	switch {
+	case t.SupersededAt != nil:
+		return t.SupersededAt.Add(TokenOverlap)
+	case t.Revoked:
+		return t.ExpiresAt
+	}
+	return t.ExpiresAt.Add(ExpiredMemory)
 }
 
 // State describes a token at time now: valid, overlap (superseded but still working), or the
@@ -281,7 +302,8 @@ func (p *Platform) handleGetAccessToken(c *endpoint.Call) (any, error) {
 
 // Issue mints a token like t (its AppID and Kind, and for an authorizer token ComponentAppID and
 // PermissionSets), valid TokenLifetime from now. With supersede, the previous token of the same
-// app, kind and component is marked superseded (it keeps working for TokenOverlap).
+// app, kind and component is marked superseded (it keeps working for TokenOverlap), and the one
+// that token had superseded stops at once: WeChat keeps a new and an old token, not a chain.
 func (p *Platform) Issue(tx *store.Tx, t Token, now time.Time, supersede bool) (*Token, error) {
 	ref := tokenRefKey(t.AppID, t.Kind)
 	if t.ComponentAppID != "" {
@@ -295,11 +317,18 @@ func (p *Platform) Issue(tx *store.Tx, t Token, now time.Time, supersede bool) (
 			if found, err := tx.Get(tokenKey(prev), &old); err != nil {
 				return nil, err
 			} else if found && old.SupersededAt == nil && !old.Revoked {
+				if old.Previous != "" {
+					if err := tx.Delete(tokenKey(old.Previous)); err != nil {
+						return nil, err
+					}
+					old.Previous = ""
+				}
 				at := now
 				old.SupersededAt = &at
 				if err := tx.Put(tokenKey(prev), &old); err != nil {
 					return nil, err
 				}
+				t.Previous = prev
 			}
 		}
 	}

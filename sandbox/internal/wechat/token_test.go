@@ -3,12 +3,14 @@ package wechat_test
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox"
 	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
 
 func TestGetAccessTokenShape(t *testing.T) {
@@ -44,6 +46,38 @@ func TestTokenSupersededKeepsWorkingFiveMinutes(t *testing.T) {
 	k.Advance(time.Second)
 	k.WantErrcode(k.Probe(old), 40001)
 	k.WantErrcode(k.Probe(fresh), 0)
+}
+
+// TestTokensAreForgottenOnTheClock follows tokens from issue to oblivion: WeChat keeps a new
+// token and the one it superseded, so a token superseded twice stops at once; a superseded one is
+// forgotten when its overlap ends, an expired one a day after it expired (it answers 42001 until
+// then, 40001 after).
+func TestTokensAreForgottenOnTheClock(t *testing.T) {
+	t.Parallel()
+	k := testkit.New(t)
+	stored := func(tok string) bool { return slices.Contains(k.StoredKeys("wechat:token:"), "wechat:token:"+tok) }
+	first := k.Token(testkit.ServiceAppID, testkit.ServiceSecret)
+	second := k.Token(testkit.ServiceAppID, testkit.ServiceSecret)
+	third := k.Token(testkit.ServiceAppID, testkit.ServiceSecret)
+	k.WantErrcode(k.Probe(first), 40001)
+	k.WantErrcode(k.Probe(second), 0)
+	if stored(first) || !stored(second) || !stored(third) {
+		t.Errorf("stored tokens = %v, want the second and third only", k.StoredKeys("wechat:token:"))
+	}
+	k.Advance(wechat.TokenOverlap)
+	k.WantErrcode(k.Probe(second), 40001)
+	if stored(second) {
+		t.Error("a superseded token is still stored after its overlap")
+	}
+	k.Advance(wechat.TokenLifetime - wechat.TokenOverlap)
+	k.WantErrcode(k.Probe(third), 42001)
+	k.Advance(wechat.ExpiredMemory - time.Second)
+	k.WantErrcode(k.Probe(third), 42001)
+	k.Advance(time.Second)
+	k.WantErrcode(k.Probe(third), 40001)
+	if keys := k.StoredKeys("wechat:token:"); len(keys) != 0 {
+		t.Errorf("stored tokens a day after the last expired: %v", keys)
+	}
 }
 
 func TestTokenExpiresByTheClock(t *testing.T) {

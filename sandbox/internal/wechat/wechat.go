@@ -4,6 +4,13 @@
 // (media.go), customer-service messages (custommsg.go) and the followers of official accounts
 // with their follow events (followers.go), on WeChat's own paths.
 //
+// What is kept, and for how long (sandbox time; the store forgets the rest, see package store):
+// a superseded token until its overlap ends, a revoked one until it would have expired, an
+// expired one a day after (ExpiredMemory: it answers 42001 until then, 40001 after); temporary
+// media until they expire (an expired and an unknown media id answer alike); quota counters of
+// a day or a month until the window is over (package quota); accounts, their settings, push
+// configuration and followers for good.
+//
 // The API families live in subpackages — qr, review, component, cityservice, charge — each
 // built with New(Deps{...}) on this package's Platform and registering its own routes. The core
 // calls back into a family only through what the family registered while the sandbox was built:
@@ -48,6 +55,8 @@
 //     sandbox is stricter so that integrators find typos);
 //   - openapi/quota/clear allows 50 resets a month (one source says a day), refused with 48006;
 //   - the journal that rid/get reads is in memory: rids do not survive a restart;
+//   - a new /cgi-bin/token supersedes the current token, which works 5 more minutes, and ends at
+//     once the one that token had superseded: WeChat speaks of the new token and the old one;
 //   - media/upload takes images only (PNG, JPEG or GIF, recognised by their bytes) and keeps
 //     their description, not their bytes; custom/send takes text messages only (40008 for
 //     another type, 40097 for an empty text), and a window is open only where a family opened
@@ -112,9 +121,11 @@ type Platform struct {
 // KindCheck is a family's admission rule for calls made with a token of one kind.
 type KindCheck func(c *endpoint.Call, pr *Principal) error
 
-// New returns the platform and prepares its store indexes.
+// New returns the platform and prepares its store indexes and the lifetimes of its records.
 func New(d Deps) (*Platform, error) {
 	d.Store.Track(tokenPrefix, appPrefix)
+	store.ForgetRecords[Token](d.Store, tokenPrefix)
+	store.ForgetRecords[Media](d.Store, "wechat:media:")
 	return &Platform{deps: d, cache: tokenCache{m: map[string]cachedToken{}}, kindChecks: map[string]KindCheck{}}, nil
 }
 

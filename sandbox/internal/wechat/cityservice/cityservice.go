@@ -53,6 +53,9 @@
 //     was applied for (all of it by default); one pending or approved application per account;
 //   - an MP-console menu entry (PUT …/menus/{appid}) has the src_channel of its account: 0 for an
 //     official account, 1 for a Mini Program, 3 for an open-platform account.
+//
+// What is kept: everything, for good — services, applications, grants, menus and users' city
+// choices are configuration and records, none with a lifetime.
 package cityservice
 
 import (

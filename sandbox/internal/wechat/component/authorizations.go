@@ -23,6 +23,10 @@ type authCode struct {
 	Used            bool      `json:"used,omitempty"`
 }
 
+// ForgetAt implements store.Forgettable: wechat.ExpiredMemory after the code expired, used or
+// not (until then it answers 61010 or 61009 for its reason; after that 61009, never issued).
+func (ac authCode) ForgetAt() time.Time { return ac.ExpiresAt.Add(wechat.ExpiredMemory) }
+
 // Authorization is an account's grant to a component.
 type Authorization struct {
 	ComponentAppID  string     `json:"component_appid"`

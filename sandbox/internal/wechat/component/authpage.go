@@ -37,6 +37,10 @@ type preAuth struct {
 	RedirectURL string `json:"redirect_url,omitempty"`
 }
 
+// ForgetAt implements store.Forgettable: wechat.ExpiredMemory after the code expired, used or
+// not (until then the page and the administrator name why it is refused).
+func (pa preAuth) ForgetAt() time.Time { return pa.ExpiresAt.Add(wechat.ExpiredMemory) }
+
 // loginPage is the parameters the authorization page was opened with.
 type loginPage struct {
 	RedirectURI string    `json:"redirect_uri"`

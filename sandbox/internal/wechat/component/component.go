@@ -69,6 +69,11 @@
 //   - a mutually exclusive set (4, 18, 25, 76) held by another platform is left out of an
 //     "all sets" grant and refuses an explicit one (409);
 //   - when biz_appid and auth_type disagree, biz_appid wins (one SDK's reading of the table).
+//
+// What is kept, and for how long (sandbox time; the store forgets the rest, see package store):
+// tickets, component tokens, pre-auth codes and authorization codes a day
+// (wechat.ExpiredMemory) after they expire — until then they answer "expired", after that as
+// never issued; authorizer tokens as the core's tokens; grants and the ticket schedule for good.
 package component
 
 import (
@@ -106,6 +111,9 @@ type Emulator struct {
 // component and authorizer tokens.
 func New(d Deps) *Emulator {
 	e := &Emulator{deps: d}
+	store.ForgetRecords[Ticket](d.Store, "wechat:component:ticket:")
+	store.ForgetRecords[preAuth](d.Store, "wechat:component:preauth:")
+	store.ForgetRecords[authCode](d.Store, "wechat:component:authcode:")
 	d.WeChat.CheckTokenKind(wechat.TokenComponent, e.admitToken)
 	d.WeChat.CheckTokenKind(wechat.TokenAuthorizer, e.admitToken)
 	return e

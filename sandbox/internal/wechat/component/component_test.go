@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox"
 	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
 )
 
 // component creates a third-party platform.
@@ -528,5 +530,47 @@ func BenchmarkTokenCall(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestComponentRecordsAreForgottenOnTheClock follows a ticket, a component token, a pre-auth code
+// and an authorization code past their lifetimes: each answers "expired" for a day (61005,
+// 61010), then is forgotten and answers as one never issued (61006, 61009).
+func TestComponentRecordsAreForgottenOnTheClock(t *testing.T) {
+	t.Parallel()
+	k := testkit.New(t)
+	comp := component(k)
+	ticket := pushTicket(k, comp.AppID)
+	ctoken := componentToken(k, comp)
+	unused := preAuthCode(k, comp.AppID, ctoken)
+	code := authorize(k, comp.AppID, ctoken, account(k, "official_account"), []int{1})
+	stored := func(key string) bool { return slices.Contains(k.StoredKeys("wechat:"), key) }
+	keys := []string{
+		"wechat:component:ticket:" + ticket, "wechat:token:" + ctoken,
+		"wechat:component:preauth:" + unused, "wechat:component:authcode:" + code,
+	}
+	for _, key := range keys {
+		if !stored(key) {
+			t.Fatalf("%s is not stored", key)
+		}
+	}
+	byTicket := func() testkit.Answer {
+		return k.Post("/cgi-bin/component/api_component_token", "", map[string]any{
+			"component_appid": comp.AppID, "component_appsecret": comp.Secret, "component_verify_ticket": ticket,
+		})
+	}
+	byCode := func() testkit.Answer {
+		return k.Post("/cgi-bin/component/api_query_auth?component_access_token="+componentToken(k, comp), "", map[string]any{"component_appid": comp.AppID, "authorization_code": code})
+	}
+	k.Advance(12 * time.Hour)
+	k.WantErrcode(byTicket(), 61005)
+	k.WantErrcode(byCode(), 61010)
+	k.Advance(wechat.ExpiredMemory)
+	k.WantErrcode(byTicket(), 61006)
+	k.WantErrcode(byCode(), 61009)
+	for _, key := range keys {
+		if stored(key) {
+			t.Errorf("%s is still stored a day after it expired", key)
+		}
 	}
 }

@@ -23,6 +23,10 @@ type Ticket struct {
 	ExpiresAt      time.Time `json:"expires_at"`
 }
 
+// ForgetAt implements store.Forgettable: wechat.ExpiredMemory after the ticket expired (until
+// then api_component_token answers 61005 for it, after that 61006 as for a ticket never pushed).
+func (t Ticket) ForgetAt() time.Time { return t.ExpiresAt.Add(wechat.ExpiredMemory) }
+
 // componentState is a component's ticket schedule.
 type componentState struct {
 	// Ticket is the value pushed last, drawn at TicketIssuedAt.

@@ -16,6 +16,11 @@
 // simulator's own action names for what WeChat shows on a phone, and the choice that a scan
 // which opens a Mini Program gives the account no event. A scan of a service account's code
 // pushes subscribe or SCAN to the account's server (scan.go, through the core's followers).
+//
+// What is kept, and for how long (sandbox time; the store forgets the rest, see package store):
+// a temporary code a day (wechat.ExpiredMemory) after it expires — until then the scan simulator
+// tells it from an unknown code — and a month's QR-jump publish count once the month is over;
+// permanent codes, QR-jump rules, links and scan-to-follow settings for good.
 package qr
 
 import (
@@ -57,6 +62,8 @@ func New(d Deps) *Emulator {
 	if d.Hosts == nil {
 		d.Hosts = hostmap.New()
 	}
+	store.ForgetRecords[QRCode](d.Store, "wechat:qrcode:code:")
+	d.Store.Forget("wechat:qrjump:pub:", publishCountForgetAt)
 	return &Emulator{deps: d, files: d.Hosts.Client(hostmap.MappedOnly, 5*time.Second)}
 }
 

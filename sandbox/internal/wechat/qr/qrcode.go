@@ -100,6 +100,16 @@ func (q *QRCode) Scene() string {
 	return strconv.FormatUint(uint64(q.SceneID), 10)
 }
 
+// ForgetAt implements store.Forgettable: a temporary code is forgotten wechat.ExpiredMemory
+// after it expired (until then the scan simulator tells an expired code from an unknown one;
+// showqrcode answers both alike); a permanent one is kept.
+func (q QRCode) ForgetAt() time.Time {
+	if q.ExpiresAt == nil {
+		return time.Time{}
+	}
+	return q.ExpiresAt.Add(wechat.ExpiredMemory)
+}
+
 // live reports whether the code can still be shown and scanned at now.
 func (q *QRCode) live(now time.Time) bool { return q.ExpiresAt == nil || now.Before(*q.ExpiresAt) }
 

@@ -137,6 +137,15 @@ func qrjumpPubKey(mp string, t time.Time) string {
 	return "wechat:qrjump:pub:" + mp + ":" + t.In(clock.Beijing).Format("200601")
 }
 
+// publishCountForgetAt forgets a month's publish count when the month is over.
+func publishCountForgetAt(key, _ string) (time.Time, error) {
+	month, err := time.ParseInLocation("200601", key[strings.LastIndexByte(key, ':')+1:], clock.Beijing)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("wechat: publish count %s: %w", key, err)
+	}
+	return month.AddDate(0, 1, 0), nil
+}
+
 // prefixOwner is the prefix index's value.
 type prefixOwner struct {
 	MiniProgram   string `json:"mp"`

@@ -60,6 +60,9 @@
 //   - limit is at most 100; the GET APIs read their parameters from the query, or else from a
 //     JSON body (the new documentation calls them body fields);
 //   - wxa_comment_bad_score comes from the openid "oWeChatTeamNotify0000000000000".
+//
+// What is kept: reviews, replies and customer-service windows for good (they are the Mini
+// Program's records); the pushes they cause are the core's deliveries, kept a day.
 package review
 
 import (
