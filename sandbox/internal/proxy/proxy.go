@@ -208,16 +208,30 @@ type Server struct {
 	inner *http.Server
 	conns *connQueue
 	done  chan struct{}
+
+	mu sync.Mutex
+	// fresh are the terminated connections that have not yet carried a request: a client's
+	// pool dials spares that may never be used, and Shutdown must not wait for those.
+	fresh map[net.Conn]struct{}
 }
 
 // NewServer returns a server for one listener; Shutdown ends it.
 func (p *Proxy) NewServer(addr net.Addr) *Server {
-	s := &Server{p: p, conns: newConnQueue(addr), done: make(chan struct{})}
+	s := &Server{p: p, conns: newConnQueue(addr), done: make(chan struct{}), fresh: map[net.Conn]struct{}{}}
 	s.inner = &http.Server{
 		Handler:           p.serve,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(p.deps.Logger.Handler(), slog.LevelWarn),
+		ConnState: func(c net.Conn, state http.ConnState) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if state == http.StateNew {
+				s.fresh[c] = struct{}{}
+			} else {
+				delete(s.fresh, c)
+			}
+		},
 	}
 	go func() {
 		defer close(s.done)
@@ -229,6 +243,18 @@ func (p *Proxy) NewServer(addr net.Addr) *Server {
 // Shutdown stops taking connections and waits, until ctx ends, for the requests in flight on the
 // connections this server terminated TLS on.
 func (s *Server) Shutdown(ctx context.Context) error {
+	// No new connection is taken, and those that never carried a request are closed now:
+	// http.Server would wait five seconds for each of them to send one.
+	_ = s.conns.Close()
+	s.mu.Lock()
+	for c := range s.fresh {
+		// The raw connection: a TLS close_notify could block on a client that reads nothing.
+		if tc, ok := c.(*tls.Conn); ok {
+			c = tc.NetConn()
+		}
+		_ = c.Close()
+	}
+	s.mu.Unlock()
 	err := s.inner.Shutdown(ctx)
 	<-s.done
 	if err != nil {
