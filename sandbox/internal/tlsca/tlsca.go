@@ -87,6 +87,10 @@ func Load(dir string) (*CA, error) {
 	if dir == "" {
 		return nil, errors.New("tlsca: no directory")
 	}
+	// An absolute path, so that the one printed for users to trust works from anywhere.
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
 	keyPath := filepath.Join(dir, KeyFile)
 	data, err := os.ReadFile(keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
