@@ -16,9 +16,15 @@ COPY --from=build /out/citysandbox /citysandbox
 COPY --from=build --chown=65532:65532 /out/data /data
 USER 65532:65532
 VOLUME /data
-EXPOSE 8844
+# 8844: the platforms' paths, the control plane and the forward proxy (HTTPS_PROXY);
+# 8443: HTTPS for the platforms' own host names, by SNI (--tls-addr), for extra_hosts setups.
+EXPOSE 8844 8443
+# The CA that signs the platform hosts' certificates is kept in /data beside the state, so a
+# client trusts it once: GET /_sandbox/ca.pem, or /citysandbox ca.
 ENV CITYSANDBOX_ADDR=0.0.0.0:8844 \
+    CITYSANDBOX_TLS_ADDR=0.0.0.0:8443 \
     CITYSANDBOX_DATA=/data/citysandbox.db \
+    CITYSANDBOX_CA_DIR=/data \
     GIN_MODE=release
 HEALTHCHECK --interval=10s --timeout=3s --start-period=2s --retries=3 \
   CMD ["/citysandbox", "healthcheck", "--url", "http://127.0.0.1:8844/_sandbox/health"]
