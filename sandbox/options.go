@@ -7,6 +7,7 @@ import (
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
+	"github.com/citysandbox/citysandbox/sandbox/internal/tlsca"
 )
 
 // Option configures a Server.
@@ -34,6 +35,25 @@ type config struct {
 	resolve       []string
 	caDir         string
 	hosts         []string
+
+	// Hub options (NewHub); New ignores them.
+	namespaceDir  string
+	maxNamespaces int
+	namespaceTTL  time.Duration
+	wall          func() time.Time
+
+	// Set by a Hub on the servers it builds.
+	hub *Hub // on the default server: the hub whose namespaces /_sandbox/namespaces manages
+	// namespace is the name of the namespace this server is ("" for a hub's default server or a
+	// sandbox of its own).
+	namespace string
+	// baselineAt, when set for a running clock, is the instant the fixtures of a fresh store are
+	// loaded as at: a namespace created without a clock copies the baseline its hub made at that
+	// instant instead of generating the world anew, then its clock follows wall time.
+	baselineAt time.Time
+	// caSource, when set, is where the sandbox's certificate authority comes from: a
+	// namespace's is its hub's.
+	caSource func() (*tlsca.CA, error)
 }
 
 // WithSeed seeds every random value (ids, tokens, fake data). Default 1.
@@ -138,3 +158,24 @@ func WithCADir(dir string) Option { return func(c *config) { c.caDir = dir } }
 func WithEmulatedHosts(hosts ...string) Option {
 	return func(c *config) { c.hosts = append(c.hosts, hosts...) }
 }
+
+// WithNamespaceDir keeps each namespace of a Hub in its own buntdb file in dir ("<name>.db"),
+// created when the hub opens; the hub reopens the namespaces it finds there, so they survive a
+// restart. Default "" (or ":memory:"): namespaces are kept in memory and end with the process.
+// New ignores it.
+func WithNamespaceDir(dir string) Option { return func(c *config) { c.namespaceDir = dir } }
+
+// WithMaxNamespaces caps how many namespaces a Hub keeps at once; creating one more is refused
+// (409 namespace_limit). Default (0): DefaultMaxNamespaces. New ignores it.
+func WithMaxNamespaces(n int) Option { return func(c *config) { c.maxNamespaces = n } }
+
+// WithNamespaceTTL sets how long a namespace created without a ttl of its own may stay unused
+// (on wall time) before the Hub removes it. Default (0): such a namespace stays until deleted.
+// New ignores it.
+func WithNamespaceTTL(d time.Duration) Option { return func(c *config) { c.namespaceTTL = d } }
+
+// WithWallClock replaces the wall clock of a Hub's own bookkeeping: when each namespace was
+// created and last used, and so when an idle one expires. The namespaces' own sandbox clocks are
+// not affected. Default: time.Now. Tests use it to expire namespaces without sleeping. New
+// ignores it.
+func WithWallClock(now func() time.Time) Option { return func(c *config) { c.wall = now } }

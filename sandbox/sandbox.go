@@ -122,18 +122,33 @@ func LoadSpec() (*Spec, error) {
 // New builds a sandbox and loads its fixtures into an empty store. A store file that already
 // holds state is kept as it is, so a restarted sandbox remembers every app, token and counter.
 func New(opts ...Option) (*Server, error) {
+	return newServer(configure(opts))
+}
+
+// configure applies opts to the defaults.
+func configure(opts []Option) config {
 	cfg := config{seed: 1, storePath: store.Memory, fixtures: fixtures.FS, specs: openapi.FS, version: "dev"}
 	for _, o := range opts {
 		o(&cfg)
 	}
+	return cfg
+}
+
+// newServer builds a sandbox from a complete configuration: New's, or one a Hub derived for a
+// namespace.
+func newServer(cfg config) (*Server, error) {
 	s := &Server{cfg: cfg, logger: cfg.logger}
 	s.seed.Store(cfg.seed)
 	if s.logger == nil {
 		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if cfg.frozen {
+	switch {
+	case cfg.frozen:
 		s.clock = clock.NewFrozen(cfg.start)
-	} else {
+	case !cfg.baselineAt.IsZero():
+		// The fixtures load as at baselineAt (see config.baselineAt), then the clock runs.
+		s.clock = clock.NewFrozen(cfg.baselineAt)
+	default:
 		s.clock = clock.NewRunning()
 	}
 	var err error
@@ -172,6 +187,10 @@ func New(opts ...Option) (*Server, error) {
 	fresh, err := s.isFresh()
 	if err == nil && fresh {
 		err = s.loadBaseline()
+		if err == nil && !cfg.frozen && !cfg.baselineAt.IsZero() {
+			s.clock.Run(0)
+			err = s.saveMeta()
+		}
 	} else if err == nil {
 		err = s.resume()
 	}
@@ -219,12 +238,13 @@ func (s *Server) build() error {
 	s.journal.Observe(s.tripwire.Observe)
 	s.proxy = proxy.New(proxy.Deps{
 		// The handler is built below; a tunnel only ever starts once New has returned.
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.public.ServeHTTP(w, r) }),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.front().ServeHTTP(w, r) }),
 		CA:      s.certificateAuthority, Extra: s.emulates, Hosts: s.hosts, Journal: s.journal, Clock: s.clock,
 		Logger: s.logger,
 	})
 	routes := endpoint.Routes{}
 	s.control.Routes(routes)
+	s.registerNamespaceRoutes(routes)
 	s.contract.Routes(routes)
 	s.tripwire.Routes(routes)
 	s.proxy.Routes(routes)
@@ -256,6 +276,9 @@ func (s *Server) build() error {
 		Spec: s.spec, Routes: routes, Platforms: []endpoint.Platform{s.wechat, s.jincheng, s.control},
 		Journal: s.journal, Clock: s.clock, Faults: s.faults, Logger: s.logger, ResponseCheck: check,
 		Fallback: func(path string) endpoint.Platform {
+			// A request for a namespace that the hub could not route (unknown, deleted, a name
+			// that is no name) is refused by the platform its path inside the namespace names.
+			path = pathInNamespace(path)
 			if strings.HasPrefix(path, "/_sandbox/") {
 				return s.control
 			}
@@ -264,6 +287,7 @@ func (s *Server) build() error {
 			}
 			return s.wechat
 		},
+		UnknownReason: unknownNamespaceReason,
 	})
 	s.handler = s.engine
 	if s.cfg.recorder != nil {
@@ -327,7 +351,7 @@ func (s *Server) resume() error {
 		if m.FrozenAt != nil {
 			s.clock.Freeze(*m.FrozenAt)
 		} else {
-			s.clock.SetOffset(m.ClockOffset)
+			s.clock.Run(m.ClockOffset)
 		}
 	}
 	s.faults.Load(faults)
@@ -484,6 +508,15 @@ func (s *Server) restore(snapshot []byte) error {
 	return nil
 }
 
+// front is what the proxy and the TLS listener hand the requests they do not answer to: a
+// hub's default sandbox serves the whole hub, any other sandbox itself.
+func (s *Server) front() http.Handler {
+	if s.cfg.hub != nil {
+		return s.cfg.hub.Handler()
+	}
+	return s.public
+}
+
 // Handler returns the sandbox's HTTP handler, to mount anywhere. It is no proxy: it answers
 // CONNECT with 405 (Serve takes CONNECT).
 func (s *Server) Handler() http.Handler { return s.public }
@@ -575,6 +608,21 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net
 // the same handler, as is a plain-HTTP request with an absolute URL for one of them; a proxied
 // request for any other host or port is refused with 403 and listed by GET /_sandbox/leaks.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, s.tick)
+}
+
+// tick is the sandbox's periodic background work: a running clock makes pushes fall due
+// without any clock move.
+func (s *Server) tick() {
+	if !s.clock.Frozen() {
+		s.clockTicked()
+	}
+}
+
+// serve is Serve with tick as the work done every 10 s. A hub serves through its default
+// sandbox this way: that sandbox's proxy hands the requests it does not answer itself to the
+// hub (see front), and tick is the hub's.
+func (s *Server) serve(ctx context.Context, ln net.Listener, tick func()) error {
 	ps := s.proxy.NewServer(ln.Addr())
 	hs := &http.Server{Handler: ps.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
@@ -582,17 +630,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	background, stopBackground := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		// A running clock makes pushes fall due without any clock move: look every 10 s.
-		tick := time.NewTicker(10 * time.Second)
-		defer tick.Stop()
+		ticker := time.NewTicker(10 * time.Second)
+		defer ticker.Stop()
 		for {
 			select {
 			case <-background.Done():
 				return
-			case <-tick.C:
-				if !s.clock.Frozen() {
-					s.clockTicked()
-				}
+			case <-ticker.C:
+				tick()
 			}
 		}
 	})

@@ -68,6 +68,9 @@ func (s *Server) CA() (CA, error) {
 
 // certificateAuthority loads or creates the CA once; a failure is returned to every caller.
 func (s *Server) certificateAuthority() (*tlsca.CA, error) {
+	if s.cfg.caSource != nil {
+		return s.cfg.caSource()
+	}
 	s.caOnce.Do(func() {
 		dir := caDir(s.cfg.storePath, s.cfg.caDir)
 		if dir == "" {

@@ -104,3 +104,11 @@ func (c *Controllable) SetOffset(d time.Duration) {
 	defer c.mu.Unlock()
 	c.offset = d
 }
+
+// Run makes the clock follow wall time shifted by offset from now on; a frozen clock thaws. A
+// namespace's world is loaded on a frozen clock at a shared instant, then set running.
+func (c *Controllable) Run(offset time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.frozen, c.offset = false, offset
+}

@@ -180,6 +180,9 @@ type Deps struct {
 	ResponseCheck func(op *spec.Operation, err error)
 	// Fallback picks the platform that answers unknown paths and wrong methods.
 	Fallback func(path string) Platform
+	// UnknownReason, when set, says why r has no API when the sandbox knows more than that
+	// (the namespace it names does not exist); "" keeps the plain reason.
+	UnknownReason func(r *http.Request) string
 }
 
 // Pipeline serves every operation of the spec.
@@ -415,6 +418,11 @@ func (p *Pipeline) serveUnrouted(g *gin.Context, wrongMethod bool) {
 	pl := p.deps.Fallback(g.Request.URL.Path)
 	c := p.open(g, nil, pl)
 	err := &apierr.Error{Kind: apierr.NotFound, Reason: "no API at " + g.Request.Method + " " + g.Request.URL.Path}
+	if p.deps.UnknownReason != nil && !wrongMethod {
+		if reason := p.deps.UnknownReason(g.Request); reason != "" {
+			err.Reason = reason
+		}
+	}
 	if wrongMethod {
 		err = &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseWrongMethod, Reason: g.Request.Method + " is not accepted on " + g.Request.URL.Path}
 		for _, op := range p.deps.Spec.Operations {

@@ -587,3 +587,43 @@ func (t *Tx) Count(prefix string) (int, error) {
 	err := t.AscendPrefix(prefix, func(string, string) bool { n++; return true })
 	return n, err
 }
+
+// Size returns how many keys the store holds and how many bytes their keys and values take,
+// bookkeeping included: what a namespace listing shows of each namespace.
+func (s *Store) Size() (keys, bytes int, err error) {
+	err = s.db.View(func(tx *buntdb.Tx) error {
+		return tx.Ascend("", func(k, v string) bool {
+			keys++
+			bytes += len(k) + len(v)
+			return true
+		})
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: size: %w", err)
+	}
+	return keys, bytes, nil
+}
+
+// Owner is a held ownership lock (see Own).
+type Owner struct{ f *os.File }
+
+// Own takes the lock that Open takes beside a data file, for path itself, without opening a
+// database: a directory of data files that one process manages as a whole is owned through a
+// file in it. It fails at once with an *InUseError when another process holds it.
+func Own(path string) (*Owner, error) {
+	f, err := lock(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Owner{f: f}, nil
+}
+
+// Release gives the ownership up.
+func (o *Owner) Release() error {
+	if o == nil {
+		return nil
+	}
+	err := unlock(o.f)
+	o.f = nil
+	return err
+}
