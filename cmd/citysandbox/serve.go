@@ -31,6 +31,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	syncPolicy := fs.String("sync", "second", `when the data file is flushed to the disk: "second" (a power loss can lose the last second) or "always" (an fsync per write)`)
 	record := fs.String("record", "", "write the traffic of this run as a scenario to FILE on shutdown (freezes the clock; state in memory unless --data is given)")
 	recordHashes := fs.Bool("record-hashes", false, "with --record, also pin every step's response digest and state hash")
+	dataDir := fs.String("data-dir", "", `directory of the namespaces' data files, one buntdb file each; "" or ":memory:" keeps namespaces in memory`)
+	maxNamespaces := fs.Int("max-namespaces", sandbox.DefaultMaxNamespaces, "how many namespaces may exist at once")
+	namespaceTTL := fs.Duration("namespace-ttl", 0, "how long a namespace created without a ttl may stay unused (wall time) before it is removed; 0 keeps it until deleted")
 	var resolve []string
 	fs.Func("resolve", "map HOST to a local ADDR:PORT (repeatable; the environment variable takes a comma-separated list): the QR-jump verification file is fetched there, pushes to HOST go there", func(v string) error {
 		for _, m := range strings.Split(v, ",") {
@@ -60,7 +63,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts := []sandbox.Option{
 		sandbox.WithSeed(*seed), sandbox.WithStorePath(*data), sandbox.WithAdminToken(*adminToken),
 		sandbox.WithLogger(logger), sandbox.WithVersion(version), sandbox.WithResolve(resolve...),
-		sandbox.WithSync(sync),
+		sandbox.WithSync(sync), sandbox.WithNamespaceDir(*dataDir), sandbox.WithMaxNamespaces(*maxNamespaces),
+		sandbox.WithNamespaceTTL(*namespaceTTL),
+	}
+	if *maxNamespaces < 1 || *namespaceTTL < 0 {
+		return fmt.Errorf("--max-namespaces must be at least 1 and --namespace-ttl not negative")
 	}
 	if *fixturesDir != "" {
 		opts = append(opts, sandbox.WithFixtures(os.DirFS(*fixturesDir)))
@@ -102,7 +109,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// short-lived memory: hold the collector off until the sandbox is built, then give the
 	// memory back once it listens.
 	gcPercent := debug.SetGCPercent(-1)
-	sb, err := sandbox.New(opts...)
+	hub, err := sandbox.NewHub(opts...)
 	debug.SetGCPercent(gcPercent)
 	if err != nil {
 		_ = ln.Close()
@@ -119,12 +126,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				fmt.Fprintf(stdout, "recorded %d requests to %s (replay: citysandbox replay %s)\n", rec.Len(), *record, *record)
 			}
 		}
-		if err := sb.Close(); err != nil {
+		if err := hub.Close(); err != nil {
 			logger.Error("close", "err", err)
 		}
 	}()
 	// The forward proxy is always on, so the CA is made (or read) now: a problem with its
 	// directory stops the start instead of the first tunnel.
+	sb := hub.Default()
 	ca, err := sb.CA()
 	if err != nil {
 		_ = ln.Close()
@@ -134,23 +142,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	go debug.FreeOSMemory()
-	banner(stdout, sb, ln.Addr(), *data, *adminToken)
+	banner(stdout, hub, ln.Addr(), *data, *dataDir, *adminToken)
 	tlsBanner(stdout, sb, ln.Addr(), tlsLn, ca)
 	if *adminToken == "" && !isLoopback(ln.Addr()) {
 		logger.Warn("the control plane is open to the network: set --admin-token when listening on a non-loopback address", "addr", ln.Addr().String())
 	}
 	if tlsLn == nil {
-		return sb.Serve(ctx, ln)
+		return hub.Serve(ctx, ln)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	tlsDone := make(chan error, 1)
 	go func() {
-		err := sb.ServeTLS(ctx, tlsLn)
+		err := hub.ServeTLS(ctx, tlsLn)
 		cancel() // either listener failing stops both
 		tlsDone <- err
 	}()
-	err = sb.Serve(ctx, ln)
+	err = hub.Serve(ctx, ln)
 	cancel()
 	return errors.Join(err, <-tlsDone)
 }
@@ -181,10 +189,16 @@ func isLoopback(a net.Addr) bool {
 }
 
 // banner prints the address, the fixture credentials and the control plane's URL.
-func banner(w io.Writer, sb *sandbox.Server, a net.Addr, data, adminToken string) {
+func banner(w io.Writer, hub *sandbox.Hub, a net.Addr, data, dataDir, adminToken string) {
+	sb := hub.Default()
 	base := "http://" + a.String()
 	fmt.Fprintf(w, "citysandbox %s listening on %s (state: %s)\n", version, base, data)
 	fmt.Fprintf(w, "control plane: %s/_sandbox/  (health: %s/_sandbox/health)\n", base, base)
+	if dataDir == "" {
+		dataDir = ":memory:"
+	}
+	spaces, _ := hub.Namespaces()
+	fmt.Fprintf(w, "namespaces: POST %s/_sandbox/namespaces, then %s/ns/<name>/… (%d open, state: %s)\n", base, base, len(spaces), dataDir)
 	for _, m := range sb.HostMappings() {
 		fmt.Fprintf(w, "host %s resolves to %s\n", m.Host, m.Addr)
 	}
