@@ -33,11 +33,15 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rounds := fs.Int("rounds", 1, "how many times to run the authenticated read (memory is printed after each)")
 	cases := fs.String("cases", "bare,token,read,write", "comma-separated cases: bare, token, read, write")
 	startup := fs.Bool("startup", false, "also measure the binary's time to first healthy answer and idle RSS")
+	namespaces := fs.Int("namespaces", 0, "instead: measure namespaces (creation, idle memory, reads spread over N namespaces against one)")
 	if err := envDefaults(fs, args); err != nil {
 		return err
 	}
 	if *concurrency < 1 || *duration <= 0 || *rounds < 1 {
 		return fmt.Errorf("bench: --concurrency, --duration and --rounds must be positive")
+	}
+	if *namespaces > 0 {
+		return benchNamespaces(ctx, *namespaces, *concurrency, *rounds, *duration, stdout)
 	}
 	sb, err := sandbox.New(sandbox.WithSeed(1))
 	if err != nil {
