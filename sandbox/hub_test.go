@@ -2,12 +2,16 @@ package sandbox_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -760,5 +764,59 @@ func TestSandboxWithoutHubServesNoNamespaces(t *testing.T) {
 	}
 	if a := th.do("GET", "/ns/x/cgi-bin/token", "", nil, ""); a.num("errcode") != 40066 {
 		t.Errorf("GET /ns/x/cgi-bin/token = %s, want 40066", a)
+	}
+}
+
+// TestHubThroughTheForwardProxy serves a hub as citysandbox serve does: a client that reaches
+// https://api.weixin.qq.com through the listener's forward proxy gets the root there, and a
+// namespace under its prefix; the namespace shows the hub's one CA.
+func TestHubThroughTheForwardProxy(t *testing.T) {
+	hub, err := sandbox.NewHub(sandbox.WithLoadedSpec(sharedSpec(t)), sandbox.WithFrozenClock(hubStart))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- hub.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		hub.Close()
+	})
+	if _, err := hub.CreateNamespace(sandbox.NamespaceSpec{Name: "proxied", Clock: hubStart.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := hub.Default().CA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca.PEM)
+	proxyURL, _ := url.Parse("http://" + ln.Addr().String())
+	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL), TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	get := func(u string) (int, []byte) {
+		t.Helper()
+		resp, err := client.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	if _, b := get("https://api.weixin.qq.com/ns/proxied/_sandbox/clock"); !strings.Contains(string(b), "2026-03-02T03:00:00Z") {
+		t.Errorf("the namespace's clock through the proxy = %s, want its own", b)
+	}
+	if _, b := get("https://api.weixin.qq.com/_sandbox/clock"); !strings.Contains(string(b), "2026-03-02T02:00:00Z") {
+		t.Errorf("the root's clock through the proxy = %s", b)
+	}
+	if status, b := get("https://api.weixin.qq.com/ns/proxied/_sandbox/ca.pem"); status != 200 || string(b) != string(ca.PEM) {
+		t.Errorf("the namespace's CA = %d %.60s, want the hub's", status, b)
 	}
 }
