@@ -340,50 +340,53 @@ func TestHubNamespacesNeverSeeEachOther(t *testing.T) {
 	}
 }
 
-// TestHubScenariosReplayInANamespace replays every shipped scenario in two namespaces at once
-// and at the root: each namespace gives the same answers and state hashes, step by step, as the
-// root does.
+// TestHubScenariosReplayInANamespace replays every shipped scenario in two namespaces and at the
+// root of a hub, all three at once: each namespace gives the same answers and state hashes, step
+// by step, as the root does.
 func TestHubScenariosReplayInANamespace(t *testing.T) {
 	names, err := fs.Glob(scenarios.FS, "*.yaml")
 	if err != nil || len(names) == 0 {
 		t.Fatalf("no scenarios: %v", err)
 	}
-	th := newTestHub(t)
-	th.create(`{"name":"one"}`)
-	th.create(`{"name":"two"}`)
-	targets := map[string]sandbox.ScenarioTarget{
-		"root": {URL: th.url, StateHash: th.hub.Default().StateHash},
-		"one":  {URL: th.url + "/ns/one", StateHash: th.namespace("one").StateHash},
-		"two":  {URL: th.url + "/ns/two/", StateHash: th.namespace("two").StateHash},
-	}
 	for _, name := range names {
-		data, err := fs.ReadFile(scenarios.FS, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		results := map[string]*sandbox.ScenarioResult{}
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		for where, target := range targets {
-			wg.Go(func() {
-				res, err := sandbox.RunScenario(context.Background(), target, name, data, nil)
-				if err != nil {
-					t.Errorf("%s in %s: %v", name, where, err)
+		t.Run(strings.TrimSuffix(name, ".yaml"), func(t *testing.T) {
+			t.Parallel()
+			data, err := fs.ReadFile(scenarios.FS, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			th := newTestHub(t)
+			th.create(`{"name":"one"}`)
+			th.create(`{"name":"two"}`)
+			targets := map[string]sandbox.ScenarioTarget{
+				"root": {URL: th.url, StateHash: th.hub.Default().StateHash},
+				"one":  {URL: th.url + "/ns/one", StateHash: th.namespace("one").StateHash},
+				"two":  {URL: th.url + "/ns/two/", StateHash: th.namespace("two").StateHash},
+			}
+			results := map[string]*sandbox.ScenarioResult{}
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			for where, target := range targets {
+				wg.Go(func() {
+					res, err := sandbox.RunScenario(context.Background(), target, name, data, nil)
+					if err != nil {
+						t.Errorf("in %s: %v", where, err)
+					}
+					mu.Lock()
+					results[where] = res
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			for _, where := range []string{"one", "two"} {
+				if results[where] == nil || results["root"] == nil {
+					continue
 				}
-				mu.Lock()
-				results[where] = res
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
-		for _, where := range []string{"one", "two"} {
-			if results[where] == nil || results["root"] == nil {
-				continue
+				if d := sandbox.CompareScenarioRuns(results["root"], results[where]); d != nil {
+					t.Errorf("in namespace %s the scenario differs from the root: %s", where, d)
+				}
 			}
-			if d := sandbox.CompareScenarioRuns(results["root"], results[where]); d != nil {
-				t.Errorf("%s in namespace %s differs from the root: %s", name, where, d)
-			}
-		}
+		})
 	}
 }
 
