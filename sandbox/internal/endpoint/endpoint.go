@@ -111,9 +111,9 @@ type Call struct {
 	// Reason, if set by a handler, is recorded in the journal next to a successful answer.
 	Reason string
 
-	entry     journal.Entry
-	onFailure []func()
-	leak      *journal.Leak
+	entry journal.Entry
+	held  []Held
+	leak  *journal.Leak
 }
 
 // MarkLeak marks the call's journal entry as a production leak of kind (a journal.Leak*
@@ -122,9 +122,38 @@ func (c *Call) MarkLeak(kind, credential string) {
 	c.leak = &journal.Leak{Kind: kind, Host: c.Gin.Request.Host, Credential: credential}
 }
 
-// OnFailure registers fn to run if the call ends in an error after admission, so that what
-// admission counted (a quota) can be given back: a refused request leaves the state unchanged.
-func (c *Call) OnFailure(fn func()) { c.onFailure = append(c.onFailure, fn) }
+// Held is what admission holds for a call until the call ends: a quota reservation.
+type Held interface {
+	// Commit makes the hold count for good; the call succeeded.
+	Commit() error
+	// Release gives the hold back; the call failed.
+	Release()
+}
+
+// Hold makes h end with the call: committed, before the answer is written, if the call succeeds;
+// released if it fails. A refused request so leaves the state unchanged, and what it held
+// counted only while it ran.
+func (c *Call) Hold(h Held) { c.held = append(c.held, h) }
+
+// settle ends what the call holds: committed after a success (a failure to commit fails the
+// call), released after a failure.
+func (c *Call) settle(err error) error {
+	if err == nil {
+		for i, h := range c.held {
+			if cerr := h.Commit(); cerr != nil {
+				for _, rest := range c.held[i+1:] {
+					rest.Release()
+				}
+				return cerr
+			}
+		}
+		return nil
+	}
+	for _, h := range c.held {
+		h.Release()
+	}
+	return err
+}
 
 // Request returns the HTTP request.
 func (c *Call) Request() *http.Request { return c.Gin.Request }
@@ -264,11 +293,7 @@ func (p *Pipeline) open(g *gin.Context, op *spec.Operation, pl Platform) *Call {
 func (p *Pipeline) serve(g *gin.Context, op *spec.Operation, pl Platform, h HandlerFunc) {
 	c := p.open(g, op, pl)
 	value, err := p.run(c, h)
-	if err != nil {
-		for _, fn := range c.onFailure {
-			fn()
-		}
-	}
+	err = c.settle(err)
 	if err == errDropped {
 		p.close(c, Response{Status: 0}, nil)
 		return

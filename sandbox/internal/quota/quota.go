@@ -1,7 +1,10 @@
 // Package quota counts calls per scope (an app and an API, typically) in fixed windows: second,
 // minute, day (reset at Beijing midnight, as WeChat does), calendar month and lifetime. It admits
-// a call only if every window has room, and counts it in all of them at once, so a limit of N
-// admits exactly N calls even under concurrency.
+// a call only if every window has room, counting the calls admitted and not yet finished, and a
+// call counts for good only once it succeeded (Reservation.Commit): a limit of N admits exactly N
+// calls even under concurrency, and a call its handler refuses (Reservation.Release) never takes
+// the turn of a valid one — a caller that finds the last room held by unfinished calls waits
+// for them instead of being refused.
 //
 // Second and minute windows live in memory (they are over before a restart matters); day, month
 // and lifetime windows live in the store, so a restarted sandbox keeps its counters. A stored
@@ -77,8 +80,13 @@ type Engine struct {
 	clock  clock.Clock
 	prefix string
 
-	mu  sync.Mutex
+	mu sync.Mutex
+	// changed is signalled whenever a reservation ends, for callers waiting on one.
+	changed *sync.Cond
+	// mem counts the committed calls of the second and minute windows.
 	mem map[memKey]int
+	// pending counts, per window, the calls reserved and neither committed nor released.
+	pending map[memKey]int
 }
 
 type memKey struct {
@@ -91,7 +99,9 @@ type memKey struct {
 // (the platform's, "wechat:quota:", so that a reset of the platform resets its counters too).
 func New(st *store.Store, c clock.Clock, prefix string) *Engine {
 	st.Forget(prefix, counterForgetAt)
-	return &Engine{store: st, clock: c, prefix: prefix, mem: map[memKey]int{}}
+	e := &Engine{store: st, clock: c, prefix: prefix, mem: map[memKey]int{}, pending: map[memKey]int{}}
+	e.changed = sync.NewCond(&e.mu)
+	return e
 }
 
 // counterForgetAt reads when a stored counter's window is over from its key, which ends in
@@ -129,116 +139,178 @@ func bucketOf(w Window, t time.Time) string {
 	return "all"
 }
 
-// Admit counts one call in scope if every limited window has room, and otherwise returns the
-// first window (shortest first) that is full. Nothing is counted for a refused call.
-func (e *Engine) Admit(scope string, limits Limits) (*Denial, error) {
+// windowKey names the window of w that t falls in, for the in-memory tables.
+func windowKey(scope string, w Window, t time.Time) memKey {
+	switch w {
+	case Second, Minute:
+		return memKey{scope, w, memBucket(w, t)}
+	case Day:
+		bj := t.In(clock.Beijing)
+		return memKey{scope, w, int64(bj.Year()*10000 + int(bj.Month())*100 + bj.Day())}
+	case Month:
+		bj := t.In(clock.Beijing)
+		return memKey{scope, w, int64(bj.Year()*100 + int(bj.Month()))}
+	}
+	return memKey{scope, w, 0}
+}
+
+// Reservation is an admitted call's hold on its windows: it counts against the limits, as a
+// pending call, until Commit counts it for good or Release gives it back. A caller that finds a
+// window full only because of pending calls waits for them to end instead of being refused, so
+// a call that is then refused by its handler never costs a valid concurrent caller its turn.
+type Reservation struct {
+	e      *Engine
+	scope  string
+	limits Limits
+	at     time.Time
+	held   []memKey
+	done   bool
+}
+
+// Reserve admits one call in scope if every limited window has room, counting the calls already
+// reserved in it, and returns its reservation; otherwise it returns the first window (shortest
+// first) whose committed calls fill it. While a window is full only with pending reservations
+// it waits for them to end. A call with no limits gets a nil reservation, which Commit and
+// Release accept. Every reservation must end with Commit or Release.
+func (e *Engine) Reserve(scope string, limits Limits) (*Reservation, *Denial, error) {
 	if limits.Zero() {
-		return nil, nil
+		return nil, nil, nil
 	}
 	now := e.clock.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.gc(now)
-	var memKeys []memKey
-	for _, w := range []Window{Second, Minute} {
-		lim := limits.Of(w)
-		if lim == 0 {
-			continue
+	for {
+		stored, err := e.storedCounts(scope, limits, now)
+		if err != nil {
+			return nil, nil, fmt.Errorf("quota: admit %s: %w", scope, err)
 		}
-		k := memKey{scope, w, memBucket(w, now)}
-		if e.mem[k] >= lim {
-			return &Denial{w, lim}, nil
-		}
-		memKeys = append(memKeys, k)
-	}
-	var denial *Denial
-	err := e.store.Update(func(tx *store.Tx) error {
-		type pending struct {
-			key string
-			n   int
-		}
-		var writes []pending
-		for _, w := range []Window{Day, Month, Lifetime} {
+		keys := make([]memKey, 0, 5)
+		wait := false
+		for _, w := range []Window{Second, Minute, Day, Month, Lifetime} {
 			lim := limits.Of(w)
 			if lim == 0 {
 				continue
 			}
-			key := e.storedKey(scope, w, bucketOf(w, now))
-			n, err := readCount(tx, key)
-			if err != nil {
-				return err
+			k := windowKey(scope, w, now)
+			used := stored[w]
+			if w == Second || w == Minute {
+				used = e.mem[k]
 			}
-			if n >= lim {
-				denial = &Denial{w, lim}
-				return nil
+			if used >= lim {
+				return nil, &Denial{w, lim}, nil
 			}
-			writes = append(writes, pending{key, n + 1})
+			if used+e.pending[k] >= lim {
+				wait = true
+			}
+			keys = append(keys, k)
 		}
-		for _, p := range writes {
-			if err := tx.PutRaw(p.key, strconv.Itoa(p.n)); err != nil {
-				return err
+		if !wait {
+			for _, k := range keys {
+				e.pending[k]++
 			}
+			return &Reservation{e: e, scope: scope, limits: limits, at: now, held: keys}, nil, nil
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("quota: admit %s: %w", scope, err)
+		e.changed.Wait()
 	}
-	if denial != nil {
-		return denial, nil
-	}
-	for _, k := range memKeys {
-		e.mem[k]++
-	}
-	return nil, nil
 }
 
-// Release gives back one call admitted in scope under limits, in the windows it was counted in,
-// so that a call refused after admission (by its handler) leaves no trace. A counter that
-// returns to zero is deleted, leaving the store as it was before the call.
-func (e *Engine) Release(scope string, limits Limits, admittedAt time.Time) error {
-	if limits.Zero() {
-		return nil
+// storedCounts reads the day, month and lifetime counters that limits use.
+func (e *Engine) storedCounts(scope string, limits Limits, now time.Time) ([Lifetime + 1]int, error) {
+	var counts [Lifetime + 1]int
+	if limits.PerDay == 0 && limits.PerMonth == 0 && limits.Lifetime == 0 {
+		return counts, nil
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, w := range []Window{Second, Minute} {
-		if limits.Of(w) == 0 {
-			continue
-		}
-		k := memKey{scope, w, memBucket(w, admittedAt)}
-		if e.mem[k] > 1 {
-			e.mem[k]--
-		} else {
-			delete(e.mem, k)
-		}
-	}
-	err := e.store.Update(func(tx *store.Tx) error {
+	err := e.store.View(func(tx *store.Tx) error {
 		for _, w := range []Window{Day, Month, Lifetime} {
 			if limits.Of(w) == 0 {
 				continue
 			}
-			key := e.storedKey(scope, w, bucketOf(w, admittedAt))
+			n, err := readCount(tx, e.storedKey(scope, w, bucketOf(w, now)))
+			if err != nil {
+				return err
+			}
+			counts[w] = n
+		}
+		return nil
+	})
+	return counts, err
+}
+
+// Commit counts the reserved call in every window it holds: in the store for the day, month and
+// lifetime windows, in memory for the others. It does nothing for a nil or ended reservation.
+func (r *Reservation) Commit() error {
+	if r == nil || r.done {
+		return nil
+	}
+	r.done = true
+	e := r.e
+	// The store first, then the pending count: in between a caller sees the call twice, which
+	// can make it wait (it is woken below) but never admits one call too many.
+	err := e.store.Update(func(tx *store.Tx) error {
+		for _, w := range []Window{Day, Month, Lifetime} {
+			if r.limits.Of(w) == 0 {
+				continue
+			}
+			key := e.storedKey(r.scope, w, bucketOf(w, r.at))
 			n, err := readCount(tx, key)
 			if err != nil {
 				return err
 			}
-			switch {
-			case n > 1:
-				err = tx.PutRaw(key, strconv.Itoa(n-1))
-			case n == 1:
-				err = tx.Delete(key)
-			}
-			if err != nil {
+			if err := tx.PutRaw(key, strconv.Itoa(n+1)); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, k := range r.held {
+		if err == nil && (k.window == Second || k.window == Minute) {
+			e.mem[k]++
+		}
+		e.unpend(k)
+	}
+	e.changed.Broadcast()
 	if err != nil {
-		return fmt.Errorf("quota: release %s: %w", scope, err)
+		return fmt.Errorf("quota: count %s: %w", r.scope, err)
 	}
 	return nil
+}
+
+// Release gives the reserved call back: it leaves no trace in any window. It does nothing for a
+// nil or ended reservation.
+func (r *Reservation) Release() {
+	if r == nil || r.done {
+		return
+	}
+	r.done = true
+	e := r.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, k := range r.held {
+		e.unpend(k)
+	}
+	e.changed.Broadcast()
+}
+
+// unpend ends one pending call of k. Called with mu held.
+func (e *Engine) unpend(k memKey) {
+	if e.pending[k] > 1 {
+		e.pending[k]--
+	} else {
+		delete(e.pending, k)
+	}
+}
+
+// Admit is Reserve and Commit at once, for a call that counts whatever happens next (a quota
+// tool's own budget).
+func (e *Engine) Admit(scope string, limits Limits) (*Denial, error) {
+	r, d, err := e.Reserve(scope, limits)
+	if err != nil || d != nil {
+		return d, err
+	}
+	return nil, r.Commit()
 }
 
 func memBucket(w Window, t time.Time) int64 {

@@ -90,21 +90,98 @@ func TestWindowsRollOver(t *testing.T) {
 	step(14*time.Hour, true, 0)
 }
 
-func TestReleaseRestoresTheStore(t *testing.T) {
-	e, c, st := newEngine(t)
+func TestReleaseLeavesNoTrace(t *testing.T) {
+	e, _, st := newEngine(t)
 	before, _ := st.Hash()
 	l := Limits{PerSecond: 1, PerDay: 1, PerMonth: 1, Lifetime: 1}
-	if d, _ := e.Admit("s", l); d != nil {
-		t.Fatal("first call refused")
+	r, d, err := e.Reserve("s", l)
+	if err != nil || d != nil {
+		t.Fatalf("first call refused: %v %v", d, err)
 	}
-	if err := e.Release("s", l, c.Now()); err != nil {
-		t.Fatal(err)
-	}
+	r.Release()
 	if after, _ := st.Hash(); after != before {
-		t.Error("release left counters behind")
+		t.Error("a released call left counters behind")
+	}
+	if len(e.Live()) != 0 {
+		t.Errorf("a released call left windows in memory: %v", e.Live())
 	}
 	if d, _ := e.Admit("s", l); d != nil {
 		t.Error("a released call still counts")
+	}
+}
+
+// TestPendingCallsNeverTakeAValidCallersTurn holds the whole allowance with two calls in flight
+// that their handlers will refuse: a valid caller that comes meanwhile waits for them and is
+// admitted once they are given back, instead of being refused.
+func TestPendingCallsNeverTakeAValidCallersTurn(t *testing.T) {
+	e, _, _ := newEngine(t)
+	l := Limits{PerMinute: 2, PerDay: 2}
+	a, _, _ := e.Reserve("s", l)
+	b, _, _ := e.Reserve("s", l)
+	result := make(chan *Denial, 1)
+	go func() {
+		r, d, err := e.Reserve("s", l)
+		if err != nil {
+			t.Error(err)
+		}
+		if err := r.Commit(); err != nil {
+			t.Error(err)
+		}
+		result <- d
+	}()
+	a.Release()
+	b.Release()
+	if d := <-result; d != nil {
+		t.Errorf("a valid caller behind two refused ones was refused: %+v", d)
+	}
+	// The committed calls do fill the window: with both counted, the next caller is refused.
+	if d, _ := e.Admit("s", l); d != nil {
+		t.Fatalf("the second call refused: %+v", d)
+	}
+	if d, _ := e.Admit("s", l); d == nil || d.Window != Minute {
+		t.Errorf("a third call with two counted: %+v, want refused by the minute", d)
+	}
+}
+
+// TestMixedCallersUnderConcurrency admits, at once, valid calls that commit and calls that are
+// given back: the valid ones get exactly the allowance, whatever the others do.
+func TestMixedCallersUnderConcurrency(t *testing.T) {
+	for _, tc := range []struct{ limit, valid, refused, want int }{
+		{50, 50, 200, 50},
+		{50, 80, 200, 50},
+	} {
+		e, _, _ := newEngine(t)
+		l := Limits{PerDay: tc.limit}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		admitted := 0
+		for i := range tc.valid + tc.refused {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, d, err := e.Reserve("app|/api", l)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if i >= tc.valid {
+					r.Release() // refused by its handler, whether admitted or not
+					return
+				}
+				if d == nil {
+					if err := r.Commit(); err != nil {
+						t.Error(err)
+					}
+					mu.Lock()
+					admitted++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if admitted != tc.want {
+			t.Errorf("%d valid and %d refused callers on %d left: %d valid admitted, want %d", tc.valid, tc.refused, tc.limit, admitted, tc.want)
+		}
 	}
 }
 

@@ -200,11 +200,11 @@ func (p *Platform) Admit(c *endpoint.Call) error {
 	return p.AdmitCall(c, pr.App, c.Op.Path, c.Op.Quota)
 }
 
-// AdmitCall counts a call of app on api against limits scaled to the app's tier, maps a refusal
-// to WeChat's code for the window (44990 a second, 45011 a minute, 45009 a day or longer), and
-// gives the call back if its handler then refuses it.
+// AdmitCall admits a call of app on api under limits scaled to the app's tier and maps a refusal
+// to WeChat's code for the window (44990 a second, 45011 a minute, 45009 a day or longer). The
+// call counts for good only if it succeeds; one its handler refuses is given back.
 func (p *Platform) AdmitCall(c *endpoint.Call, app *App, api string, limits quota.Limits) error {
-	d, err := p.deps.Quota.Admit(quotaScope(app.AppID, api), TierLimits(app, limits))
+	r, d, err := p.deps.Quota.Reserve(quotaScope(app.AppID, api), TierLimits(app, limits))
 	if err != nil {
 		return err
 	}
@@ -215,15 +215,10 @@ func (p *Platform) AdmitCall(c *endpoint.Call, app *App, api string, limits quot
 		}
 		return apierr.Newf(apierr.QuotaExceeded, code, "%s: %d calls per %s used up", api, d.Limit, d.Window)
 	}
-	c.OnFailure(func() { p.release(app, api, limits, c.Now) })
-	return nil
-}
-
-// release gives back a call admitted by admit whose handler then refused it.
-func (p *Platform) release(app *App, api string, limits quota.Limits, at time.Time) {
-	if err := p.deps.Quota.Release(quotaScope(app.AppID, api), TierLimits(app, limits), at); err != nil {
-		p.deps.Logger.Error("release quota", "app", app.AppID, "api", api, "err", err)
+	if r != nil {
+		c.Hold(r)
 	}
+	return nil
 }
 
 // QuotaPrefix starts the stored quota counters of WeChat's accounts, so that a reset of the

@@ -2,6 +2,7 @@ package qr_test
 
 import (
 	"bytes"
+	"fmt"
 	"image/jpeg"
 	"net/http"
 	"net/url"
@@ -268,5 +269,59 @@ func TestShowQRCode(t *testing.T) {
 	k.Advance(time.Second)
 	if resp := show(url.QueryEscape(ticket)); resp.Status != http.StatusNotFound || len(resp.Raw) != 0 {
 		t.Errorf("expired ticket: status %d with %d bytes, want a bare 404", resp.Status, len(resp.Raw))
+	}
+}
+
+// TestRefusedCallsNeverTakeAValidCallersQuota sends, at once, valid calls and calls the handler
+// refuses (40053: no scene_str) against the day's last allowance: with N calls left, N valid
+// callers among any number of refused ones all succeed; with more valid callers than that,
+// exactly N do.
+func TestRefusedCallsNeverTakeAValidCallersQuota(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name          string
+		left, valid   int
+		refused, want int
+	}{
+		{"as many valid callers as calls left", 20, 20, 100, 20},
+		{"more valid callers than calls left", 10, 30, 60, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			k := testkit.New(t)
+			oa := app(k, sandbox.WeChatAppSpec{Type: "official_account", Tier: "production"})
+			tok := k.AppToken(oa)
+			k.PatchState(map[string]string{"wechat:quota:" + oa.AppID + "|/cgi-bin/qrcode/create:day:20260302": fmt.Sprint(100000 - tc.left)})
+			// The valid calls are spread among the refused ones (7919 is prime to both totals).
+			total := tc.valid + tc.refused
+			valid := func(i int) bool { return i*7919%total < tc.valid }
+			answers := k.Concurrently(total, func(i int) (testkit.Answer, error) {
+				body := any(scene("QR_SCENE", map[string]any{"scene_id": i + 1}))
+				if !valid(i) {
+					body = `{"action_name":"QR_STR_SCENE","action_info":{"scene":{}}}`
+				}
+				return k.Try(http.MethodPost, testkit.APIHost+qrCreate+"?access_token="+tok, nil, body)
+			})
+			created, quota := 0, 0
+			for i, a := range answers {
+				switch {
+				case valid(i) && a.Str("ticket") != "":
+					created++
+				case valid(i) && a.Errcode() == 45009:
+					quota++
+				case valid(i):
+					t.Errorf("valid call %d: %s", i, a)
+				case a.Errcode() != 40053 && a.Errcode() != 45009:
+					// 45009 once the valid calls have used the day up: quota comes before the body.
+					t.Errorf("refused call %d: %s, want 40053 or 45009", i, a)
+				}
+			}
+			if created != tc.want || quota != tc.valid-tc.want {
+				t.Errorf("%d valid callers with %d calls left: %d created, %d refused 45009; want %d and %d", tc.valid, tc.left, created, quota, tc.want, tc.valid-tc.want)
+			}
+			if used := k.Post("/cgi-bin/openapi/quota/get", tok, `{"cgi_path":"/cgi-bin/qrcode/create"}`).JSON.Get("quota", "used"); used != float64(100000-tc.left+tc.want) {
+				t.Errorf("quota used = %v, want %d", used, 100000-tc.left+tc.want)
+			}
+		})
 	}
 }
