@@ -6,7 +6,9 @@
 //
 // Each sandbox has an in-memory store, a frozen clock (at DefaultStart unless WithStart says
 // otherwise; moved with srv.Advance), seed 1, and response validation against the OpenAPI
-// documents: a response that breaks the spec fails the test. The client sends the WeChat hosts
+// documents: a response that breaks the spec fails the test, and so does an error answer with a
+// code its operation does not declare (x-errcodes, x-error-codes; an injected fault's code
+// excepted). The client sends the WeChat hosts
 // (DefaultHosts, or those of WithHosts) to the sandbox and refuses, with an error naming the
 // host, any other host, so a test cannot leak to production.
 //

@@ -9,7 +9,8 @@
 //  4. the platform admits the call (account type, permission set, quota);
 //  5. the handler runs its business rules against the store;
 //  6. the platform renders the result or error in its envelope; with response validation on
-//     (always in tests) the answer is checked against the spec;
+//     (always in tests) the answer is checked against the spec, its code included: an error
+//     answer must carry a code its operation declares (an injected fault's excepted);
 //  7. the journal entry is closed.
 //
 // A handler returns a value or an *apierr.Error; any other error, and any panic, becomes the
@@ -414,7 +415,13 @@ func (p *Pipeline) finish(c *Call, value any, err error) {
 	c.Gin.Writer.WriteHeader(resp.Status)
 	_, _ = c.Gin.Writer.Write(resp.Body)
 	if p.deps.ResponseCheck != nil && c.Op != nil {
-		p.deps.ResponseCheck(c.Op, c.Op.ValidateResponse(c.Gin.Request.Context(), spec.Request{HTTP: c.Gin.Request, Body: c.Body}, resp.Status, h, resp.Body))
+		err := c.Op.ValidateResponse(c.Gin.Request.Context(), spec.Request{HTTP: c.Gin.Request, Body: c.Body}, resp.Status, h, resp.Body)
+		if err == nil && c.entry.Fault == "" {
+			// Every code an operation answers is one its document declares (an injected fault's
+			// code is the tester's own choice).
+			err = c.Op.CheckDeclared(resp.Errcode, resp.ErrorName)
+		}
+		p.deps.ResponseCheck(c.Op, err)
 	}
 	p.close(c, resp, aerr)
 }
@@ -438,20 +445,23 @@ func (p *Pipeline) close(c *Call, resp Response, aerr *apierr.Error) {
 	p.deps.Journal.Add(*e)
 }
 
-// serveUnrouted answers a path with no operation, or a known path with the wrong method.
+// serveUnrouted answers a path with no operation, or a known path with the wrong method. A
+// wrong method is the call of the operation on that path (the journal, the contract report and
+// the declared codes count it there), refused before anything else runs.
 func (p *Pipeline) serveUnrouted(g *gin.Context, wrongMethod bool) {
 	pl := p.deps.Fallback(g.Request.URL.Path)
-	c := p.open(g, nil, pl)
 	err := &apierr.Error{Kind: apierr.NotFound, Reason: "no API at " + g.Request.Method + " " + g.Request.URL.Path}
 	if p.deps.UnknownReason != nil && !wrongMethod {
 		if reason := p.deps.UnknownReason(g.Request); reason != "" {
 			err.Reason = reason
 		}
 	}
+	var matched *spec.Operation
 	if wrongMethod {
 		err = &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseWrongMethod, Reason: g.Request.Method + " is not accepted on " + g.Request.URL.Path}
 		for _, op := range p.deps.Spec.Operations {
 			if op.Document.Platform == pl.Name() && spec.Matches(op.Path, g.Request.URL.Path) {
+				matched = op
 				err.Field = op.Method // the method the API takes
 				if op.Page {
 					// A page (HTML, an image) is a web resource, not an API: its wrong method is
@@ -462,6 +472,7 @@ func (p *Pipeline) serveUnrouted(g *gin.Context, wrongMethod bool) {
 			}
 		}
 	}
+	c := p.open(g, matched, pl)
 	p.finish(c, nil, err)
 }
 

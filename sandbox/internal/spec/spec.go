@@ -12,6 +12,7 @@
 //	x-wechat-permission-sets (operation) third-party permission sets that grant it (61007 otherwise)
 //	x-errcode-invalid (operation)        the code for a schema violation (default: the platform's)
 //	x-errcodes (operation)               the errcodes the operation is documented to return
+//	x-error-codes (operation)            the symbolic codes (Jincheng's errorCode) it may answer
 //	x-wechat-errmsg-hint (operation)     the errcodes whose errmsg carries WeChat's
 //	                                     " hint: [<id>]" before the rid on this API
 //	x-errcode / x-errcode-missing        on a parameter or body property: the code when it is
@@ -29,9 +30,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"mime"
 	"net/http"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,6 +73,8 @@ type Operation struct {
 	Errcodes       []int
 	// ErrmsgHintCodes are the errcodes whose errmsg carries a hint on this operation.
 	ErrmsgHintCodes []int
+	// ErrorNames are the symbolic error codes (x-error-codes) the operation may answer.
+	ErrorNames []string
 	// BodyRequired reports whether the operation declares a required request body.
 	BodyRequired bool
 	// Page reports whether the operation answers a page or an image rather than JSON (a web
@@ -181,6 +186,7 @@ func operations(d *Document) ([]*Operation, error) {
 				"x-errcode-invalid":        &op.InvalidCode,
 				"x-errcodes":               &op.Errcodes,
 				"x-wechat-errmsg-hint":     &op.ErrmsgHintCodes,
+				"x-error-codes":            &op.ErrorNames,
 			} {
 				if err := decodeExt(o.Extensions, key, dst); err != nil {
 					return nil, fmt.Errorf("%s %s: %w", m, p, err)
@@ -193,6 +199,117 @@ func operations(d *Document) ([]*Operation, error) {
 		}
 	}
 	return out, nil
+}
+
+// Declares reports whether the operation documents an error answer: a numeric errcode among its
+// x-errcodes (WeChat), a symbolic one among its x-error-codes (Jincheng). The control plane's
+// documents declare no codes, and an answer without a code (a success) is always declared.
+func (op *Operation) Declares(errcode int, name string) bool {
+	switch {
+	case op.Document.Platform == "control":
+		return true
+	case errcode != 0:
+		return slices.Contains(op.Errcodes, errcode)
+	case name != "":
+		return slices.Contains(op.ErrorNames, name)
+	}
+	return true
+}
+
+// UndeclaredError is an answer with a code its operation does not document.
+type UndeclaredError struct {
+	Operation string
+	Errcode   int
+	Name      string
+}
+
+func (e *UndeclaredError) Error() string {
+	if e.Errcode != 0 {
+		return fmt.Sprintf("spec: %s answered errcode %d, which its x-errcodes does not declare", e.Operation, e.Errcode)
+	}
+	return fmt.Sprintf("spec: %s answered %s, which its x-error-codes does not declare", e.Operation, e.Name)
+}
+
+// CheckDeclared is Declares as an error for the response check.
+func (op *Operation) CheckDeclared(errcode int, name string) error {
+	if op.Declares(errcode, name) {
+		return nil
+	}
+	return &UndeclaredError{Operation: op.ID, Errcode: errcode, Name: name}
+}
+
+// Input is one thing a request to an operation carries: a parameter, or a top-level field of its
+// JSON body. It describes the operation's inputs for tools that generate requests (the
+// malformed-request corpus).
+type Input struct {
+	// In is "query", "path", "header", "cookie" or "body".
+	In   string
+	Name string
+	// Type is the declared JSON type ("string", "integer", "number", "boolean", "object",
+	// "array"), or "" when none is declared.
+	Type     string
+	Required bool
+	Nullable bool
+	// Enum lists the allowed values, when the schema restricts them.
+	Enum []any
+}
+
+// Inputs lists the operation's parameters and the top-level fields of its JSON body.
+func (op *Operation) Inputs() []Input {
+	var out []Input
+	o := op.route.Operation
+	params := append(openapi3.Parameters{}, op.route.PathItem.Parameters...)
+	params = append(params, o.Parameters...)
+	for _, ref := range params {
+		p := ref.Value
+		if p == nil {
+			continue
+		}
+		in := Input{In: p.In, Name: p.Name, Required: p.Required}
+		if p.Schema != nil && p.Schema.Value != nil {
+			in.Type, in.Nullable, in.Enum = schemaType(p.Schema.Value), p.Schema.Value.Nullable, p.Schema.Value.Enum
+		}
+		out = append(out, in)
+	}
+	if s := op.bodySchema(); s != nil {
+		for _, name := range slices.Sorted(maps.Keys(s.Properties)) {
+			v := s.Properties[name].Value
+			if v == nil {
+				continue
+			}
+			out = append(out, Input{In: "body", Name: name, Type: schemaType(v), Required: slices.Contains(s.Required, name), Nullable: v.Nullable, Enum: v.Enum})
+		}
+	}
+	return out
+}
+
+// HasJSONBody reports whether the operation takes a JSON request body; ClosedBody whether that
+// body is an object that admits no field but its own (additionalProperties: false).
+func (op *Operation) HasJSONBody() bool { return op.bodySchema() != nil }
+
+// ClosedBody reports whether the JSON body admits no field but its declared ones.
+func (op *Operation) ClosedBody() bool {
+	s := op.bodySchema()
+	return s != nil && s.AdditionalProperties.Has != nil && !*s.AdditionalProperties.Has
+}
+
+func (op *Operation) bodySchema() *openapi3.Schema {
+	rb := op.route.Operation.RequestBody
+	if rb == nil || rb.Value == nil {
+		return nil
+	}
+	mt := rb.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil {
+		return nil
+	}
+	return mt.Schema.Value
+}
+
+func schemaType(s *openapi3.Schema) string {
+	if s.Type == nil || len(*s.Type) == 0 {
+		return ""
+	}
+	return (*s.Type)[0]
 }
 
 // answersPage reports whether an operation's success answer is HTML or an image.
