@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
+	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 )
@@ -321,9 +322,9 @@ func (h *Hub) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		ns.srv.public.ServeHTTP(w, r)
 		return
 	}
-	// As http.StripPrefix does: the namespace sees its own paths, as a sandbox of its own would.
-	r2 := new(http.Request)
-	*r2 = *r
+	// As http.StripPrefix does: the namespace sees its own paths, as a sandbox of its own would,
+	// and the path as sent stays known (a Jincheng client may have signed it).
+	r2 := r.WithContext(endpoint.WithOuterPath(r.Context(), r.URL.EscapedPath()))
 	r2.URL = new(url.URL)
 	*r2.URL = *r.URL
 	r2.URL.Path, r2.URL.RawPath = rt.innerPath, rt.innerRaw

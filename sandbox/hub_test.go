@@ -15,12 +15,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox"
+	"github.com/citysandbox/citysandbox/sandbox/internal/jincheng"
 	"github.com/citysandbox/citysandbox/scenarios"
 )
 
@@ -821,5 +823,37 @@ func TestHubThroughTheForwardProxy(t *testing.T) {
 	}
 	if status, b := get("https://api.weixin.qq.com/ns/proxied/_sandbox/ca.pem"); status != 200 || string(b) != string(ca.PEM) {
 		t.Errorf("the namespace's CA = %d %.60s, want the hub's", status, b)
+	}
+}
+
+// TestHubJinchengSignaturesInANamespace: a signed Jincheng call reached through a namespace's
+// prefix is accepted whether the client signed the path it sent or the platform's path, and
+// refused when signed over any other path.
+func TestHubJinchengSignaturesInANamespace(t *testing.T) {
+	th := newTestHub(t)
+	th.create(`{"name":"signed"}`)
+	const appCode, secret = "JLB9000000001", "jlb-demo-secret-0001-do-not-use-in-production"
+	const inner = "/jincheng/test/sso/v1/ticketValidation"
+	body := `{"ticket":"ST-not-issued"}`
+	ms := hubStart.UnixMilli()
+	for i, tc := range []struct {
+		signed string
+		ok     bool
+	}{
+		{inner, true},
+		{"/ns/signed" + inner, true},
+		{"/ns/other" + inner, false},
+		{"/jincheng/prod/sso/v1/ticketValidation", false},
+	} {
+		sr := jincheng.SignedRequest{Method: "POST", Path: tc.signed, AppCode: appCode, Timestamp: strconv.FormatInt(ms, 10), Nonce: fmt.Sprintf("nonce-namespace-%d", i), Body: []byte(body)}
+		header := http.Header{
+			jincheng.HeaderAppCode: {appCode}, jincheng.HeaderTimestamp: {sr.Timestamp}, jincheng.HeaderNonce: {sr.Nonce},
+			jincheng.HeaderMethod: {jincheng.SignatureMethod}, jincheng.HeaderSignature: {jincheng.Sign(secret, sr)},
+		}
+		a := th.do("POST", "/ns/signed"+inner, "", header, body)
+		accepted := a.Status == 200 && strings.HasPrefix(a.str("errorCode"), "SSO-TICKET")
+		if accepted != tc.ok || (!tc.ok && a.str("errorCode") != "GW-INVALID-SIGNATURE") {
+			t.Errorf("signed over %s: %s, want accepted=%v", tc.signed, a, tc.ok)
+		}
 	}
 }

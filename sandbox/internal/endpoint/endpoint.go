@@ -270,6 +270,23 @@ func Parity(s *spec.Spec, routes Routes) error {
 	return nil
 }
 
+type outerPathKey struct{}
+
+// WithOuterPath returns ctx carrying the path (escaped, as sent) of a request whose path was
+// re-rooted before it reached this pipeline: a namespace's requests arrive without their
+// /ns/<name> prefix. A check computed by the client over the path it sent (a signature) may
+// accept that one too.
+func WithOuterPath(ctx context.Context, escapedPath string) context.Context {
+	return context.WithValue(ctx, outerPathKey{}, escapedPath)
+}
+
+// OuterPath returns the path r was sent to before it was re-rooted (see WithOuterPath), or ""
+// when it was not.
+func OuterPath(r *http.Request) string {
+	p, _ := r.Context().Value(outerPathKey{}).(string)
+	return p
+}
+
 type callKey struct{}
 
 // CallFrom returns the Call a context belongs to (inside AuthFunc).
