@@ -26,21 +26,24 @@ func (r WeChatAuthorizeRequest) internal() component.AuthorizeRequest {
 	}
 }
 
-// WeChatPushResult is how a push to a third-party platform's authorization-event URL went.
+// WeChatPushResult is what became of a push to a third-party platform's authorization-event
+// URL when it was made. Pushes are delivered off the request path: a queued push's record
+// (GET /_sandbox/wechat/push/deliveries, WeChatControl.Deliveries) says how it went once it is
+// settled (Server.WaitPushes waits for that).
 type WeChatPushResult struct {
-	// Delivered tells whether the platform's server answered "success".
-	Delivered bool `json:"delivered"`
-	// URL is where the push went; empty when the platform has no push URL.
+	// Queued tells whether the push was queued for delivery.
+	Queued bool `json:"queued"`
+	// Delivery is the id of the queued push's delivery record.
+	Delivery string `json:"delivery,omitempty"`
+	// URL is where the push goes; empty when the platform has no push URL.
 	URL string `json:"url,omitempty"`
-	// Status is the server's HTTP status, when it answered.
-	Status int `json:"status,omitempty"`
-	// Error says why the push was not delivered.
+	// Error says why the push was not queued (no push URL, for one).
 	Error string `json:"error,omitempty"`
 }
 
 // weChatPushResultFrom takes the internal result's fields: its type is unexported.
-func weChatPushResultFrom(delivered bool, url string, status int, err string) WeChatPushResult {
-	return WeChatPushResult{Delivered: delivered, URL: url, Status: status, Error: err}
+func weChatPushResultFrom(queued bool, delivery, url, err string) WeChatPushResult {
+	return WeChatPushResult{Queued: queued, Delivery: delivery, URL: url, Error: err}
 }
 
 // WeChatAuthorizeResult is an authorization: the code, the redirect and how the push went.
@@ -66,7 +69,7 @@ func weChatAuthorizeResultFrom(r component.AuthorizeResult) WeChatAuthorizeResul
 	return WeChatAuthorizeResult{
 		InfoType: r.InfoType, AuthorizerAppID: r.AuthorizerAppID, AuthCode: r.AuthCode, ExpiresIn: r.ExpiresIn,
 		RedirectURL: r.RedirectURL, PermissionSets: r.PermissionSets,
-		Push: weChatPushResultFrom(r.Push.Delivered, r.Push.URL, r.Push.Status, r.Push.Error),
+		Push: weChatPushResultFrom(r.Push.Queued, r.Push.Delivery, r.Push.URL, r.Push.Error),
 	}
 }
 
@@ -83,7 +86,7 @@ type WeChatRevokeResult struct {
 func weChatRevokeResultFrom(r component.RevokeResult) WeChatRevokeResult {
 	return WeChatRevokeResult{
 		InfoType: r.InfoType, AuthorizerAppID: r.AuthorizerAppID,
-		Push: weChatPushResultFrom(r.Push.Delivered, r.Push.URL, r.Push.Status, r.Push.Error),
+		Push: weChatPushResultFrom(r.Push.Queued, r.Push.Delivery, r.Push.URL, r.Push.Error),
 	}
 }
 
@@ -103,7 +106,7 @@ type WeChatTicketResult struct {
 func weChatTicketResultFrom(r component.TicketResult) WeChatTicketResult {
 	return WeChatTicketResult{
 		ComponentAppID: r.ComponentAppID, Ticket: r.Ticket, CreateTime: r.CreateTime, ExpiresAt: r.ExpiresAt,
-		Push: weChatPushResultFrom(r.Push.Delivered, r.Push.URL, r.Push.Status, r.Push.Error),
+		Push: weChatPushResultFrom(r.Push.Queued, r.Push.Delivery, r.Push.URL, r.Push.Error),
 	}
 }
 

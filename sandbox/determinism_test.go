@@ -37,6 +37,7 @@ func TestPushesKeepTheStateDeterministic(t *testing.T) {
 			t.Fatalf("review: %s", a)
 		}
 		// Both runs must deliver: two failed deliveries would also store the same state.
+		k.WaitPushes()
 		deliveries := k.Control("GET", "/_sandbox/wechat/push/deliveries", nil)
 		list, _ := deliveries.JSON["deliveries"].([]any)
 		if deliveries.Status != 200 || len(list) != 1 {

@@ -361,9 +361,9 @@ func TestHubScenariosReplayInANamespace(t *testing.T) {
 			th.create(`{"name":"one"}`)
 			th.create(`{"name":"two"}`)
 			targets := map[string]sandbox.ScenarioTarget{
-				"root": {URL: th.url, StateHash: th.hub.Default().StateHash},
-				"one":  {URL: th.url + "/ns/one", StateHash: th.namespace("one").StateHash},
-				"two":  {URL: th.url + "/ns/two/", StateHash: th.namespace("two").StateHash},
+				"root": {URL: th.url, StateHash: th.hub.Default().StateHash, WaitPushes: th.hub.Default().WaitPushes},
+				"one":  {URL: th.url + "/ns/one", StateHash: th.namespace("one").StateHash, WaitPushes: th.namespace("one").WaitPushes},
+				"two":  {URL: th.url + "/ns/two/", StateHash: th.namespace("two").StateHash, WaitPushes: th.namespace("two").WaitPushes},
 			}
 			results := map[string]*sandbox.ScenarioResult{}
 			var mu sync.Mutex

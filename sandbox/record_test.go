@@ -93,7 +93,7 @@ func record(t *testing.T, pinHashes bool, opts ...sandbox.Option) []byte {
 func replay(t *testing.T, name string, data []byte) (*sandbox.ScenarioResult, error) {
 	t.Helper()
 	srv := sandboxtest.New(t)
-	target := sandbox.ScenarioTarget{URL: srv.URL, Client: srv.Client(), StateHash: srv.StateHash}
+	target := sandbox.ScenarioTarget{URL: srv.URL, Client: srv.Client(), StateHash: srv.StateHash, WaitPushes: srv.WaitPushes}
 	return sandbox.RunScenario(context.Background(), target, name, data, nil)
 }
 

@@ -194,8 +194,12 @@ func newServer(cfg config) (*Server, error) {
 	} else if err == nil {
 		err = s.resume()
 	}
+	if err == nil {
+		// Pushes accepted before a shutdown or a crash and not settled are sent now.
+		err = s.push.Resume()
+	}
 	if err != nil {
-		_ = s.store.Close()
+		_ = s.Close()
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	return s, nil
@@ -451,6 +455,10 @@ const servingStream = 0x5e41d5a4d8c3b2a1
 
 // reset empties the store (all of it, or one platform's keys) and loads the fixtures again.
 func (s *Server) reset(platform string) error {
+	if platform == "" || platform == "wechat" {
+		// Before the store changes: no delivery of the old state writes into the new one.
+		s.push.Reset()
+	}
 	if platform == "" {
 		if err := s.store.Clear(); err != nil {
 			return err
@@ -489,11 +497,11 @@ func (s *Server) reset(platform string) error {
 
 // forgetMemory drops what the sandbox holds in memory beside the store about one platform's
 // state, or every platform's (""), as a reset of that state must: the quota windows of a
-// second and a minute, the deliveries' wall-time latencies, and for a full reset the journal.
+// second and a minute, and for a full reset the journal. (The push queues, with the
+// deliveries' wall-time latencies, are reset before the store changes.)
 func (s *Server) forgetMemory(platform string) {
 	if platform == "" || platform == "wechat" {
 		s.quota.ResetMemory()
-		s.push.ForgetLatencies()
 	}
 	if platform == "" {
 		s.journal.Clear()
@@ -501,6 +509,7 @@ func (s *Server) forgetMemory(platform string) {
 }
 
 func (s *Server) restore(snapshot []byte) error {
+	s.push.Reset()
 	if err := s.store.Restore(snapshot); err != nil {
 		return err
 	}
@@ -578,12 +587,20 @@ const sweepBatch = 500
 // StateHash returns a hash of the whole stored state.
 func (s *Server) StateHash() (string, error) { return s.store.Hash() }
 
-// Close closes the store, which gives up the ownership of its file. Everything acknowledged is
-// already in it: the clock, the seed and the faults are recorded as they change. Call it after
-// Serve has returned.
+// Close stops the push queues (cancelling the tries in flight; pushes not yet settled stay
+// pending and are sent after the next start), then closes the store, which gives up the
+// ownership of its file. Everything acknowledged is already in it: the clock, the seed and the
+// faults are recorded as they change. Call it after Serve has returned.
 func (s *Server) Close() error {
+	s.push.Close()
 	return s.store.Close()
 }
+
+// WaitPushes returns once every push the sandbox has accepted is settled — delivered, or its
+// tries spent — or with ctx's error if ctx ends first. Pushes are delivered off the request path,
+// in a queue per receiver: a test that expects one waits for it at its receiver, or here before
+// it reads the delivery records (GET /_sandbox/wechat/push/deliveries).
+func (s *Server) WaitPushes(ctx context.Context) error { return s.push.Wait(ctx) }
 
 // ListenAndServe binds addr first (so "address in use" is returned at once), calls ready (when
 // not nil) with the bound address, then serves until ctx is cancelled, when it shuts down

@@ -188,10 +188,14 @@ type ScenarioTarget struct {
 	StateHash func() (string, error)
 	// AdminToken is sent on /_sandbox/ requests when set.
 	AdminToken string
+	// WaitPushes waits in process until the sandbox's pushes are settled, before each step's
+	// state hash (pushes are delivered off the request path). Nil: POST
+	// /_sandbox/wechat/push/wait.
+	WaitPushes func(ctx context.Context) error
 }
 
 func (t ScenarioTarget) internal() scenario.Target {
-	st := scenario.Target{URL: t.URL, Client: t.Client, AdminToken: t.AdminToken}
+	st := scenario.Target{URL: t.URL, Client: t.Client, AdminToken: t.AdminToken, SettlePushes: t.WaitPushes}
 	if t.StateHash != nil {
 		st.StateHash = func(context.Context) (string, error) { return t.StateHash() }
 	}
@@ -219,7 +223,18 @@ func (s *Server) RunScenario(ctx context.Context, name string, data []byte, out 
 		return nil, err
 	}
 	defer stop()
-	return RunScenario(ctx, ScenarioTarget{URL: url, StateHash: s.StateHash, AdminToken: s.cfg.adminToken}, name, data, out)
+	return RunScenario(ctx, ScenarioTarget{URL: url, StateHash: s.StateHash, WaitPushes: s.settlePushes, AdminToken: s.cfg.adminToken}, name, data, out)
+}
+
+// settlePushes is WaitPushes bounded as the control verb bounds it, for scenario runs: a
+// receiver that hangs fails the step instead of the run hanging.
+func (s *Server) settlePushes(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.WaitPushes(ctx); err != nil {
+		return fmt.Errorf("sandbox: pushes still being tried after 10 s (%d left): %w", s.push.Busy(), err)
+	}
+	return nil
 }
 
 // serveLoopback serves the sandbox on 127.0.0.1 until stop is called.
@@ -294,6 +309,7 @@ func Replay(ctx context.Context, opts ReplayOptions, files ...string) error {
 		defer stop()
 		target.URL = url
 		target.StateHash = func(context.Context) (string, error) { return sb.StateHash() }
+		target.SettlePushes = sb.settlePushes
 	}
 	r := &scenario.Runner{Target: target, Out: out}
 	if opts.Report {

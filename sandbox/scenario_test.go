@@ -26,7 +26,7 @@ func TestScenarios(t *testing.T) {
 				t.Fatal(err)
 			}
 			srv := sandboxtest.New(t)
-			target := sandbox.ScenarioTarget{URL: srv.URL, Client: srv.Client(), StateHash: srv.StateHash}
+			target := sandbox.ScenarioTarget{URL: srv.URL, Client: srv.Client(), StateHash: srv.StateHash, WaitPushes: srv.WaitPushes}
 			var out strings.Builder
 			first, err := sandbox.RunScenario(context.Background(), target, "scenarios/"+name, data, &out)
 			if err != nil {
@@ -51,7 +51,7 @@ func BenchmarkScenarioReplay(b *testing.B) {
 		b.Fatal(err)
 	}
 	srv := sandboxtest.New(b)
-	target := sandbox.ScenarioTarget{URL: srv.URL, Client: srv.Client(), StateHash: srv.StateHash}
+	target := sandbox.ScenarioTarget{URL: srv.URL, Client: srv.Client(), StateHash: srv.StateHash, WaitPushes: srv.WaitPushes}
 	b.ResetTimer()
 	steps := 0
 	for b.Loop() {

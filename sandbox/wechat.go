@@ -203,6 +203,9 @@ type WeChatPushDelivery struct {
 	Answer string `json:"answer"`
 	// Tries are the tries so far, first to last.
 	Tries []WeChatPushTry `json:"tries"`
+	// RequireSuccess tells that only an answer of exactly "success" counts as delivered (the
+	// pushes to a third-party platform's authorization-event URL).
+	RequireSuccess bool `json:"require_success,omitempty"`
 }
 
 // WeChatPushTry is one try at delivering a push.
@@ -226,7 +229,7 @@ func weChatPushDeliveryFrom(d push.Delivery) WeChatPushDelivery {
 	return WeChatPushDelivery{
 		ID: d.ID, AppID: d.AppID, Event: d.Event, Format: string(d.Format), Mode: string(d.Mode), URL: d.URL,
 		Body: d.Body, CreatedAt: d.CreatedAt, Status: d.Status, Answer: d.Answer,
-		Tries: convertSlice(d.Tries, weChatPushTryFrom),
+		Tries: convertSlice(d.Tries, weChatPushTryFrom), RequireSuccess: d.RequireSuccess,
 	}
 }
 

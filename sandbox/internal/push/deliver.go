@@ -55,6 +55,8 @@ type Deps struct {
 	// Prefix starts every store key. Zero: "wechat:push:"; deliveries live under
 	// Prefix+"delivery:".
 	Prefix string
+	// Concurrency is how many deliveries to one receiver run at once. Zero: DefaultConcurrency.
+	Concurrency int
 }
 
 // Target is where and how one push goes.
@@ -102,6 +104,9 @@ type Delivery struct {
 	// Answer is the integrator's answer to the last try.
 	Answer string `json:"answer"`
 	Tries  []Try  `json:"tries"`
+	// RequireSuccess is the target's (see Target), kept so that a pending delivery can be
+	// resumed after a restart.
+	RequireSuccess bool `json:"require_success,omitempty"`
 }
 
 // ForgetAt implements store.Forgettable: DeliveryRetention after the push was made.
@@ -124,13 +129,11 @@ type Try struct {
 	Error string `json:"error,omitempty"`
 }
 
-// Deliverer posts pushes to integrators' servers, one at a time, in the order they are asked
-// for, within the caller's goroutine: Deliver returns once the push is delivered or its tries are
-// spent, so a test sees the outcome as soon as the request that caused it has been answered.
+// Deliverer posts pushes to integrators' servers off the request path, in a queue per receiver
+// (queue.go): Deliver records a push and returns at once; Wait tells when all are settled.
 type Deliverer struct {
 	deps Deps
-	// mu makes deliveries one at a time, so ids follow delivery order.
-	mu sync.Mutex
+	q    queues
 	// latencies holds each try's wall-time latency, keyed by delivery id and try number.
 	latencies sync.Map
 }
@@ -162,10 +165,6 @@ func (d *Deliverer) withLatencies(dl *Delivery) {
 	}
 }
 
-// ForgetLatencies drops the wall-time latencies kept beside the stored deliveries, as a reset of the
-// state that holds the deliveries must: ids start again at 1 after it.
-func (d *Deliverer) ForgetLatencies() { d.latencies.Clear() }
-
 // New returns a Deliverer, filling the defaults of d.
 func New(d Deps) *Deliverer {
 	if d.Client == nil {
@@ -183,7 +182,10 @@ func New(d Deps) *Deliverer {
 	if d.Prefix == "" {
 		d.Prefix = DefaultPrefix
 	}
-	dl := &Deliverer{deps: d}
+	if d.Concurrency <= 0 {
+		d.Concurrency = DefaultConcurrency
+	}
+	dl := &Deliverer{deps: d, q: newQueues()}
 	store.ForgetRecords[Delivery](d.Store, dl.deliveryPrefix())
 	return dl
 }
@@ -243,11 +245,15 @@ func Build(t Target, msg Message, timestamp, nonce string, random []byte) (Prepa
 		return Prepared{}, err
 	}
 	u.RawQuery = q.Encode()
-	ct := "application/json"
-	if t.Format == XML {
-		ct = "text/xml"
+	return Prepared{URL: u.String(), Body: body, ContentType: contentType(t.Format)}, nil
+}
+
+// contentType is what a push in format is posted as.
+func contentType(f Format) string {
+	if f == XML {
+		return "text/xml"
 	}
-	return Prepared{URL: u.String(), Body: body, ContentType: ct}, nil
+	return "application/json"
 }
 
 func (d *Deliverer) nonce() string {
@@ -255,20 +261,27 @@ func (d *Deliverer) nonce() string {
 	return strconv.FormatUint(uint64(d.deps.Rand.Uint32()), 10)
 }
 
-// Deliver records the push of msg (called event) to t, then posts it: up to Tries tries, each
-// waiting Timeout for an answer, every try with the same URL and body. It returns the final
-// record. An undeliverable push is not an error: its record says "failed". Deliver must not be
-// called inside a store transaction.
+// Deliver records the push of msg (called event) to t as pending and queues it for its receiver
+// (see queue.go): up to Tries tries, each waiting Timeout for an answer, every try with the same
+// URL and body. It returns the pending record at once; the stored record says how the push went
+// once it is settled. An undeliverable push is not an error: its record says "failed". The
+// signature, nonce and encryption are drawn here, in the order pushes are asked for, and so is
+// the record's id. ctx bounds only the recording: the delivery outlives the request. Deliver
+// must not be called inside a store transaction.
 func (d *Deliverer) Deliver(ctx context.Context, t Target, event string, msg Message) (*Delivery, error) {
+	return d.DeliverThen(ctx, t, event, msg, nil)
+}
+
+// DeliverThen is Deliver that also calls done, when not nil, with the record once the push is
+// delivered or its tries are spent (not when a reset or a shutdown cuts it short).
+func (d *Deliverer) DeliverThen(ctx context.Context, t Target, event string, msg Message, done func(Delivery)) (*Delivery, error) {
 	p, err := d.Prepare(t, msg)
 	if err != nil {
 		return nil, err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	dl := &Delivery{
 		AppID: t.AppID, Event: event, Format: t.Format, Mode: t.Mode, URL: p.URL, Body: string(p.Body),
-		CreatedAt: d.deps.Clock.Now(), Status: StatusPending, Tries: []Try{},
+		CreatedAt: d.deps.Clock.Now(), Status: StatusPending, Tries: []Try{}, RequireSuccess: t.RequireSuccess,
 	}
 	err = d.deps.Store.Update(func(tx *store.Tx) error {
 		var seq int64
@@ -285,30 +298,15 @@ func (d *Deliverer) Deliver(ctx context.Context, t Target, event string, msg Mes
 	if err != nil {
 		return nil, fmt.Errorf("push: record delivery: %w", err)
 	}
-	for n := 1; n <= d.deps.Tries; n++ {
-		if n > 1 && d.deps.RetryDelay > 0 {
-			select {
-			case <-time.After(d.deps.RetryDelay):
-			case <-ctx.Done():
-			}
-		}
-		try, ok := d.try(ctx, t, p, n)
-		dl.Tries = append(dl.Tries, try)
-		dl.Answer = try.Answer
-		switch {
-		case ok:
-			dl.Status = StatusDelivered
-		case n == d.deps.Tries:
-			dl.Status = StatusFailed
-		}
-		if err := d.deps.Store.Update(func(tx *store.Tx) error { return tx.Put(d.deliveryPrefix()+dl.ID, d.stored(dl)) }); err != nil {
-			return nil, fmt.Errorf("push: record try: %w", err)
-		}
-		if ok {
-			break
-		}
-	}
-	return dl, nil
+	answer := *dl
+	answer.Tries = []Try{}
+	d.enqueue(&job{delivery: dl, target: t, prepared: p, done: done})
+	return &answer, nil
+}
+
+// journalFailure notes in the journal a delivery whose record could not be written.
+func (d *Deliverer) journalFailure(dl *Delivery, err error) {
+	d.journal(journal.Entry{Event: "push", AppID: dl.AppID, Method: http.MethodPost, Path: dl.URL, Reason: err.Error()})
 }
 
 // try posts p once and says whether the receiver took it.

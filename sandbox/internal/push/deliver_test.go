@@ -29,7 +29,35 @@ func newDeliverer(t *testing.T, timeout time.Duration) (*Deliverer, *store.Store
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	j := journal.New(100)
-	return New(Deps{Store: st, Clock: clock.NewFrozen(testStart), Rand: seeded.New(7), Journal: j, Timeout: timeout}), st, j
+	d := New(Deps{Store: st, Clock: clock.NewFrozen(testStart), Rand: seeded.New(7), Journal: j, Timeout: timeout})
+	t.Cleanup(d.Close) // before the store closes: cleanups run last registered first
+	return d, st, j
+}
+
+// deliver queues a push and returns its record once it is settled (a 20 s bound only fails the
+// test).
+func deliver(t *testing.T, d *Deliverer, target Target, event string, msg Message) (*Delivery, error) {
+	t.Helper()
+	pending, err := d.Deliver(context.Background(), target, event, msg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := d.Wait(ctx); err != nil {
+		t.Fatalf("delivery %s not settled: %v", pending.ID, err)
+	}
+	list, err := d.List(Filter{})
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		if list[i].ID == pending.ID {
+			return &list[i], nil
+		}
+	}
+	t.Fatalf("delivery %s is not stored", pending.ID)
+	return nil, nil
 }
 
 // received is one request a test receiver got.
@@ -92,7 +120,7 @@ func TestDeliverSafeModeDecryptsWithReference(t *testing.T) {
 			d, _, _ := newDeliverer(t, time.Minute)
 			rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "success") })
 			target := Target{AppID: "wx0123456789abcdef", URL: rc.URL + "/wx?x=1", Token: "tok", EncodingAESKey: testKey, Format: format, Mode: Safe}
-			dl, err := d.Deliver(context.Background(), target, "wxa_comment_bad_score", badScore)
+			dl, err := deliver(t, d, target, "wxa_comment_bad_score", badScore)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -238,7 +266,7 @@ func TestDeliverRetriesHangingReceiverWithSameMessage(t *testing.T) {
 		}
 		io.WriteString(w, "success")
 	}
-	dl, err := d.Deliver(context.Background(), Target{AppID: "wx1", URL: rc.URL, Token: "t", Format: JSON, Mode: Plaintext}, "e", badScore)
+	dl, err := deliver(t, d, Target{AppID: "wx1", URL: rc.URL, Token: "t", Format: JSON, Mode: Plaintext}, "e", badScore)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +319,7 @@ func TestDeliverGivesUpAfterThreeTries(t *testing.T) {
 			t.Parallel()
 			d, _, _ := newDeliverer(t, time.Minute)
 			rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { tt.answer(w) })
-			dl, err := d.Deliver(context.Background(), Target{AppID: "wx1", URL: rc.URL, Token: "t", Format: XML, Mode: Plaintext, RequireSuccess: tt.require}, "e", badScore)
+			dl, err := deliver(t, d, Target{AppID: "wx1", URL: rc.URL, Token: "t", Format: XML, Mode: Plaintext, RequireSuccess: tt.require}, "e", badScore)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -313,7 +341,7 @@ func TestDeliverUnreachable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	u := srv.URL
 	srv.Close() // nothing listens there any more
-	dl, err := d.Deliver(context.Background(), Target{AppID: "wx1", URL: u, Token: "t", Format: JSON, Mode: Plaintext}, "e", badScore)
+	dl, err := deliver(t, d, Target{AppID: "wx1", URL: u, Token: "t", Format: JSON, Mode: Plaintext}, "e", badScore)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +355,7 @@ func TestDeliveriesListedInOrderAndFiltered(t *testing.T) {
 	d, _, _ := newDeliverer(t, time.Minute)
 	rc := newReceiver(t, func(int, http.ResponseWriter, *http.Request) {})
 	for i, app := range []string{"wxa", "wxb", "wxa"} {
-		if _, err := d.Deliver(context.Background(), Target{AppID: app, URL: rc.URL, Token: "t", Format: JSON, Mode: Plaintext}, []string{"e1", "e2", "e3"}[i], badScore); err != nil {
+		if _, err := deliver(t, d, Target{AppID: app, URL: rc.URL, Token: "t", Format: JSON, Mode: Plaintext}, []string{"e1", "e2", "e3"}[i], badScore); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -18,9 +18,13 @@
 //     Deliverer.List).
 //
 // Choices where WeChat's behaviour is not documented (invented, the most plausible):
-//   - delivery is synchronous: Deliver records the push, then posts it in the caller's goroutine,
-//     one delivery at a time in the order asked, so the control verb that caused a push answers
-//     only once the push is settled, and a test needs no waiting;
+//   - delivery runs off the request path (queue.go): Deliver records the push as pending, with its
+//     id, signature, nonce and encryption drawn in the order pushes are asked for, and queues it
+//     for its receiver; each receiver's queue runs at most 4 deliveries at once, so one that hangs
+//     holds up only its own pushes, and the call that caused a push answers at once. Wait (the
+//     control verb POST /_sandbox/wechat/push/wait) tells when every queue is idle; a reset drops
+//     the queued work of the old state, a shutdown cancels the tries in flight and leaves the
+//     rest pending, and the next start sends what was left pending;
 //   - any HTTP 200 answer within the timeout counts as delivered (an account's server may answer
 //     "success", an empty body or a passive reply); Target.RequireSuccess narrows that to exactly
 //     "success" for third-party system pushes; timeouts, connection errors and other statuses are
@@ -28,5 +32,7 @@
 //   - the handshake is a single try and its echo must match exactly (no trimming);
 //   - latency is measured in wall time, the only wall-time reading in the sandbox besides the
 //     running clock: it times the integrator's server, not the sandbox; under a frozen clock
-//     (tests, scenario replays) it reads 0, so the same requests answer the same bytes.
+//     (tests, scenario replays) it reads 0, so the same requests answer the same bytes;
+//   - a delivery record is kept a day of sandbox time after the push was made
+//     (DeliveryRetention), then forgotten.
 package push

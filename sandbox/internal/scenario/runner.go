@@ -33,6 +33,10 @@ type Target struct {
 	StateHash func(ctx context.Context) (string, error)
 	// AdminToken, when set, is sent as a bearer token on /_sandbox/ requests.
 	AdminToken string
+	// SettlePushes waits until every push the sandbox accepted is settled (pushes are delivered
+	// off the request path). Nil means asking POST /_sandbox/wechat/push/wait (in process, the
+	// server's own WaitPushes leaves the journal alone).
+	SettlePushes func(ctx context.Context) error
 }
 
 // Runner runs scenarios against a target.
@@ -455,6 +459,11 @@ func (r *Runner) do(ctx context.Context, method, path string, header http.Header
 }
 
 func (r *Runner) stateHash(ctx context.Context) (string, error) {
+	// Pushes are delivered off the request path: the state a step leaves includes how its pushes
+	// went, so the hash waits for them.
+	if err := r.settle(ctx); err != nil {
+		return "", err
+	}
 	if r.Target.StateHash != nil {
 		return r.Target.StateHash(ctx)
 	}
@@ -466,6 +475,25 @@ func (r *Runner) stateHash(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("GET /_sandbox/state: %d", resp.status)
 	}
 	return gjson.GetBytes(resp.body, "hash").String(), nil
+}
+
+// settle waits until the target's pushes are settled.
+func (r *Runner) settle(ctx context.Context) error {
+	if r.Target.SettlePushes != nil {
+		return r.Target.SettlePushes(ctx)
+	}
+	resp, err := r.do(ctx, http.MethodPost, "/_sandbox/wechat/push/wait", nil, nil)
+	switch {
+	case err != nil:
+		return err
+	case resp.status == http.StatusNotFound:
+		return nil // a sandbox without the verb delivers its pushes within the request
+	case resp.status != http.StatusOK:
+		return fmt.Errorf("POST /_sandbox/wechat/push/wait: %d", resp.status)
+	case !gjson.GetBytes(resp.body, "idle").Bool():
+		return fmt.Errorf("pushes still being tried after 10 s (%d left): a receiver that hangs leaves the state unsettled", gjson.GetBytes(resp.body, "busy").Int())
+	}
+	return nil
 }
 
 // Divergence is the first step at which two runs of a scenario differ.

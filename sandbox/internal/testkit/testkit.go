@@ -29,6 +29,7 @@ package testkit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -383,10 +384,24 @@ type Snapshot struct {
 	Memory    []string
 }
 
-// Snapshot takes the sandbox's snapshot now.
+// Snapshot takes the sandbox's snapshot once its pushes are settled (they are delivered off the
+// request path, and each try is journaled and recorded).
 func (k *Kit) Snapshot() Snapshot {
 	k.t.Helper()
+	k.WaitPushes()
 	return Snapshot{StateHash: k.StateHash(), Memory: k.Srv.MemoryState()}
+}
+
+// WaitPushes waits until every push the sandbox accepted is settled, failing the test if they
+// are not within 10 seconds (a bound on a failure, not a timing the test relies on). Call it
+// before reading delivery records.
+func (k *Kit) WaitPushes() {
+	k.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := k.Srv.WaitPushes(ctx); err != nil {
+		k.t.Fatalf("pushes not settled within 10 s: %v", err)
+	}
 }
 
 // Unchanged runs fn, which makes requests that must be refused, and fails the test if they

@@ -21,6 +21,7 @@ func (p *Platform) registerPushRoutes(r endpoint.Routes) {
 	r.Handle("putWeChatPushConfig", p.handlePutPushConfig)       // PUT /_sandbox/wechat/apps/{appid}/push
 	r.Handle("getWeChatPushConfig", p.handleGetPushConfig)       // GET /_sandbox/wechat/apps/{appid}/push
 	r.Handle("listWeChatPushDeliveries", p.handleListDeliveries) // GET /_sandbox/wechat/push/deliveries
+	r.Handle("waitWeChatPushes", p.handleWaitPushes)             // POST /_sandbox/wechat/push/wait
 }
 
 // PushConfig is an account's message-push configuration (开发管理 → 消息推送): where WeChat posts
@@ -55,8 +56,9 @@ func (p *Platform) PushTarget(tx *store.Tx, app *App) (*push.Target, error) {
 	}, nil
 }
 
-// Push delivers an event to the app's push URL and waits until it is delivered or its tries are
-// spent (see package push). An app without a push configuration gets nothing: the result is nil.
+// Push queues an event for the app's push URL and returns its delivery record, still pending:
+// the push is delivered off the request path (see package push), and the stored record says how
+// it went once settled. An app without a push configuration gets nothing: the result is nil.
 // Push must not be called inside a store transaction.
 func (p *Platform) Push(ctx context.Context, app *App, event string, msg push.Message) (*push.Delivery, error) {
 	var t *push.Target
@@ -193,6 +195,35 @@ func (p *Platform) handleGetPushConfig(c *endpoint.Call) (any, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// Bounds of POST /_sandbox/wechat/push/wait.
+const (
+	defaultPushWait = 10 * time.Second
+	maxPushWait     = 60 * time.Second
+)
+
+// handleWaitPushes serves POST /_sandbox/wechat/push/wait: it answers once every push queue is
+// idle, or when the timeout runs out first.
+func (p *Platform) handleWaitPushes(c *endpoint.Call) (any, error) {
+	var req struct {
+		Timeout string `json:"timeout"`
+	}
+	if err := c.Bind(&req); err != nil {
+		return nil, err
+	}
+	wait := defaultPushWait
+	if req.Timeout != "" {
+		d, err := time.ParseDuration(req.Timeout)
+		if err != nil || d < 0 || d > maxPushWait {
+			return nil, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_timeout", Reason: "timeout must be a duration from 0s to 60s, such as 10s"}
+		}
+		wait = d
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), wait)
+	defer cancel()
+	err := p.deps.Push.Wait(ctx)
+	return map[string]any{"idle": err == nil, "busy": p.deps.Push.Busy()}, nil
 }
 
 // handleListDeliveries serves GET /_sandbox/wechat/push/deliveries.

@@ -178,6 +178,7 @@ func TestComponentProviderFlow(t *testing.T) {
 
 	// 2. Ten minutes later the ticket arrives, encrypted.
 	k.Advance(10 * time.Minute)
+	k.WaitPushes()
 	evs := rcv.take()
 	if len(evs) != 1 || evs[0].InfoType != "component_verify_ticket" || !strings.HasPrefix(evs[0].ComponentVerifyTicket, "ticket@@@") {
 		t.Fatalf("after 10 minutes the receiver got %+v, want one component_verify_ticket", evs)
@@ -209,7 +210,7 @@ func TestComponentProviderFlow(t *testing.T) {
 	res := k.Control(http.MethodPost, "/_sandbox/wechat/components/"+comp.AppID+"/authorize", map[string]any{
 		"pre_auth_code": pre, "authorizer_appid": oa, "permission_sets": []int{3},
 	})
-	if res.Status != http.StatusOK || res.JSON.Get("push", "delivered") != true {
+	if res.Status != http.StatusOK || res.JSON.Get("push", "queued") != true {
 		t.Fatalf("administrator confirms: %s", res)
 	}
 	resp := k.Do(http.MethodGet, link, nil)
@@ -218,6 +219,7 @@ func TestComponentProviderFlow(t *testing.T) {
 		t.Fatalf("browser redirect: %d %q", resp.Status, resp.Header.Get("Location"))
 	}
 	code := loc.Query().Get("auth_code")
+	k.WaitPushes()
 	evs = rcv.take()
 	if len(evs) != 1 || evs[0].InfoType != "authorized" || evs[0].AuthorizationCode != code || evs[0].AuthorizerAppid != oa ||
 		evs[0].PreAuthCode != pre || evs[0].AuthorizationCodeExpiredTime != evs[0].CreateTime+600 {
@@ -252,7 +254,8 @@ func TestComponentProviderFlow(t *testing.T) {
 	// 8. Two hours later the token has expired; refresh it with the same refresh token.
 	k.Advance(2 * time.Hour)
 	k.WantErrcode(k.Post("/cgi-bin/wxopen/qrcodejumppublish", atok, map[string]any{"prefix": codeURL}), 42001) // expired authorizer token
-	rcv.take()                                                                                                 // tickets pushed meanwhile
+	k.WaitPushes()
+	rcv.take() // tickets pushed meanwhile
 	ticket = pushTicket(k, comp.AppID)
 	m = k.Post("/cgi-bin/component/api_component_token", "", map[string]any{
 		"component_appid": comp.AppID, "component_appsecret": comp.Secret, "component_verify_ticket": ticket,
@@ -271,8 +274,10 @@ func TestComponentProviderFlow(t *testing.T) {
 	}
 
 	// 9. The administrator comes back and adds a set: updateauthorized arrives with a new code.
+	k.WaitPushes()
 	rcv.take()
 	code = authorize(k, comp.AppID, ctok, oa, []int{1, 3})
+	k.WaitPushes()
 	evs = rcv.take()
 	if len(evs) != 1 || evs[0].InfoType != "updateauthorized" || evs[0].AuthorizationCode != code || evs[0].AuthorizerAppid != oa {
 		t.Errorf("after re-authorizing the receiver got %+v, want updateauthorized with code %s", evs, code)
@@ -282,6 +287,7 @@ func TestComponentProviderFlow(t *testing.T) {
 	if _, err := k.Srv.WeChat().RevokeComponentAuthorization(comp.AppID, oa); err != nil {
 		t.Fatal(err)
 	}
+	k.WaitPushes()
 	evs = rcv.take()
 	if len(evs) != 1 || evs[0].InfoType != "unauthorized" || evs[0].AuthorizerAppid != oa || evs[0].AuthorizationCode != "" {
 		t.Errorf("after cancelling the receiver got %+v, want unauthorized", evs)
@@ -312,8 +318,16 @@ func TestComponentPushNeedsSuccess(t *testing.T) {
 	}
 	m := k.Control(http.MethodPost, "/_sandbox/wechat/components/"+comp.AppID+"/ticket", nil)
 	push, _ := m.JSON["push"].(map[string]any)
-	if m.Status != http.StatusOK || push["delivered"] != false || !strings.Contains(testkit.Object(push).Str("error"), "success") {
-		t.Errorf("ticket push answered \"ok\": %s, want not delivered", m)
+	if m.Status != http.StatusOK || push["queued"] != true {
+		t.Fatalf("ticket push: %s, want queued", m)
+	}
+	k.WaitPushes()
+	ds, err := k.Srv.WeChat().Deliveries(comp.AppID)
+	if err != nil || len(ds) != 1 || ds[0].ID != testkit.Object(push).Str("delivery") {
+		t.Fatalf("deliveries = %+v, %v; want the ticket push", ds, err)
+	}
+	if d := ds[0]; d.Status != "failed" || !strings.Contains(d.Tries[len(d.Tries)-1].Error, "success") {
+		t.Errorf("ticket push answered \"ok\": %+v, want failed for want of \"success\"", d)
 	}
 	mu.Lock()
 	if posts != 3 {
@@ -442,7 +456,7 @@ func TestComponentControlVerbs(t *testing.T) {
 		t.Errorf("ticket for an official account: %d %v, want 404", m.Status, m)
 	}
 	m := k.Control(http.MethodPost, "/_sandbox/wechat/components/"+comp.AppID+"/ticket", nil)
-	if m.Status != http.StatusOK || !strings.HasPrefix(m.Str("ticket"), "ticket@@@") || m.JSON["push"].(map[string]any)["delivered"] != false {
+	if m.Status != http.StatusOK || !strings.HasPrefix(m.Str("ticket"), "ticket@@@") || m.JSON["push"].(map[string]any)["queued"] != false {
 		t.Errorf("ticket verb: %d %v", m.Status, m)
 	}
 	m = k.Control(http.MethodGet, "/_sandbox/wechat/components/"+comp.AppID, nil)

@@ -28,44 +28,58 @@ func (ev componentEvent) message(comp *wechat.App, at time.Time) push.Message {
 	return append(m, ev.Extra...)
 }
 
-// pushResult is how a push went.
+// pushResult is what became of a push when it was made: queued for delivery (its record, under
+// Delivery, says how it went once settled) or not sent at all, and why.
 type pushResult struct {
-	Delivered bool   `json:"delivered"`
-	URL       string `json:"url,omitempty"`
-	Status    int    `json:"status,omitempty"`
-	Error     string `json:"error,omitempty"`
+	Queued   bool   `json:"queued"`
+	Delivery string `json:"delivery,omitempty"`
+	URL      string `json:"url,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
 func (r pushResult) summary() string {
-	if r.Delivered {
-		return "delivered to " + r.URL
+	if r.Queued {
+		return "queued for " + r.URL + " as delivery " + r.Delivery
 	}
-	return "not delivered: " + r.Error
+	return "not sent: " + r.Error
 }
 
 // pushComponentEvent posts ev to the component's authorization-event URL (its push URL, set with
 // PUT /_sandbox/wechat/apps/{appid}/push) the way WeChat posts system pushes whatever the push
 // configuration says: XML, safe mode (an <AppId> and <Encrypt> envelope, encrypted with the
 // component's appid in the trailer), delivered only when the answer is exactly "success". The
-// happening is journaled (event component_verify_ticket, component_authorized,
-// component_updateauthorized, component_unauthorized) even when no URL is set.
+// push is queued, not awaited. The happening is journaled (event component_verify_ticket,
+// component_authorized, component_updateauthorized, component_unauthorized) once the push is
+// settled, delivered or not, or at once when there is no URL to push to.
 func (e *Emulator) pushComponentEvent(comp *wechat.App, at time.Time, ev componentEvent) pushResult {
 	msg := ev.message(comp, at)
 	event := ev.InfoType // component_verify_ticket, component_authorized, ...
 	if !strings.HasPrefix(event, "component_") {
 		event = "component_" + event
 	}
-	res := e.deliverComponentPush(comp, msg, event)
 	plain, _ := msg.Encode(push.XML)
-	e.deps.Journal.Add(journal.Entry{
+	entry := journal.Entry{
 		Event: event, Time: e.deps.Clock.Now(), Platform: e.deps.WeChat.Name(),
-		Method: http.MethodPost, Path: res.URL, AppID: comp.AppID, Status: res.Status,
-		RequestBody: string(plain), Reason: res.summary(),
+		Method: http.MethodPost, AppID: comp.AppID, RequestBody: string(plain),
+	}
+	res := e.deliverComponentPush(comp, msg, event, func(d push.Delivery) {
+		entry.Path, entry.Reason = d.URL, "delivered to "+d.URL
+		if n := len(d.Tries); n > 0 {
+			entry.Status = d.Tries[n-1].HTTPStatus
+		}
+		if d.Status != push.StatusDelivered {
+			entry.Reason = "not delivered: " + d.Tries[len(d.Tries)-1].Error
+		}
+		e.deps.Journal.Add(entry)
 	})
+	if !res.Queued {
+		entry.Reason = res.summary()
+		e.deps.Journal.Add(entry)
+	}
 	return res
 }
 
-func (e *Emulator) deliverComponentPush(comp *wechat.App, msg push.Message, event string) pushResult {
+func (e *Emulator) deliverComponentPush(comp *wechat.App, msg push.Message, event string, done func(push.Delivery)) pushResult {
 	var t *push.Target
 	if err := e.deps.Store.View(func(tx *store.Tx) error {
 		var err error
@@ -78,13 +92,9 @@ func (e *Emulator) deliverComponentPush(comp *wechat.App, msg push.Message, even
 		return pushResult{Error: "no authorization-event URL: set one with PUT /_sandbox/wechat/apps/" + comp.AppID + "/push"}
 	}
 	t.Format, t.Mode, t.CryptAppID, t.RequireSuccess = push.XML, push.Safe, comp.AppID, true
-	d, err := e.deps.Push.Deliver(context.Background(), *t, event, msg)
+	d, err := e.deps.Push.DeliverThen(context.Background(), *t, event, msg, done)
 	if err != nil {
 		return pushResult{URL: t.URL, Error: err.Error()}
 	}
-	res := pushResult{Delivered: d.Status == push.StatusDelivered, URL: t.URL}
-	if n := len(d.Tries); n > 0 {
-		res.Status, res.Error = d.Tries[n-1].HTTPStatus, d.Tries[n-1].Error
-	}
-	return res
+	return pushResult{Queued: true, Delivery: d.ID, URL: t.URL}
 }
