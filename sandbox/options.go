@@ -25,6 +25,8 @@ type config struct {
 	shared        *Spec
 	ownFixtures   bool
 	adminToken    string
+	// trustedProxies are the senders whose X-Forwarded-For and X-Real-IP count (WithTrustedProxies).
+	trustedProxies []string
 	logger        *slog.Logger
 	journalSize   int
 	responseCheck func(operationID string, err error)
@@ -110,6 +112,15 @@ func WithSpecs(fsys fs.FS) Option { return func(c *config) { c.specs = fsys } }
 // WithAdminToken requires "Authorization: Bearer <token>" on every /_sandbox/ route but health.
 // Default: no token, the control plane is open.
 func WithAdminToken(token string) Option { return func(c *config) { c.adminToken = token } }
+
+// WithTrustedProxies names the senders, as IP addresses or CIDR ranges ("10.0.0.0/8",
+// "127.0.0.1"), whose X-Forwarded-For or X-Real-IP header gives the client's address: a reverse
+// proxy in front of the sandbox. The client address decides the accounts' IP whitelists (40164,
+// 61004) and is what the journal records. Default: none — the address is the connection's, and
+// a forwarding header from anyone is ignored, so no caller can claim a whitelisted address.
+func WithTrustedProxies(proxies ...string) Option {
+	return func(c *config) { c.trustedProxies = append([]string(nil), proxies...) }
+}
 
 // WithLogger sends the sandbox's logs to l. Default: discarded.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }

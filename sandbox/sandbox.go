@@ -272,6 +272,11 @@ func (s *Server) build() error {
 
 	s.engine = gin.New()
 	s.engine.ContextWithFallback = true
+	// The client address is the connection's; forwarding headers count only from the proxies
+	// the sandbox was told to trust (none by default, where gin would trust every sender).
+	if err := s.engine.SetTrustedProxies(s.cfg.trustedProxies); err != nil {
+		return fmt.Errorf("sandbox: trusted proxies: %w", err)
+	}
 	var check func(*spec.Operation, error)
 	if fn := s.cfg.responseCheck; fn != nil {
 		check = func(op *spec.Operation, err error) { fn(op.ID, err) }

@@ -28,6 +28,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fixturesDir := fs.String("fixtures", "", "directory that replaces the built-in fixtures")
 	adminToken := fs.String("admin-token", "", "bearer token required on /_sandbox/ routes (but health)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	trustedProxies := fs.String("trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For/X-Real-IP give the client address (default: none, the connection's address)")
 	syncPolicy := fs.String("sync", "second", `when the data file is flushed to the disk: "second" (a power loss can lose the last second) or "always" (an fsync per write)`)
 	record := fs.String("record", "", "write the traffic of this run as a scenario to FILE on shutdown (freezes the clock; state in memory unless --data is given)")
 	recordHashes := fs.Bool("record-hashes", false, "with --record, also pin every step's response digest and state hash")
@@ -63,7 +64,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts := []sandbox.Option{
 		sandbox.WithSeed(*seed), sandbox.WithStorePath(*data), sandbox.WithAdminToken(*adminToken),
 		sandbox.WithLogger(logger), sandbox.WithVersion(version), sandbox.WithResolve(resolve...),
-		sandbox.WithSync(sync), sandbox.WithNamespaceDir(*dataDir), sandbox.WithMaxNamespaces(*maxNamespaces),
+		sandbox.WithSync(sync), sandbox.WithTrustedProxies(splitList(*trustedProxies)...), sandbox.WithNamespaceDir(*dataDir), sandbox.WithMaxNamespaces(*maxNamespaces),
 		sandbox.WithNamespaceTTL(*namespaceTTL),
 	}
 	if *maxNamespaces < 1 || *namespaceTTL < 0 {
@@ -181,6 +182,17 @@ func hostOf(a net.Addr) string {
 		return tcp.IP.String()
 	}
 	return a.String()
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func isLoopback(a net.Addr) bool {

@@ -2,6 +2,7 @@ package wechat_test
 
 import (
 	"fmt"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox"
 	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
 	"github.com/citysandbox/citysandbox/sandbox/internal/wechat"
+	"github.com/citysandbox/citysandbox/sandbox/sandboxtest"
 )
 
 func TestGetAccessTokenShape(t *testing.T) {
@@ -144,6 +146,34 @@ func TestGetAccessTokenErrors(t *testing.T) {
 	a := k.Do("GET", base+"grant_type=client_credential&appid="+listed.AppID+"&secret="+listed.Secret, nil)
 	if !strings.HasPrefix(a.Str("errmsg"), "invalid ip 127.0.0.1 ipv6 ::ffff:127.0.0.1, not in whitelist, rid: ") {
 		t.Errorf("40164 errmsg = %q", a.Str("errmsg"))
+	}
+}
+
+// TestForwardingHeadersCountOnlyFromTrustedProxies asks for a whitelisted account's token from
+// loopback claiming, in X-Forwarded-For or X-Real-IP, the whitelisted address: the claim is
+// ignored (40164, and the journal records the connection's address) unless the sandbox trusts
+// loopback as its reverse proxy.
+func TestForwardingHeadersCountOnlyFromTrustedProxies(t *testing.T) {
+	t.Parallel()
+	spoofed := []http.Header{{"X-Forwarded-For": {"10.1.2.3"}}, {"X-Real-IP": {"10.1.2.3"}}, {"X-Forwarded-For": {"10.1.2.3, 127.0.0.1"}}}
+	for _, trusted := range []bool{false, true} {
+		var opts []sandboxtest.Option
+		if trusted {
+			opts = append(opts, sandboxtest.WithSandboxOptions(sandbox.WithTrustedProxies("127.0.0.0/8")))
+		}
+		k := testkit.New(t, opts...)
+		listed := k.App(sandbox.WeChatAppSpec{Type: "official_account", IPWhitelist: []string{"10.1.2.3"}})
+		for _, h := range spoofed {
+			a := k.DoHeader(http.MethodGet, testkit.TokenURL(listed.AppID, listed.Secret), h, nil)
+			entry := k.Control(http.MethodGet, "/_sandbox/requests?path=/cgi-bin/token&limit=1", nil)
+			ip := testkit.Dig(entry.JSON, "requests").([]any)[0].(map[string]any)["client_ip"]
+			switch {
+			case !trusted && (a.Errcode() != 40164 || ip != "127.0.0.1"):
+				t.Errorf("untrusted sender claiming %v: %s, journal client_ip %v; want 40164 from 127.0.0.1", h, a, ip)
+			case trusted && (a.Str("access_token") == "" || ip != "10.1.2.3"):
+				t.Errorf("trusted proxy forwarding %v: %s, journal client_ip %v; want a token for 10.1.2.3", h, a, ip)
+			}
+		}
 	}
 }
 
