@@ -14,29 +14,29 @@ import (
 type Option func(*config)
 
 type config struct {
-	seed          uint64
-	storePath     string
-	sync          store.Sync
-	start         time.Time
-	frozen        bool
-	fixtures      fs.FS
-	specs         fs.FS
-	spec          *spec.Spec
-	shared        *Spec
-	ownFixtures   bool
-	adminToken    string
+	seed        uint64
+	storePath   string
+	sync        store.Sync
+	start       time.Time
+	frozen      bool
+	fixtures    fs.FS
+	specs       fs.FS
+	spec        *spec.Spec
+	shared      *Spec
+	ownFixtures bool
+	adminToken  string
 	// trustedProxies are the senders whose X-Forwarded-For and X-Real-IP count (WithTrustedProxies).
 	trustedProxies []string
-	logger        *slog.Logger
-	journalSize   int
-	responseCheck func(operationID string, err error)
-	version       string
-	pushTimeout   time.Duration
-	pushTries     int
-	recorder      *Recorder
-	resolve       []string
-	caDir         string
-	hosts         []string
+	logger         *slog.Logger
+	journalSize    int
+	responseCheck  func(operationID string, err error)
+	version        string
+	pushTimeout    time.Duration
+	pushTries      int
+	recorder       *Recorder
+	resolve        []string
+	caDir          string
+	hosts          []string
 
 	// Hub options (NewHub); New ignores them.
 	namespaceDir  string
