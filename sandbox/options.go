@@ -109,8 +109,11 @@ func WithFixtures(fsys fs.FS) Option {
 // WithSpecs replaces the built-in OpenAPI documents. Default: the embedded openapi/.
 func WithSpecs(fsys fs.FS) Option { return func(c *config) { c.specs = fsys } }
 
-// WithAdminToken requires "Authorization: Bearer <token>" on every /_sandbox/ route but health.
-// Default: no token, the control plane is open.
+// WithAdminToken requires the token on every route that is not a platform API: the control
+// plane under /_sandbox/ (but the health check and the CA certificate) and the simulated 晋来办
+// app under /jincheng/app/. A request without it is answered 401 before anything else looks at
+// it; the token goes as "Authorization: Bearer <token>", or as an HTTP Basic password (what a
+// browser prompts for on the app's pages). Default: no token, those routes are open.
 func WithAdminToken(token string) Option { return func(c *config) { c.adminToken = token } }
 
 // WithTrustedProxies names the senders, as IP addresses or CIDR ranges ("10.0.0.0/8",

@@ -298,9 +298,10 @@ func (s *Server) build() error {
 		},
 		UnknownReason: unknownNamespaceReason,
 	})
-	s.handler = s.engine
+	// The admin token is checked before anything else looks at the request.
+	s.handler = control.Guard(s.cfg.adminToken, control.OpenRoutes(s.spec), s.engine)
 	if s.cfg.recorder != nil {
-		s.handler = s.cfg.recorder.attach(s, s.engine)
+		s.handler = s.cfg.recorder.attach(s, s.handler)
 	}
 	s.public = proxy.RefuseConnect(s.handler, s.logger)
 	return err

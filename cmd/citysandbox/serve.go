@@ -26,7 +26,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "citysandbox.db", `buntdb file for the state; ":memory:" keeps nothing`)
 	seed := fs.Uint64("seed", 1, "seed of every random value")
 	fixturesDir := fs.String("fixtures", "", "directory that replaces the built-in fixtures")
-	adminToken := fs.String("admin-token", "", "bearer token required on /_sandbox/ routes (but health)")
+	adminToken := fs.String("admin-token", "", "token required on /_sandbox/ routes (but health and ca.pem) and the simulated 晋来办 app (/jincheng/app/): a bearer token, or a browser's Basic password")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	trustedProxies := fs.String("trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For/X-Real-IP give the client address (default: none, the connection's address)")
 	syncPolicy := fs.String("sync", "second", `when the data file is flushed to the disk: "second" (a power loss can lose the last second) or "always" (an fsync per write)`)
@@ -215,7 +215,7 @@ func banner(w io.Writer, hub *sandbox.Hub, a net.Addr, data, dataDir, adminToken
 		fmt.Fprintf(w, "host %s resolves to %s\n", m.Host, m.Addr)
 	}
 	if adminToken != "" {
-		fmt.Fprintln(w, "control plane requires: Authorization: Bearer <admin token>")
+		fmt.Fprintln(w, "control plane and simulated app require: Authorization: Bearer <admin token> (a browser: any user, the token as password)")
 	}
 	apps, err := sb.WeChat().FixtureApps()
 	if err != nil {

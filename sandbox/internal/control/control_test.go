@@ -1,6 +1,7 @@
 package control_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -172,6 +173,50 @@ func TestAdminToken(t *testing.T) {
 		t.Errorf("right token: %v %v", resp, err)
 	}
 	// WeChat's own API is not behind the admin token.
+	k.Token(testkit.ServiceAppID, testkit.ServiceSecret)
+}
+
+// TestAdminTokenGuardsEverythingButThePlatforms sends requests without the admin token to every
+// kind of route it guards — control verbs, unknown control paths, a wrong method, a bad body,
+// the simulated 晋来办 app's pages and API — and each answers 401 before any other check;
+// the platforms' own APIs answer as always, and a browser may give the token as a Basic
+// password.
+func TestAdminTokenGuardsEverythingButThePlatforms(t *testing.T) {
+	t.Parallel()
+	k := testkit.New(t, sandboxtest.WithSandboxOptions(sandbox.WithAdminToken("s3cret")))
+	k.Unchanged(func() {
+		for _, r := range []struct{ method, path, body string }{
+			{"GET", "/_sandbox/wechat/apps", ""},
+			{"GET", "/_sandbox/no/such/route", ""},        // would be 404
+			{"DELETE", "/_sandbox/clock", ""},             // would be 405
+			{"POST", "/_sandbox/wechat/apps", "not json"}, // would be 400
+			{"GET", "/_sandbox", ""},
+			{"GET", "/jincheng/app/", ""}, // every citizen's name and mobile
+			{"GET", "/jincheng/app/open?service=S90000001", ""},
+			{"POST", "/jincheng/app/api/ticket", `{"service":"S90000001","persona":"x","env":"test"}`},
+			{"POST", "/jincheng/app/api/titleCheck", `{}`},
+		} {
+			a := k.Do(r.method, r.path, r.body)
+			if a.Status != http.StatusUnauthorized || testkit.Dig(a.JSON, "error", "code") != "unauthorized" || a.Header.Get("WWW-Authenticate") == "" {
+				t.Errorf("%s %s without the token: %d %s, want 401 unauthorized", r.method, r.path, a.Status, a.Raw)
+			}
+		}
+	})
+	bearer := http.Header{"Authorization": {"Bearer s3cret"}}
+	if a := k.DoHeader("GET", "/jincheng/app/", bearer, nil); a.Status != http.StatusOK {
+		t.Errorf("the app page with the token: %d", a.Status)
+	}
+	basic := http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("anyone:s3cret"))}}
+	if a := k.DoHeader("GET", "/jincheng/app/", basic, nil); a.Status != http.StatusOK {
+		t.Errorf("the app page with the token as a Basic password: %d", a.Status)
+	}
+	if a := k.DoHeader("GET", "/_sandbox/no/such/route", bearer, nil); a.Status != http.StatusNotFound {
+		t.Errorf("an unknown control route with the token: %d, want 404", a.Status)
+	}
+	// The platforms keep their own credentials.
+	if a := k.Do("POST", "/jincheng/admin/v1/login", map[string]string{"account": testkit.JinchengVendor, "password": testkit.JinchengPassword}); a.Status != http.StatusOK {
+		t.Errorf("the Jincheng portal without the admin token: %s", a)
+	}
 	k.Token(testkit.ServiceAppID, testkit.ServiceSecret)
 }
 

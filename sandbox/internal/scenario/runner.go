@@ -31,7 +31,8 @@ type Target struct {
 	// GET /_sandbox/state (in process, the server's own StateHash is cheaper and leaves the
 	// journal alone).
 	StateHash func(ctx context.Context) (string, error)
-	// AdminToken, when set, is sent as a bearer token on /_sandbox/ requests.
+	// AdminToken, when set, is sent as a bearer token on the routes it guards: /_sandbox/ and
+	// the simulated 晋来办 app's /jincheng/app/.
 	AdminToken string
 	// SettlePushes waits until every push the sandbox accepted is settled (pushes are delivered
 	// off the request path). Nil means asking POST /_sandbox/wechat/push/wait (in process, the
@@ -439,7 +440,7 @@ func (r *Runner) do(ctx context.Context, method, path string, header http.Header
 	if body != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if r.Target.AdminToken != "" && strings.HasPrefix(path, "/_sandbox/") && req.Header.Get("Authorization") == "" {
+	if r.Target.AdminToken != "" && (strings.HasPrefix(path, "/_sandbox/") || strings.HasPrefix(path, "/jincheng/app")) && req.Header.Get("Authorization") == "" {
 		req.Header.Set("Authorization", "Bearer "+r.Target.AdminToken)
 	}
 	client := r.Target.Client
