@@ -82,6 +82,9 @@ type Operation struct {
 	Page bool
 
 	route *routers.Route
+	// fast accepts the valid requests it can prove valid without kin-openapi (fast.go); nil
+	// when the operation uses something it does not know.
+	fast *fastChecker
 }
 
 // Spec is the set of loaded documents.
@@ -195,6 +198,7 @@ func operations(d *Document) ([]*Operation, error) {
 			op.BodyRequired = o.RequestBody != nil && o.RequestBody.Value != nil && o.RequestBody.Value.Required
 			op.Page = answersPage(o)
 			op.route = &routers.Route{Spec: d.doc, Path: p, PathItem: item, Method: m, Operation: o}
+			op.fast = compileFast(d.doc, item, o)
 			out = append(out, op)
 		}
 	}
@@ -360,21 +364,38 @@ func GinPath(p string) string {
 	return b.String()
 }
 
-// AuthFunc checks one security scheme of an operation; a nil error means it passed.
+// Authenticator checks one security scheme of an operation; a nil error means it passed.
+type Authenticator interface {
+	Authenticate(ctx context.Context, scheme string) error
+}
+
+// AuthFunc is a function that is an Authenticator.
 type AuthFunc func(ctx context.Context, scheme string) error
+
+// Authenticate implements Authenticator.
+func (f AuthFunc) Authenticate(ctx context.Context, scheme string) error { return f(ctx, scheme) }
 
 // Request is what ValidateRequest checks.
 type Request struct {
 	HTTP       *http.Request
 	Body       []byte
 	PathParams map[string]string
-	Auth       AuthFunc
+	// Auth checks the security schemes; nil passes them all.
+	Auth Authenticator
 }
 
 // ValidateRequest checks a request against its operation: security first (through Auth), then
 // parameters, then the body. A failure is an *apierr.Error of kind Invalid (or whatever Auth
 // returned) whose Cause, Field and Code say what failed, with the precise reason in Reason.
 func (op *Operation) ValidateRequest(ctx context.Context, r Request) error {
+	if op.fast != nil && op.fast.accepts(ctx, r) {
+		return nil
+	}
+	return op.validateFully(ctx, r)
+}
+
+// validateFully is ValidateRequest through kin-openapi alone.
+func (op *Operation) validateFully(ctx context.Context, r Request) error {
 	if op.BodyRequired && len(bytes.TrimSpace(r.Body)) == 0 {
 		return &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseBodyEmpty, Reason: "request body is empty"}
 	}
@@ -411,7 +432,7 @@ func (op *Operation) ValidateRequest(ctx context.Context, r Request) error {
 				if r.Auth == nil {
 					return nil
 				}
-				return r.Auth(ctx, ai.SecuritySchemeName)
+				return r.Auth.Authenticate(ctx, ai.SecuritySchemeName)
 			},
 		},
 	}
