@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -161,11 +162,14 @@ func (c *Call) Request() *http.Request { return c.Gin.Request }
 
 // Query returns a query parameter as sent: a padded value is not the value (a secret with a
 // trailing space is a wrong secret).
-func (c *Call) Query(name string) string { return c.Gin.Query(name) }
+func (c *Call) Query(name string) string {
+	v, _ := spec.QueryValue(c.Gin.Request.URL.RawQuery, name)
+	return v
+}
 
 // QueryNumber returns a numeric query parameter trimmed of surrounding blanks, for the APIs
 // where clients are known to pad numbers (one SDK sends getwxamplinkforshow "page=%200").
-func (c *Call) QueryNumber(name string) string { return strings.TrimSpace(c.Gin.Query(name)) }
+func (c *Call) QueryNumber(name string) string { return strings.TrimSpace(c.Query(name)) }
 
 // Param returns a path parameter.
 func (c *Call) Param(name string) string { return c.Gin.Param(name) }
@@ -287,14 +291,6 @@ func OuterPath(r *http.Request) string {
 	return p
 }
 
-type callKey struct{}
-
-// CallFrom returns the Call a context belongs to (inside AuthFunc).
-func CallFrom(ctx context.Context) *Call {
-	c, _ := ctx.Value(callKey{}).(*Call)
-	return c
-}
-
 func (p *Pipeline) open(g *gin.Context, op *spec.Operation, pl Platform) *Call {
 	now := p.deps.Clock.Now()
 	c := &Call{Gin: g, Op: op, Platform: pl, Now: now, ID: pl.RequestID(now)}
@@ -321,6 +317,54 @@ func (p *Pipeline) serve(g *gin.Context, op *spec.Operation, pl Platform, h Hand
 
 var errDropped = errors.New("connection dropped by fault")
 
+// contentTypeValues hold the header values of the content types answered, made once: setting a
+// header allocates its value slice, and every answer sets this one. A value slice is never
+// appended to in place (its length is its capacity).
+var contentTypeValues sync.Map
+
+func contentTypeValue(ct string) []string {
+	if v, ok := contentTypeValues.Load(ct); ok {
+		return v.([]string)
+	}
+	v, _ := contentTypeValues.LoadOrStore(ct, []string{ct})
+	return v.([]string)
+}
+
+// authenticating is a Call as the spec's Authenticator: its platform checks the scheme. (A
+// pointer type, so that handing it over allocates nothing.)
+type authenticating Call
+
+// Authenticate implements spec.Authenticator.
+func (a *authenticating) Authenticate(_ context.Context, scheme string) error {
+	c := (*Call)(a)
+	return c.Platform.Authenticate(c, scheme)
+}
+
+// readBody reads the request body, refusing one over limit (0: no limit) with an
+// *http.MaxBytesError. A body whose length the client declared is read into a buffer of that
+// size at once; net/http stops a body at its declared length, so only a body of unknown length
+// needs the reader that counts.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if n := r.ContentLength; n > 0 && (limit <= 0 || n <= limit) {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	if r.ContentLength > 0 {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	reader := r.Body
+	if limit > 0 {
+		reader = http.MaxBytesReader(w, reader, limit)
+	}
+	return io.ReadAll(reader)
+}
+
 // run is steps 2 to 5. Panics in any of them become internal errors.
 func (p *Pipeline) run(c *Call, h HandlerFunc) (value any, err error) {
 	defer func() {
@@ -333,11 +377,7 @@ func (p *Pipeline) run(c *Call, h HandlerFunc) (value any, err error) {
 	if bl, ok := c.Platform.(BodyLimiter); ok {
 		limit = bl.BodyLimit(c.Op)
 	}
-	reader := c.Gin.Request.Body
-	if limit > 0 {
-		reader = http.MaxBytesReader(c.Gin.Writer, reader, limit)
-	}
-	body, err := io.ReadAll(reader)
+	body, err := readBody(c.Gin.Writer, c.Gin.Request, limit)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -347,14 +387,15 @@ func (p *Pipeline) run(c *Call, h HandlerFunc) (value any, err error) {
 	}
 	c.Body = body
 	c.entry.RequestBody = journal.Trim(body)
-	ctx := context.WithValue(c.Gin.Request.Context(), callKey{}, c)
-	params := map[string]string{}
-	for _, prm := range c.Gin.Params {
-		params[prm.Key] = prm.Value
+	var params map[string]string
+	if len(c.Gin.Params) > 0 {
+		params = make(map[string]string, len(c.Gin.Params))
+		for _, prm := range c.Gin.Params {
+			params[prm.Key] = prm.Value
+		}
 	}
-	err = c.Op.ValidateRequest(ctx, spec.Request{
-		HTTP: c.Gin.Request, Body: body, PathParams: params,
-		Auth: func(ctx context.Context, scheme string) error { return c.Platform.Authenticate(c, scheme) },
+	err = c.Op.ValidateRequest(c.Gin.Request.Context(), spec.Request{
+		HTTP: c.Gin.Request, Body: body, PathParams: params, Auth: (*authenticating)(c),
 	})
 	if err != nil {
 		if e := apierr.As(err); e != nil && e.Kind == apierr.Invalid {
@@ -427,7 +468,7 @@ func (p *Pipeline) finish(c *Call, value any, err error) {
 		h[k] = vs
 	}
 	if resp.ContentType != "" {
-		h.Set("Content-Type", resp.ContentType)
+		h["Content-Type"] = contentTypeValue(resp.ContentType)
 	}
 	c.Gin.Writer.WriteHeader(resp.Status)
 	_, _ = c.Gin.Writer.Write(resp.Body)

@@ -136,7 +136,7 @@ func (fs *Faults) match(c *Call) (*Fault, error) {
 	path := c.Gin.Request.URL.Path
 	appid := c.AppID
 	if appid == "" {
-		appid = c.Gin.Query("appid")
+		appid = c.Query("appid")
 	}
 	for i, f := range fs.faults {
 		if f.Path != "" && !pathMatch(f.Path, path) {

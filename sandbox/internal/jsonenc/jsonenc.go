@@ -6,18 +6,41 @@ package jsonenc
 import (
 	"bytes"
 	"encoding/json"
+	"sync"
 )
+
+// encoder is a json.Encoder with the buffer it writes to, kept for reuse: every answer the
+// sandbox writes is encoded here, and a fresh encoder and buffer per answer are garbage.
+type encoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := &encoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}
+
+// maxPooled bounds the buffer an encoder keeps when it goes back to the pool, so that one large
+// answer does not pin its memory.
+const maxPooled = 64 << 10
 
 // Marshal returns the JSON encoding of v without HTML escaping. It is json.Marshal but for the
 // escaping: json.Encoder is the only way to turn that off, and its trailing newline is dropped.
 func Marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	e := encoders.Get().(*encoder)
+	defer func() {
+		if e.buf.Cap() <= maxPooled {
+			e.buf.Reset()
+			encoders.Put(e)
+		}
+	}()
+	if err := e.enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return bytes.Clone(bytes.TrimSuffix(e.buf.Bytes(), []byte("\n"))), nil
 }
 
 // WriteString writes s to buf as a JSON string without HTML escaping.

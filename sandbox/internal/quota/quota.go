@@ -124,19 +124,25 @@ func counterForgetAt(key, _ string) (time.Time, error) {
 	return time.Time{}, nil // lifetime counters are kept
 }
 
-func (e *Engine) storedKey(scope string, w Window, bucket string) string {
-	return e.prefix + scope + ":" + w.String() + ":" + bucket
-}
-
-func bucketOf(w Window, t time.Time) string {
-	bj := t.In(clock.Beijing)
+// storedKey is the key of scope's counter for the window of w that t falls in:
+// "<prefix><scope>:<window>:<bucket>", the bucket a Beijing date (20060102), month (200601) or
+// "all". It is built in one allocation: every counted call reads or writes one.
+func (e *Engine) storedKey(scope string, w Window, t time.Time) string {
+	var buf [160]byte
+	b := append(buf[:0], e.prefix...)
+	b = append(b, scope...)
+	b = append(b, ':')
+	b = append(b, w.String()...)
+	b = append(b, ':')
 	switch w {
 	case Day:
-		return bj.Format("20060102")
+		b = t.In(clock.Beijing).AppendFormat(b, "20060102")
 	case Month:
-		return bj.Format("200601")
+		b = t.In(clock.Beijing).AppendFormat(b, "200601")
+	default:
+		b = append(b, "all"...)
 	}
-	return "all"
+	return string(b)
 }
 
 // windowKey names the window of w that t falls in, for the in-memory tables.
@@ -226,7 +232,7 @@ func (e *Engine) storedCounts(scope string, limits Limits, now time.Time) ([Life
 			if limits.Of(w) == 0 {
 				continue
 			}
-			n, err := readCount(tx, e.storedKey(scope, w, bucketOf(w, now)))
+			n, err := readCount(tx, e.storedKey(scope, w, now))
 			if err != nil {
 				return err
 			}
@@ -252,7 +258,7 @@ func (r *Reservation) Commit() error {
 			if r.limits.Of(w) == 0 {
 				continue
 			}
-			key := e.storedKey(r.scope, w, bucketOf(w, r.at))
+			key := e.storedKey(r.scope, w, r.at)
 			n, err := readCount(tx, key)
 			if err != nil {
 				return err
@@ -355,7 +361,7 @@ func (e *Engine) Used(scope string, w Window) (int, error) {
 	var n int
 	err := e.store.View(func(tx *store.Tx) error {
 		var err error
-		n, err = readCount(tx, e.storedKey(scope, w, bucketOf(w, now)))
+		n, err = readCount(tx, e.storedKey(scope, w, now))
 		return err
 	})
 	return n, err
@@ -379,7 +385,7 @@ func (e *Engine) Live() map[string]int {
 
 // UsedIn is Used for a stored window (day, month, lifetime) inside a caller's transaction.
 func (e *Engine) UsedIn(tx *store.Tx, scope string, w Window) (int, error) {
-	return readCount(tx, e.storedKey(scope, w, bucketOf(w, e.clock.Now())))
+	return readCount(tx, e.storedKey(scope, w, e.clock.Now()))
 }
 
 // Clear resets the day, second and minute windows of scope, or with prefix of every scope that

@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -214,14 +215,33 @@ func (s *Store) CreateIndex(name, pattern string, fields ...string) error {
 
 // View runs fn in a read-only transaction.
 func (s *Store) View(fn func(tx *Tx) error) error {
-	return s.db.View(func(btx *buntdb.Tx) error { return fn(&Tx{tx: btx, store: s}) })
+	return s.db.View(func(btx *buntdb.Tx) error {
+		t := txs.Get().(*Tx)
+		defer t.release()
+		t.tx, t.store = btx, s
+		return fn(t)
+	})
+}
+
+// txs keeps Tx values for reuse: every request opens a transaction or two. A Tx is valid only
+// inside the function it is handed to, which must not keep it.
+var txs = sync.Pool{New: func() any { return new(Tx) }}
+
+// release empties t and gives it back to the pool.
+func (t *Tx) release() {
+	clear(t.changes) // drop the keys it held
+	changes := t.changes[:0]
+	*t = Tx{changes: changes}
+	txs.Put(t)
 }
 
 // Update runs fn in a read-write transaction. Update transactions are serialised, which is what
 // makes check-then-write sequences (quotas, single-use tickets) exact under concurrency. If fn
 // returns an error nothing it wrote is kept.
 func (s *Store) Update(fn func(tx *Tx) error) error {
-	t := &Tx{writable: true, store: s}
+	t := txs.Get().(*Tx)
+	defer t.release()
+	t.writable, t.store = true, s
 	indexed := false
 	err := s.db.Update(func(btx *buntdb.Tx) error {
 		t.tx = btx

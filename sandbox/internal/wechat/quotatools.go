@@ -93,10 +93,8 @@ func (p *Platform) operationFor(path string) (*spec.Operation, error) {
 	if strings.Contains(path, "/sns/") {
 		return nil, apierr.New(apierr.Forbidden, 76022, "sns paths have no quota to query")
 	}
-	for _, op := range p.deps.Spec.Operations {
-		if op.Document.Platform == p.Name() && op.Path == path {
-			return op, nil
-		}
+	if op := p.opsByPath[path]; op != nil {
+		return op, nil
 	}
 	return nil, apierr.Newf(apierr.NotFound, 76021, "no API at %s", path)
 }

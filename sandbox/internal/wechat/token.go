@@ -147,15 +147,16 @@ func (p *Platform) versions() (uint64, uint64) {
 	return p.deps.Store.Version(tokenPrefix), p.deps.Store.Version(appPrefix)
 }
 
-// lookupToken returns the token record and its app, from the cache when it is current.
-func (p *Platform) lookupToken(tok string) (*Token, *App, error) {
+// lookupToken returns the token record and its app, from the cache when it is current. The two
+// are copies of their own, made in one allocation with the Principal that holds them, since a
+// caller may change them.
+func (p *Platform) lookupToken(tok string) (*Principal, error) {
 	tv, av := p.versions()
 	p.cache.mu.RLock()
 	e, ok := p.cache.m[tok]
 	p.cache.mu.RUnlock()
 	if ok && e.tokens == tv && e.apps == av {
-		t, a := e.tok, e.app
-		return &t, &a, nil
+		return newPrincipal(&e.tok, &e.app), nil
 	}
 	var t *Token
 	var app *App
@@ -168,7 +169,7 @@ func (p *Platform) lookupToken(tok string) (*Token, *App, error) {
 		return err
 	})
 	if err != nil || app == nil {
-		return nil, nil, err
+		return nil, err
 	}
 	p.cache.mu.Lock()
 	if len(p.cache.m) >= tokenCacheMax {
@@ -176,34 +177,48 @@ func (p *Platform) lookupToken(tok string) (*Token, *App, error) {
 	}
 	p.cache.m[tok] = cachedToken{tokens: tv, apps: av, tok: *t, app: *app}
 	p.cache.mu.Unlock()
-	return t, app, nil
+	return &Principal{App: app, Token: t}, nil
+}
+
+// principalCopy is a Principal with its token and app, allocated together.
+type principalCopy struct {
+	pr  Principal
+	tok Token
+	app App
+}
+
+func newPrincipal(t *Token, a *App) *Principal {
+	c := &principalCopy{tok: *t, app: *a}
+	c.pr = Principal{App: &c.app, Token: &c.tok}
+	return &c.pr
 }
 
 // checkAccessToken resolves an access_token to its token and app, with WeChat's codes: 41001
 // missing, 40014 malformed, 40001 unknown/superseded/revoked, 42001 expired.
-func (p *Platform) checkAccessToken(now time.Time, tok string) (*Token, *App, error) {
+func (p *Platform) checkAccessToken(now time.Time, tok string) (*Principal, error) {
 	if tok == "" {
-		return nil, nil, apierr.New(apierr.Unauthenticated, 41001, "no access_token in the query string")
+		return nil, apierr.New(apierr.Unauthenticated, 41001, "no access_token in the query string")
 	}
 	if !validTokenShape(tok) {
-		return nil, nil, apierr.New(apierr.Unauthenticated, 40014, "access_token is not of the form WeChat issues")
+		return nil, apierr.New(apierr.Unauthenticated, 40014, "access_token is not of the form WeChat issues")
 	}
-	t, app, err := p.lookupToken(tok)
+	pr, err := p.lookupToken(tok)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if t == nil {
-		return nil, nil, apierr.New(apierr.Unauthenticated, 40001, "access_token was never issued by this sandbox, or its app no longer exists")
+	if pr == nil {
+		return nil, apierr.New(apierr.Unauthenticated, 40001, "access_token was never issued by this sandbox, or its app no longer exists")
 	}
+	t := pr.Token
 	switch t.State(now) {
 	case "revoked":
-		return nil, nil, apierr.New(apierr.Unauthenticated, 40001, "access_token was revoked")
+		return nil, apierr.New(apierr.Unauthenticated, 40001, "access_token was revoked")
 	case "superseded":
-		return nil, nil, apierr.Newf(apierr.Unauthenticated, 40001, "access_token was superseded at %s and its 5-minute overlap is over", t.SupersededAt.Format(time.RFC3339))
+		return nil, apierr.Newf(apierr.Unauthenticated, 40001, "access_token was superseded at %s and its 5-minute overlap is over", t.SupersededAt.Format(time.RFC3339))
 	case "expired":
-		return nil, nil, apierr.Newf(apierr.Expired, 42001, "access_token expired at %s", t.ExpiresAt.Format(time.RFC3339))
+		return nil, apierr.Newf(apierr.Expired, 42001, "access_token expired at %s", t.ExpiresAt.Format(time.RFC3339))
 	}
-	return t, app, nil
+	return pr, nil
 }
 
 // authenticateComponent implements the componentAccessToken scheme: either query name, and the
@@ -213,15 +228,15 @@ func (p *Platform) authenticateComponent(c *endpoint.Call) error {
 	if tok == "" {
 		tok = c.Query("access_token")
 	}
-	t, app, err := p.checkAccessToken(c.Now, tok)
+	pr, err := p.checkAccessToken(c.Now, tok)
 	if err != nil {
 		return err
 	}
-	c.AppID = app.AppID
-	if t.Kind != TokenComponent {
-		return apierr.Newf(apierr.Forbidden, 61014, "a %s token was sent to a component API", t.Kind)
+	c.AppID = pr.App.AppID
+	if pr.Token.Kind != TokenComponent {
+		return apierr.Newf(apierr.Forbidden, 61014, "a %s token was sent to a component API", pr.Token.Kind)
 	}
-	c.Principal = &Principal{App: app, Token: t}
+	c.Principal = pr
 	return nil
 }
 

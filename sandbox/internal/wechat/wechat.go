@@ -67,7 +67,6 @@
 package wechat
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -116,6 +115,9 @@ type Platform struct {
 	// messageWindows are the families customer-service messages go through (AddMessageWindows);
 	// registered while the sandbox is built and read-only after.
 	messageWindows []MessageWindows
+	// opsByPath are WeChat's operations by path, the first in the documents' order for a path
+	// with several methods (the quota tools look cgi_path up).
+	opsByPath map[string]*spec.Operation
 }
 
 // KindCheck is a family's admission rule for calls made with a token of one kind.
@@ -126,7 +128,15 @@ func New(d Deps) (*Platform, error) {
 	d.Store.Track(tokenPrefix, appPrefix)
 	store.ForgetRecords[Token](d.Store, tokenPrefix)
 	store.ForgetRecords[Media](d.Store, "wechat:media:")
-	return &Platform{deps: d, cache: tokenCache{m: map[string]cachedToken{}}, kindChecks: map[string]KindCheck{}}, nil
+	p := &Platform{deps: d, cache: tokenCache{m: map[string]cachedToken{}}, kindChecks: map[string]KindCheck{}, opsByPath: map[string]*spec.Operation{}}
+	if d.Spec != nil {
+		for _, op := range d.Spec.Operations {
+			if _, seen := p.opsByPath[op.Path]; !seen && op.Document.Platform == p.Name() {
+				p.opsByPath[op.Path] = op
+			}
+		}
+	}
+	return p, nil
 }
 
 // CheckTokenKind makes check part of the admission of every call made with a token of kind.
@@ -150,7 +160,23 @@ func (p *Platform) Routes(r endpoint.Routes) {
 
 // RequestID returns a rid: the Unix time in hex, then two seeded random groups.
 func (p *Platform) RequestID(now time.Time) string {
-	return fmt.Sprintf("%08x-%08x-%08x", uint32(now.Unix()), p.deps.Rand.Uint32(), p.deps.Rand.Uint32())
+	var b [26]byte
+	hex8(b[0:8], uint32(now.Unix()))
+	b[8] = '-'
+	hex8(b[9:17], p.deps.Rand.Uint32())
+	b[17] = '-'
+	hex8(b[18:26], p.deps.Rand.Uint32())
+	return string(b[:])
+}
+
+// hex8 writes v as 8 lower-case hex digits, as %08x does, without fmt's allocations on the
+// path every request takes.
+func hex8(dst []byte, v uint32) {
+	const digits = "0123456789abcdef"
+	for i := 7; i >= 0; i-- {
+		dst[i] = digits[v&0xf]
+		v >>= 4
+	}
 }
 
 // Principal is who a WeChat call is made by, once its token has been checked.
@@ -169,12 +195,12 @@ const (
 func (p *Platform) Authenticate(c *endpoint.Call, scheme string) error {
 	switch scheme {
 	case schemeAccessToken:
-		tok, app, err := p.checkAccessToken(c.Now, c.Query("access_token"))
+		pr, err := p.checkAccessToken(c.Now, c.Query("access_token"))
 		if err != nil {
 			return err
 		}
-		c.AppID = app.AppID
-		c.Principal = &Principal{App: app, Token: tok}
+		c.AppID = pr.App.AppID
+		c.Principal = pr
 		return nil
 	case schemeComponentAccessToken:
 		return p.authenticateComponent(c)
@@ -204,7 +230,11 @@ func (p *Platform) Admit(c *endpoint.Call) error {
 // to WeChat's code for the window (44990 a second, 45011 a minute, 45009 a day or longer). The
 // call counts for good only if it succeeds; one its handler refuses is given back.
 func (p *Platform) AdmitCall(c *endpoint.Call, app *App, api string, limits quota.Limits) error {
-	r, d, err := p.deps.Quota.Reserve(quotaScope(app.AppID, api), TierLimits(app, limits))
+	limits = TierLimits(app, limits)
+	if limits.Zero() {
+		return nil // nothing to count (an unlimited account)
+	}
+	r, d, err := p.deps.Quota.Reserve(quotaScope(app.AppID, api), limits)
 	if err != nil {
 		return err
 	}
