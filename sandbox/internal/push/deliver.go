@@ -300,7 +300,9 @@ func (d *Deliverer) DeliverThen(ctx context.Context, t Target, event string, msg
 	}
 	answer := *dl
 	answer.Tries = []Try{}
-	d.enqueue(&job{delivery: dl, target: t, prepared: p, done: done})
+	lane, _ := msg.Get("FromUserName")
+	laneName, _ := lane.(string)
+	d.enqueue(&job{delivery: dl, target: t, prepared: p, lane: laneName, done: done})
 	return &answer, nil
 }
 

@@ -426,3 +426,58 @@ func TestVerify(t *testing.T) {
 		}
 	}
 }
+
+// TestPushesAboutOneUserGoInOrder: while a receiver holds alice's first push, her second waits
+// behind it and bob's goes at once; once the first is answered, alice's second follows.
+func TestPushesAboutOneUserGoInOrder(t *testing.T) {
+	t.Parallel()
+	d, _, _ := newDeliverer(t, 10*time.Second)
+	firstHeld, letGo := make(chan struct{}), make(chan struct{})
+	var release sync.Once
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 1 {
+			close(firstHeld)
+			select {
+			case <-letGo:
+			case <-r.Context().Done():
+			}
+		}
+		_, _ = io.WriteString(w, "success")
+	})
+	about := func(user, event string) Message {
+		return Message{{"ToUserName", "gh_0123456789ab"}, {"FromUserName", user}, {"MsgType", "event"}, {"Event", event}}
+	}
+	target := Target{AppID: "wx0123456789abcdef", URL: rc.URL + "/p", Format: JSON, Mode: Plaintext}
+	for _, m := range []Message{about("alice", "subscribe"), about("alice", "SCAN"), about("bob", "subscribe")} {
+		ev, _ := m.Get("Event")
+		if _, err := d.Deliver(context.Background(), target, ev.(string), m); err != nil {
+			t.Fatal(err)
+		}
+		if len(rc.requests()) == 0 {
+			<-firstHeld
+		}
+	}
+	deadline := time.After(20 * time.Second)
+	for len(rc.requests()) < 2 {
+		select {
+		case <-deadline:
+			release.Do(func() { close(letGo) })
+			t.Fatalf("bob's push did not go while alice's first was held: %v", rc.requests())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if got := rc.requests(); len(got) != 2 || !strings.Contains(got[1].Body, "bob") {
+		release.Do(func() { close(letGo) })
+		t.Fatalf("second request = %v, want bob's push (alice's second waits behind her first)", got)
+	}
+	release.Do(func() { close(letGo) })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := d.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := rc.requests()
+	if len(got) != 3 || !strings.Contains(got[2].Body, `"SCAN"`) || !strings.Contains(got[2].Body, "alice") {
+		t.Errorf("requests = %v, want alice's SCAN last", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,7 +16,9 @@ import (
 // queue of its receiver (the scheme and host it is posted to); each queue runs at most
 // Deps.Concurrency deliveries at a time, in the order they were asked for, so a receiver that
 // hangs holds up its own deliveries and no one else's, and the request that caused a push is
-// answered at once. Wait reports when every queue is idle; Reset drops the work of a state that
+// answered at once. Pushes about one user (the message's FromUserName) to one receiver go one
+// at a time, so an integrator sees that user's events in the order they happened (subscribe
+// before the SCAN that follows it), as WeChat, which waits for each answer, delivers them. Wait reports when every queue is idle; Reset drops the work of a state that
 // was reset, and Close cancels what is in flight, leaving the rest pending in the store for
 // Resume to pick up at the next start.
 
@@ -30,6 +33,9 @@ type job struct {
 	delivery *Delivery
 	target   Target
 	prepared Prepared
+	// lane names the user the push is about ("" for none): a receiver's pushes in one lane run
+	// one at a time, in order.
+	lane string
 	// done, when set, is called with the settled record.
 	done func(Delivery)
 }
@@ -38,6 +44,23 @@ type job struct {
 type receiverQueue struct {
 	jobs    []*job
 	running int
+	// busyLanes holds the lanes with a delivery running.
+	busyLanes map[string]bool
+}
+
+// next takes the first job whose lane has nothing running, or returns nil.
+func (rq *receiverQueue) next() *job {
+	for i, j := range rq.jobs {
+		if j.lane != "" && rq.busyLanes[j.lane] {
+			continue
+		}
+		rq.jobs = slices.Delete(rq.jobs, i, i+1)
+		if j.lane != "" {
+			rq.busyLanes[j.lane] = true
+		}
+		return j
+	}
+	return nil
 }
 
 // queues is the Deliverer's part that runs deliveries. Its zero value is not usable; see
@@ -84,7 +107,7 @@ func (d *Deliverer) enqueue(j *job) {
 	host := receiverOf(j.delivery.URL)
 	rq := q.byHost[host]
 	if rq == nil {
-		rq = &receiverQueue{}
+		rq = &receiverQueue{busyLanes: map[string]bool{}}
 		q.byHost[host] = rq
 	}
 	rq.jobs = append(rq.jobs, j)
@@ -105,7 +128,13 @@ func (d *Deliverer) work(host string, rq *receiverQueue) {
 	defer q.workers.Done()
 	for {
 		q.mu.Lock()
-		if len(rq.jobs) == 0 || q.closed {
+		var j *job
+		if !q.closed {
+			j = rq.next()
+		}
+		if j == nil {
+			// Nothing left, or only jobs waiting behind a running one of their lane, whose
+			// worker takes them next.
 			rq.running--
 			if rq.running == 0 && q.byHost[host] == rq {
 				delete(q.byHost, host)
@@ -113,15 +142,13 @@ func (d *Deliverer) work(host string, rq *receiverQueue) {
 			q.mu.Unlock()
 			return
 		}
-		j := rq.jobs[0]
-		rq.jobs[0] = nil
-		rq.jobs = rq.jobs[1:]
 		ctx, current := q.ctx, j.gen == q.gen
 		q.mu.Unlock()
 		if current {
 			d.run(ctx, j)
 		}
 		q.mu.Lock()
+		delete(rq.busyLanes, j.lane)
 		d.settled()
 		q.mu.Unlock()
 	}
