@@ -278,6 +278,11 @@ func (r *Runner) step(ctx context.Context, sc *Scenario, st *Step, vars Vars, pu
 		if wait <= 0 {
 			wait = defaultPushWait
 		}
+		// Pushes are delivered off the request path: settling first means a step that expects
+		// none (or fewer than come) sees the ones it did not expect.
+		if err := r.settle(ctx); err != nil {
+			return sr, err
+		}
 		if problems := pushes.check(ctx, vars, mark, *st.Expect.Pushes, wait); len(problems) > 0 {
 			return sr, &Failure{File: sc.file, Problems: problems, Response: resp.body, Header: resp.header}
 		}
