@@ -75,6 +75,10 @@ type Target struct {
 	CryptAppID string
 	Format     Format
 	Mode       Mode
+	// Lane, when set, names the user a push is about (an openid): a receiver's pushes in one
+	// lane go one at a time, in the order asked, so the user's events arrive in the order they
+	// happened. Empty: the push waits for no other.
+	Lane string
 	// RequireSuccess makes only an answer of exactly "success" count as delivered (third-party
 	// system pushes). Otherwise any HTTP 200 answer within the timeout counts, since an
 	// account's receiver may answer with a passive reply, "success" or an empty body.
@@ -300,9 +304,7 @@ func (d *Deliverer) DeliverThen(ctx context.Context, t Target, event string, msg
 	}
 	answer := *dl
 	answer.Tries = []Try{}
-	lane, _ := msg.Get("FromUserName")
-	laneName, _ := lane.(string)
-	d.enqueue(&job{delivery: dl, target: t, prepared: p, lane: laneName, done: done})
+	d.enqueue(&job{delivery: dl, target: t, prepared: p, lane: t.Lane, done: done})
 	return &answer, nil
 }
 

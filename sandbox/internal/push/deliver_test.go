@@ -450,6 +450,8 @@ func TestPushesAboutOneUserGoInOrder(t *testing.T) {
 	target := Target{AppID: "wx0123456789abcdef", URL: rc.URL + "/p", Format: JSON, Mode: Plaintext}
 	for _, m := range []Message{about("alice", "subscribe"), about("alice", "SCAN"), about("bob", "subscribe")} {
 		ev, _ := m.Get("Event")
+		from, _ := m.Get("FromUserName")
+		target.Lane = from.(string)
 		if _, err := d.Deliver(context.Background(), target, ev.(string), m); err != nil {
 			t.Fatal(err)
 		}

@@ -22,9 +22,9 @@
 //     id, signature, nonce and encryption drawn in the order pushes are asked for, and queues it
 //     for its receiver; each receiver's queue runs at most 4 deliveries at once, so one that hangs
 //     holds up only its own pushes, and the call that caused a push answers at once; pushes
-//     about one user (FromUserName) to one receiver go one at a time, in order, so subscribe
-//     arrives before the SCAN that follows it (pushes resumed after a restart have no such
-//     lane). Wait (the
+//     in one lane (a user's subscribe, SCAN and unsubscribe events) to one receiver go one at a
+//     time, in order, so subscribe arrives before the SCAN that follows it (pushes resumed
+//     after a restart keep no lane); system notifications wait for none. Wait (the
 //     control verb POST /_sandbox/wechat/push/wait) tells when every queue is idle; a reset drops
 //     the queued work of the old state, a shutdown cancels the tries in flight and leaves the
 //     rest pending, and the next start sends what was left pending;

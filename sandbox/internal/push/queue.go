@@ -16,8 +16,8 @@ import (
 // queue of its receiver (the scheme and host it is posted to); each queue runs at most
 // Deps.Concurrency deliveries at a time, in the order they were asked for, so a receiver that
 // hangs holds up its own deliveries and no one else's, and the request that caused a push is
-// answered at once. Pushes about one user (the message's FromUserName) to one receiver go one
-// at a time, so an integrator sees that user's events in the order they happened (subscribe
+// answered at once. Pushes in one lane (Target.Lane: about one user) to one receiver go one at
+// a time, so an integrator sees that user's events in the order they happened (subscribe
 // before the SCAN that follows it), as WeChat, which waits for each answer, delivers them. Wait reports when every queue is idle; Reset drops the work of a state that
 // was reset, and Close cancels what is in flight, leaving the rest pending in the store for
 // Resume to pick up at the next start.

@@ -69,7 +69,18 @@ func (p *Platform) Push(ctx context.Context, app *App, event string, msg push.Me
 	}); err != nil || t == nil {
 		return nil, err
 	}
+	if isUserEvent(event) {
+		if from, ok := msg.Get("FromUserName"); ok {
+			t.Lane, _ = from.(string)
+		}
+	}
 	return p.deps.Push.Deliver(ctx, *t, event, msg)
+}
+
+// isUserEvent tells the events a user causes, whose pushes reach the account in the order they
+// happened (see push.Target.Lane); system notifications keep no order.
+func isUserEvent(event string) bool {
+	return event == EventSubscribe || event == EventUnsubscribe || event == "SCAN"
 }
 
 // SetPushConfig validates cfg, performs WeChat's URL verification handshake against it and, only
