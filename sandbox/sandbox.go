@@ -270,6 +270,7 @@ func (s *Server) build() error {
 	}
 	s.charge.Routes(routes)
 
+	quietGinDebug()
 	s.engine = gin.New()
 	s.engine.ContextWithFallback = true
 	// The client address is the connection's; forwarding headers count only from the proxies
