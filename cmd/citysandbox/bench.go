@@ -34,7 +34,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cases := fs.String("cases", "bare,token,read,write", "comma-separated cases: bare, token, read, write")
 	startup := fs.Bool("startup", false, "also measure the binary's time to first healthy answer and idle RSS")
 	namespaces := fs.Int("namespaces", 0, "instead: measure namespaces (creation, idle memory, reads spread over N namespaces against one)")
-	if err := envDefaults(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout, false); err != nil {
 		return err
 	}
 	if *concurrency < 1 || *duration <= 0 || *rounds < 1 {

@@ -18,7 +18,7 @@ func caCommand(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "citysandbox.db", "the buntdb file of the sandbox whose CA to print")
 	caDir := fs.String("ca-dir", "", "directory of the CA (default: beside --data)")
 	pathOnly := fs.Bool("path", false, "print only the path of the CA certificate's file")
-	if err := envDefaults(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout, false); err != nil {
 		return err
 	}
 	ca, err := sandbox.LoadCA(*data, *caDir)

@@ -16,7 +16,7 @@ func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.SetOutput(stderr)
 	url := fs.String("url", "http://127.0.0.1:8844/_sandbox/health", "the health URL")
 	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for the answer")
-	if err := envDefaults(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout, false); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)

@@ -5,6 +5,7 @@
 //	citysandbox healthcheck       exit 0 if a running sandbox is healthy
 //	citysandbox replay FILE...    replay scenario files (against --target or a built-in sandbox)
 //	citysandbox ca                print the sandbox CA's certificate (PEM), for clients to trust
+//	citysandbox version           print the version, the commit and the Go release it was built with
 //
 // Every flag can also be set through the environment as CITYSANDBOX_<NAME> (for example
 // CITYSANDBOX_ADDR, CITYSANDBOX_ADMIN_TOKEN); a flag on the command line wins.
@@ -20,19 +21,13 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-
-	"github.com/gin-gonic/gin"
 )
 
 func main() {
-	// The process owns gin's global mode; the library never touches it.
-	gin.SetMode(gin.ReleaseMode)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "citysandbox:", err)
-		}
+		fmt.Fprintln(os.Stderr, "citysandbox:", err)
 		os.Exit(exitCode(err))
 	}
 }
@@ -51,10 +46,12 @@ func exitCode(err error) int {
 	if errors.As(err, &e) {
 		return e.code
 	}
-	if errors.Is(err, flag.ErrHelp) {
-		return 2
-	}
 	return 1
+}
+
+// usageError is a command line the command cannot run: exit status 2.
+func usageError(format string, args ...any) error {
+	return &exitError{2, fmt.Errorf(format, args...)}
 }
 
 const usage = `usage: citysandbox <command> [flags]
@@ -65,14 +62,24 @@ commands:
   healthcheck  exit 0 if a running sandbox answers /_sandbox/health (used by the Docker image)
   replay   replay scenario files: replay [--target URL] [--report] FILE...
   ca       print the certificate of the sandbox's CA (PEM; its path on stderr): ca [--data FILE] [--ca-dir DIR] [--path]
+  version  print the version, the commit and the Go release (also: citysandbox --version)
 
 Run "citysandbox <command> -h" for the flags of a command.
 `
 
+// run runs the command line args (without the program's name); main's exit status follows its
+// error (see exitCode).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if err := runCommand(ctx, args, stdout, stderr); !errors.Is(err, errHelp) {
+		return err
+	}
+	return nil
+}
+
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return &exitError{2, errors.New("no command")}
+		return usageError("no command")
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
@@ -86,22 +93,67 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return replay(ctx, rest, stdout, stderr)
 	case "ca":
 		return caCommand(rest, stdout, stderr)
-	case "help", "-h", "--help":
+	case "version", "-version", "--version":
+		if len(rest) > 0 {
+			return usageError("version: unexpected argument %q", rest[0])
+		}
+		_, err := fmt.Fprintln(stdout, versionLine())
+		return err
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
-	return &exitError{2, fmt.Errorf("unknown command %q", cmd)}
+	return usageError("unknown command %q", cmd)
 }
 
-// envDefaults sets every flag not given on the command line from CITYSANDBOX_<NAME>.
-func envDefaults(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
+// errHelp is returned by parseFlags when -h or --help was asked for and the usage was printed:
+// the command then does nothing and exits 0.
+var errHelp = errors.New("help printed")
+
+// parseFlags parses a command's flags, then sets every flag not given on the command line from
+// CITYSANDBOX_<NAME>. -h and --help print the command's usage to stdout and return errHelp; a
+// flag the command does not have, a bad value, or (unless positional) an argument that is not a
+// flag is a usage error that names it. With positional, the arguments after the flags are the
+// command's (fs.Args()), and a flag among them is refused rather than taken for one of them.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, positional bool) error {
+	usage := fs.Usage
+	if usage == nil {
+		usage = func() {
+			fmt.Fprintf(fs.Output(), "usage: citysandbox %s [flags]\n\nflags:\n", fs.Name())
+			fs.PrintDefaults()
+		}
+	}
+	// The flag package would print its error and the usage to the command's stderr; the error is
+	// said once, by main, and the usage only when asked for.
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		usage()
+		fs.SetOutput(out)
+		return errHelp
+	}
+	if err != nil {
+		return usageError("%s: %v (see citysandbox %s -h)", fs.Name(), err, fs.Name())
+	}
+	if !positional && fs.NArg() > 0 {
+		return usageError("%s: unexpected argument %q (flags go as --name value; see citysandbox %s -h)", fs.Name(), fs.Arg(0), fs.Name())
+	}
+	if positional {
+		for _, a := range fs.Args() {
+			if strings.HasPrefix(a, "-") && a != "-" {
+				return usageError("%s: flag %q after the arguments: give the flags first", fs.Name(), a)
+			}
+		}
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var err error
+	err = nil
 	fs.VisitAll(func(f *flag.Flag) {
 		if set[f.Name] || err != nil {
 			return
@@ -109,7 +161,7 @@ func envDefaults(fs *flag.FlagSet, args []string) error {
 		env := "CITYSANDBOX_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v, ok := os.LookupEnv(env); ok {
 			if serr := f.Value.Set(v); serr != nil {
-				err = fmt.Errorf("%s=%q: %w", env, v, serr)
+				err = usageError("%s=%q: %v", env, v, serr)
 			}
 		}
 	})

@@ -8,16 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -47,7 +43,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tlsAddr := fs.String("tls-addr", "", "also serve HTTPS here (e.g. 127.0.0.1:8443) for the platforms' own host names, chosen by SNI, with certificates from the sandbox CA")
 	caDir := fs.String("ca-dir", "", "directory of the sandbox's certificate authority (default: beside --data; in memory for :memory:)")
 	extraHosts := fs.String("extra-hosts", "", "comma-separated host names that the forward proxy and --tls-addr answer for, beside WeChat's")
-	if err := envDefaults(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout, false); err != nil {
 		return err
 	}
 	dataSet := false
@@ -71,7 +67,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--max-namespaces must be at least 1 and --namespace-ttl not negative")
 	}
 	if *fixturesDir != "" {
-		opts = append(opts, sandbox.WithFixtures(os.DirFS(*fixturesDir)))
+		fsys, err := sandbox.FixturesDir(*fixturesDir)
+		if err != nil {
+			return fmt.Errorf("--fixtures: %w", err)
+		}
+		opts = append(opts, sandbox.WithFixtures(fsys))
 	}
 	if *caDir != "" {
 		opts = append(opts, sandbox.WithCADir(*caDir))
@@ -97,13 +97,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// address.
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", *addr, err)
+		return fmt.Errorf("--addr: %w", err)
 	}
 	var tlsLn net.Listener
 	if *tlsAddr != "" {
 		if tlsLn, err = net.Listen("tcp", *tlsAddr); err != nil {
 			_ = ln.Close()
-			return fmt.Errorf("listen %s: %w", *tlsAddr, err)
+			return fmt.Errorf("--tls-addr: %w", err)
 		}
 	}
 	// Start-up is mostly parsing the OpenAPI documents, which allocates a great deal of
