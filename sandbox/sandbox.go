@@ -561,6 +561,16 @@ func (s *Server) SetTime(t time.Time) {
 	}
 }
 
+// RealTime returns the sandbox clock to wall time, running with no offset, whether it was moved
+// or frozen; it records the move and delivers the pushes that fall due (the Go twin of
+// POST /_sandbox/clock {"real":true}).
+func (s *Server) RealTime() {
+	s.clock.Run(0)
+	if err := s.clockMoved(); err != nil {
+		s.logger.Error("clock move", "err", err)
+	}
+}
+
 // clockMoved records where the clock now is, so that a restart resumes it, then forgets the
 // records the move took past their time and delivers what it made due: third-party platforms'
 // ticket pushes and the paid capabilities' validity and quota warnings.

@@ -228,6 +228,16 @@ func TestKilledServerKeepsEveryAcknowledgedChange(t *testing.T) {
 	if f := c.mustCall("POST", "/_sandbox/faults", `{"path":"/x","errcode":-1}`); f["id"] != "fault-1" {
 		t.Errorf("first fault after a reset = %v, want fault-1", f["id"])
 	}
+
+	// Back to real time from that frozen clock: still wall time, running, after kill -9.
+	before := time.Now().UTC().Truncate(time.Second)
+	c.mustCall("POST", "/_sandbox/clock", `{"real":true}`)
+	c.kill()
+	c = startChild(t, serve...)
+	clk = c.mustCall("GET", "/_sandbox/clock", "")
+	if now, after := clockAt(t, clk), time.Now().UTC(); clk["frozen"] != false || now.Before(before) || now.After(after) {
+		t.Errorf("clock after real and kill -9 = %v, want running on wall time, between %s and %s", clk, before, after)
+	}
 }
 
 func TestRestartLeavesTheStateHashAsItWas(t *testing.T) {

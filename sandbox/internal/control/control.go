@@ -217,6 +217,7 @@ func (p *Plane) handleMoveClock(c *endpoint.Call) (any, error) {
 	var req struct {
 		Advance string `json:"advance"`
 		Set     string `json:"set"`
+		Real    bool   `json:"real"`
 	}
 	if err := c.Bind(&req); err != nil {
 		return nil, err
@@ -224,16 +225,22 @@ func (p *Plane) handleMoveClock(c *endpoint.Call) (any, error) {
 	invalid := func(format string, args ...any) error {
 		return &apierr.Error{Kind: apierr.Invalid, Name: "invalid_clock", Reason: fmt.Sprintf(format, args...)}
 	}
+	given := 0
+	for _, g := range []bool{req.Advance != "", req.Set != "", req.Real} {
+		if g {
+			given++
+		}
+	}
 	switch {
-	case req.Advance != "" && req.Set != "":
-		return nil, invalid("give either advance or set, not both")
+	case given > 1:
+		return nil, invalid("give one of advance, set or real, not several")
 	case req.Advance != "":
 		d, err := time.ParseDuration(req.Advance)
 		if err != nil {
 			return nil, invalid("advance %q is not a duration such as 90s or 2h", req.Advance)
 		}
 		if d < 0 {
-			return nil, invalid("advance must not be negative; use set to go back")
+			return nil, invalid("advance must not be negative; use set to go back, or real for wall time")
 		}
 		p.deps.Clock.Advance(d)
 	case req.Set != "":
@@ -242,8 +249,11 @@ func (p *Plane) handleMoveClock(c *endpoint.Call) (any, error) {
 			return nil, invalid("set %q is not an RFC 3339 time", req.Set)
 		}
 		p.deps.Clock.Set(t)
+	case req.Real:
+		// Back to wall time: running, no offset, whether the clock was moved or frozen.
+		p.deps.Clock.Run(0)
 	default:
-		return nil, invalid("give advance or set")
+		return nil, invalid("give advance, set or real")
 	}
 	if p.deps.ClockMoved != nil {
 		if err := p.deps.ClockMoved(); err != nil {

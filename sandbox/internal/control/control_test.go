@@ -39,14 +39,41 @@ func TestClockVerbs(t *testing.T) {
 	if a.Str("now") != "2026-12-31T16:00:00Z" {
 		t.Errorf("after set: now = %q", a.Str("now"))
 	}
-	for _, body := range []string{`{"advance":"soon"}`, `{"advance":"-1h"}`, `{"set":"yesterday"}`, `{}`, `{"advance":"1h","set":"2027-01-01T00:00:00Z"}`, `{"advance":3}`, `{"speed":2}`} {
+	for _, body := range []string{`{"advance":"soon"}`, `{"advance":"-1h"}`, `{"set":"yesterday"}`, `{}`, `{"advance":"1h","set":"2027-01-01T00:00:00Z"}`, `{"advance":3}`, `{"speed":2}`,
+		`{"real":true,"advance":"1h"}`, `{"real":true,"set":"2027-01-01T00:00:00Z"}`, `{"real":"yes"}`, `{"real":false}`} {
 		before := k.Now()
 		if a := k.Control("POST", "/_sandbox/clock", body); a.Status != 400 {
 			t.Errorf("clock %s: status %d, want 400", body, a.Status)
 		}
-		if !k.Now().Equal(before) {
+		if !k.Now().Equal(before) || !k.Control("GET", "/_sandbox/clock", nil).JSON["frozen"].(bool) {
 			t.Errorf("clock %s moved the clock", body)
 		}
+	}
+}
+
+// TestClockBackToRealTime: {"real":true} returns a frozen and moved clock to wall time, running.
+func TestClockBackToRealTime(t *testing.T) {
+	t.Parallel()
+	k := testkit.New(t) // frozen, in 2026
+	k.Control("POST", "/_sandbox/clock", `{"advance":"1000h"}`)
+	before := time.Now().UTC().Truncate(time.Second)
+	a := k.Control("POST", "/_sandbox/clock", `{"real":true}`)
+	if a.Status != 200 || a.JSON["frozen"] != false {
+		t.Fatalf("real: %d %s, want 200 and a running clock", a.Status, a.Raw)
+	}
+	now, err := time.Parse(time.RFC3339Nano, a.Str("now"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := time.Now().UTC(); now.Before(before) || now.After(after) {
+		t.Errorf("clock after real = %s, want wall time, between %s and %s", now, before, after)
+	}
+	// A running clock moved since comes back too: the offset is gone, not kept.
+	k.Control("POST", "/_sandbox/clock", `{"set":"2020-01-01T00:00:00Z"}`)
+	before = time.Now().UTC()
+	k.Control("POST", "/_sandbox/clock", `{"real":true}`)
+	if now, after := k.Now(), time.Now().UTC(); now.Before(before.Truncate(time.Microsecond)) || now.After(after) {
+		t.Errorf("clock after set 2020 and real = %s, want wall time, between %s and %s", now, before, after)
 	}
 }
 
