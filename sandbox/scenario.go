@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -267,6 +268,13 @@ type ReplayOptions struct {
 	Out io.Writer
 	// FS reads the files. Nil: the working directory's file system (names as given).
 	FS fs.FS
+	// KeepState leaves the Target's state and clock as they are: no reset to each scenario's
+	// seed and clock (its own clock steps still move the clock), and the expected digests and
+	// state hashes, which only a reset target reproduces, are not checked. Only with a Target.
+	KeepState bool
+	// Notice receives the line that says, before anything is sent, what the run does to the
+	// Target. Nil: os.Stderr.
+	Notice io.Writer
 }
 
 // Replay runs scenario files in order, printing each step, and stops at the first failure,
@@ -296,6 +304,20 @@ func Replay(ctx context.Context, opts ReplayOptions, files ...string) error {
 		scs = append(scs, sc)
 	}
 	target := scenario.Target{URL: opts.Target, AdminToken: opts.AdminToken}
+	if opts.KeepState && opts.Target == "" {
+		return errors.New("replay: keeping the state needs a target: the built-in sandbox starts fresh")
+	}
+	if opts.Target != "" {
+		notice := opts.Notice
+		if notice == nil {
+			notice = os.Stderr
+		}
+		if opts.KeepState {
+			fmt.Fprintf(notice, "replay: running against %s as it is: no reset, its clock not frozen (the scenarios' own clock steps still move it); expected digests and state hashes are not checked\n", opts.Target)
+		} else {
+			fmt.Fprintf(notice, "replay: each scenario resets %s (its state back to the fixtures at the scenario's seed; journal and faults cleared) and freezes its clock at the scenario's time, left so afterwards (POST /_sandbox/clock {\"real\":true} returns it to wall time)\n", opts.Target)
+		}
+	}
 	if opts.Target == "" {
 		sb, err := New(WithFrozenClock(scenario.DefaultClock), WithAdminToken(opts.AdminToken))
 		if err != nil {
@@ -311,7 +333,7 @@ func Replay(ctx context.Context, opts ReplayOptions, files ...string) error {
 		target.StateHash = func(context.Context) (string, error) { return sb.StateHash() }
 		target.SettlePushes = sb.settlePushes
 	}
-	r := &scenario.Runner{Target: target, Out: out}
+	r := &scenario.Runner{Target: target, Out: out, KeepState: opts.KeepState}
 	if opts.Report {
 		if err := contractCall(ctx, target, http.MethodDelete, nil); err != nil {
 			return err

@@ -164,3 +164,61 @@ func TestReplayAgainstTarget(t *testing.T) {
 		t.Errorf("serve: %v", err)
 	}
 }
+
+// TestReplayTargetNoticeAndKeepState replays against a served sandbox: the run first says on
+// stderr what it does to the target, and --keep-state leaves the target's state and clock alone
+// (and skips the digests the scenario pins, which only a reset target reproduces).
+func TestReplayTargetNoticeAndKeepState(t *testing.T) {
+	c := startChild(t, "serve", "--addr", "127.0.0.1:0", "--data", ":memory:")
+	appid := c.mustCall("POST", "/_sandbox/wechat/apps", `{"type":"mini_program"}`)["appid"].(string)
+	pinned := writeFile(t, "pinned.yaml", strings.Replace(passing, "expect: {errcode: 40125}",
+		"expect: {errcode: 40125, digest: \"sha256:"+strings.Repeat("0", 64)+"\"}", 1))
+
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"replay", "--target", c.URL, "--keep-state", pinned}, &out, &errOut); err != nil {
+		t.Fatalf("replay --keep-state: %v\n%s", err, out.String())
+	}
+	if lines := strings.Split(strings.TrimSpace(errOut.String()), "\n"); len(lines) != 1 || !strings.Contains(lines[0], c.URL) || !strings.Contains(lines[0], "no reset") {
+		t.Errorf("--keep-state notice on stderr = %q, want one line naming %s and saying there is no reset", errOut.String(), c.URL)
+	}
+	if !strings.Contains(out.String(), "note: state kept: 1 expected digest(s) and state hash(es) not checked") {
+		t.Errorf("--keep-state output lacks the note on the skipped digest:\n%s", out.String())
+	}
+	if status, _ := c.call("GET", "/_sandbox/wechat/apps/"+appid, ""); status != 200 {
+		t.Errorf("app %s after replay --keep-state: status %d, want 200 (state kept)", appid, status)
+	}
+	if clk := c.mustCall("GET", "/_sandbox/clock", ""); clk["frozen"] != false {
+		t.Errorf("clock after replay --keep-state = %v, want still running", clk)
+	}
+
+	// Without it: the pinned digest is checked (and diverges), and the run resets and freezes.
+	out.Reset()
+	errOut.Reset()
+	if err := run(context.Background(), []string{"replay", "--target", c.URL, pinned}, &out, &errOut); exitCode(err) != 1 || !strings.Contains(out.String(), "response diverged: digest") {
+		t.Errorf("replay of a wrong digest without --keep-state: exit %d, want 1 and the divergence\n%s", exitCode(err), out.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	if err := run(context.Background(), []string{"replay", "--target", c.URL, writeFile(t, "ok.yaml", passing)}, &out, &errOut); err != nil {
+		t.Fatalf("replay --target: %v\n%s", err, out.String())
+	}
+	if lines := strings.Split(strings.TrimSpace(errOut.String()), "\n"); len(lines) != 1 || !strings.Contains(lines[0], c.URL) || !strings.Contains(lines[0], "resets") || !strings.Contains(lines[0], "freezes its clock") {
+		t.Errorf("notice on stderr = %q, want one line naming %s, the reset and the frozen clock", errOut.String(), c.URL)
+	}
+	if status, _ := c.call("GET", "/_sandbox/wechat/apps/"+appid, ""); status != 404 {
+		t.Errorf("app %s after replay: status %d, want 404 (reset)", appid, status)
+	}
+	if clk := c.mustCall("GET", "/_sandbox/clock", ""); clk["frozen"] != true || clk["now"] != "2026-03-02T02:00:00Z" {
+		t.Errorf("clock after replay = %v, want frozen at the scenario's 2026-03-02T02:00:00Z", clk)
+	}
+
+	// The notice comes before anything is sent: an unreachable target still gets it.
+	errOut.Reset()
+	_ = run(context.Background(), []string{"replay", "--target", "http://127.0.0.1:1", pinned}, &out, &errOut)
+	if !strings.Contains(errOut.String(), "resets http://127.0.0.1:1") {
+		t.Errorf("no notice before the first request: %q", errOut.String())
+	}
+	if err := run(context.Background(), []string{"replay", "--keep-state", pinned}, &out, &errOut); exitCode(err) != 2 {
+		t.Errorf("--keep-state without --target: exit %d (%v), want 2", exitCode(err), err)
+	}
+}
