@@ -17,7 +17,7 @@ import (
 // on every command.
 func TestHelpExitsZero(t *testing.T) {
 	for _, args := range [][]string{
-		{"--help"}, {"-h"}, {"help"},
+		{"--help"}, {"-h"}, {"help"}, {"help", "serve"},
 		{"serve", "-h"}, {"serve", "--help"}, {"replay", "--help"}, {"bench", "-h"},
 		{"healthcheck", "--help"}, {"ca", "-h"},
 	} {
@@ -46,6 +46,9 @@ func TestUsageErrorsNameTheArgument(t *testing.T) {
 		{[]string{"replay", "a.yaml", "--target", "http://127.0.0.1:1"}, `"--target" after the arguments`},
 		{[]string{"version", "x"}, `unexpected argument "x"`},
 		{[]string{"frobnicate"}, `"frobnicate"`},
+		{[]string{"help", "frobnicate"}, `"frobnicate"`},
+		{[]string{"serve", "--sync", "never"}, "--sync"},
+		{[]string{"serve", "--max-namespaces", "0"}, "--max-namespaces"},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), tt.args, &out, &errOut)

@@ -100,6 +100,9 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		_, err := fmt.Fprintln(stdout, versionLine())
 		return err
 	case "help", "-h", "-help", "--help":
+		if cmd == "help" && len(rest) == 1 && rest[0] != "help" {
+			return runCommand(ctx, []string{rest[0], "-h"}, stdout, stderr) // help serve
+		}
 		fmt.Fprint(stdout, usage)
 		return nil
 	}

@@ -50,11 +50,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Visit(func(f *flag.Flag) { dataSet = dataSet || f.Name == "data" })
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+		return usageError("--log-level: %v", err)
 	}
 	sync, err := sandbox.ParseSync(*syncPolicy)
 	if err != nil {
-		return fmt.Errorf("--sync: %w", err)
+		return usageError("--sync: %v", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	opts := []sandbox.Option{
@@ -64,7 +64,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		sandbox.WithNamespaceTTL(*namespaceTTL),
 	}
 	if *maxNamespaces < 1 || *namespaceTTL < 0 {
-		return fmt.Errorf("--max-namespaces must be at least 1 and --namespace-ttl not negative")
+		return usageError("--max-namespaces must be at least 1 and --namespace-ttl not negative")
 	}
 	if *fixturesDir != "" {
 		fsys, err := sandbox.FixturesDir(*fixturesDir)
