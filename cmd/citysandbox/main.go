@@ -1,7 +1,7 @@
 // Command citysandbox runs the sandbox of the WeChat and Jincheng ("晋来办") platforms.
 //
 //	citysandbox serve [flags]     serve the sandbox (default 127.0.0.1:8844)
-//	citysandbox bench [flags]     measure throughput and latency over loopback
+//	citysandbox bench [flags]     measure throughput and latency over loopback, from another process
 //	citysandbox healthcheck       exit 0 if a running sandbox is healthy
 //	citysandbox replay FILE...    replay scenario files (against --target or a built-in sandbox)
 //	citysandbox ca                print the sandbox CA's certificate (PEM), for clients to trust
@@ -91,6 +91,10 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return healthcheck(ctx, rest, stdout, stderr)
 	case "replay":
 		return replay(ctx, rest, stdout, stderr)
+	case "bench-bare": // bench's yardstick, in its own process
+		return benchBare(ctx, rest, stderr)
+	case "bench-load": // bench's load generator when wrk is not on PATH
+		return benchLoad(ctx, rest, stdout)
 	case "ca":
 		return caCommand(rest, stdout, stderr)
 	case "version", "-version", "--version":
