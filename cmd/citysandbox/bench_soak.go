@@ -14,9 +14,11 @@ import (
 	"time"
 )
 
-// benchSoak serves the binary on a data file and drives mixed load at it — token calls, reads,
-// permanent and temporary QR codes — from concurrency clients at the maximum rate for d,
-// printing the server's RSS and the data file's size each minute.
+// benchSoak serves the binary on a data file and drives mixed load at it — token calls, reads
+// and bench's write (a permanent QR code, one of 90,000 scenes) — from concurrency clients at
+// the maximum rate for d, printing the server's RSS and the data file's size each minute.
+// Temporary codes are left out: the sandbox remembers one a day past its expiry
+// (wechat.ExpiredMemory), so at this rate they grow the state for a day by design.
 func benchSoak(ctx context.Context, d time.Duration, concurrency int, stdout io.Writer) error {
 	dir, err := os.MkdirTemp("", "citysandbox-soak-")
 	if err != nil {
@@ -46,8 +48,7 @@ func benchSoak(ctx context.Context, d time.Duration, concurrency int, stdout io.
 	}
 	var sent, failed atomic.Int64
 	var n atomic.Int64
-	// One request in eight is a token call, four are reads, three are writes, two of them
-	// temporary codes.
+	// One request in eight is a token call, four are reads, three are writes.
 	step := func() error {
 		i := n.Add(1)
 		var req *http.Request
@@ -56,8 +57,6 @@ func benchSoak(ctx context.Context, d time.Duration, concurrency int, stdout io.
 			req, _ = http.NewRequest("GET", sb.url()+"/cgi-bin/token?grant_type=client_credential&appid="+issuer.AppID+"&secret="+issuer.Secret, nil)
 		case 1, 2, 3, 4:
 			req, _ = http.NewRequest("POST", sb.url()+"/cgi-bin/openapi/quota/get?access_token="+t, strings.NewReader(`{"cgi_path":"/cgi-bin/token"}`))
-		case 5, 6:
-			req, _ = http.NewRequest("POST", sb.url()+"/cgi-bin/qrcode/create?access_token="+t, strings.NewReader(fmt.Sprintf(`{"action_name":"QR_STR_SCENE","expire_seconds":60,"action_info":{"scene":{"scene_str":"soak-%d"}}}`, i)))
 		default:
 			req, _ = http.NewRequest("POST", sb.url()+"/cgi-bin/qrcode/create?access_token="+t, strings.NewReader(fmt.Sprintf(`{"action_name":"QR_LIMIT_STR_SCENE","action_info":{"scene":{"scene_str":"soak-%d"}}}`, i%90000)))
 		}
