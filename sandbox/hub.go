@@ -20,7 +20,6 @@ import (
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
-	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 )
 
@@ -138,7 +137,7 @@ type Namespace struct {
 func NewHub(opts ...Option) (*Hub, error) {
 	cfg := configure(opts)
 	if cfg.spec == nil {
-		loaded, err := spec.Load(cfg.specs)
+		loaded, err := loadSpecs(cfg.specs)
 		if err != nil {
 			return nil, fmt.Errorf("sandbox: %w", err)
 		}

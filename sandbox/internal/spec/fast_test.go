@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -181,7 +182,7 @@ func TestFastAcceptanceAgreesWithKinOpenAPI(t *testing.T) {
 	ctx := context.Background()
 	checked, accepted := 0, 0
 	for _, op := range s.Operations {
-		if op.fast == nil {
+		if op.checker() == nil {
 			continue
 		}
 		var bodies [][]byte
@@ -198,7 +199,7 @@ func TestFastAcceptanceAgreesWithKinOpenAPI(t *testing.T) {
 			for _, body := range bodies {
 				r := request(op, q, body)
 				checked++
-				if !op.fast.accepts(ctx, r) {
+				if !op.checker().accepts(ctx, r) {
 					continue
 				}
 				accepted++
@@ -219,7 +220,7 @@ func TestFastAcceptanceAgreesWithKinOpenAPI(t *testing.T) {
 		{"getAccessToken", url.Values{"grant_type": {"client_credential"}, "appid": {"wx5a1d0c0e00000001"}, "secret": {"5a1d0c0e5a1d0c0e5a1d0c0e00000001"}}, ``},
 	} {
 		op := operationByID(t, s, c.id)
-		if op.fast == nil || !op.fast.accepts(ctx, request(op, c.query, []byte(c.body))) {
+		if op.checker() == nil || !op.checker().accepts(ctx, request(op, c.query, []byte(c.body))) {
 			t.Errorf("%s: the fast check does not accept the valid request %s %s", c.id, c.query.Encode(), c.body)
 		}
 	}
@@ -232,7 +233,7 @@ func TestFastAcceptanceNeedsASchemeThatPasses(t *testing.T) {
 	op := operationByID(t, s, "getApiQuota")
 	r := request(op, url.Values{"access_token": {"t"}}, []byte(`{"cgi_path":"/cgi-bin/token"}`))
 	r.Auth = AuthFunc(func(context.Context, string) error { return errors.New("no") })
-	if op.fast.accepts(context.Background(), r) {
+	if op.checker().accepts(context.Background(), r) {
 		t.Error("accepted with failing credentials")
 	}
 }
@@ -253,7 +254,7 @@ func FuzzFastAcceptance(f *testing.F) {
 	s := loadSpec(f)
 	var ops []*Operation
 	for _, op := range s.Operations {
-		if op.fast != nil {
+		if op.checker() != nil {
 			ops = append(ops, op)
 		}
 	}
@@ -267,7 +268,7 @@ func FuzzFastAcceptance(f *testing.F) {
 			return
 		}
 		r := request(op, q, []byte(body))
-		if op.fast.accepts(context.Background(), r) {
+		if op.checker().accepts(context.Background(), r) {
 			if err := op.validateFully(context.Background(), r); err != nil {
 				t.Errorf("%s: the fast check accepted what kin-openapi refuses (%v): query %q body %q", op.ID, err, query, body)
 			}
@@ -295,4 +296,21 @@ func BenchmarkValidateRequest(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestBuiltInDocumentsAreValid validates the built-in documents as OpenAPI, which LoadValidated,
+// the sandbox's way of loading them, skips.
+func TestBuiltInDocumentsAreValid(t *testing.T) {
+	t.Parallel()
+	if _, err := Load(openapi.FS); err != nil {
+		t.Fatal(err)
+	}
+	// Load validates: a document that parses but is no valid OpenAPI is refused.
+	bad := fstest.MapFS{"bad.yaml": {Data: []byte("openapi: 3.0.3\ninfo: {title: t, version: '1'}\nx-sandbox-platform: wechat\npaths:\n  /a:\n    get:\n      operationId: a\n      responses: {}\n")}}
+	if _, err := Load(bad); err == nil {
+		t.Error("Load accepted an operation without responses")
+	}
+	if _, err := LoadValidated(bad); err != nil {
+		t.Errorf("LoadValidated: %v", err)
+	}
 }
