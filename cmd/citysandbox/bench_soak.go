@@ -97,6 +97,9 @@ func benchSoak(ctx context.Context, d time.Duration, concurrency int, stdout io.
 		select {
 		case <-ctx.Done():
 			wg.Wait()
+			if s := sent.Load(); s > prev {
+				fmt.Fprintf(stdout, "%6d %12d %12s %12s %8d\n", minute, s-prev, rss(sb.cmd.Process.Pid), fileSize(data), failed.Load())
+			}
 			if e, ok := lastErr.Load().(string); ok {
 				fmt.Fprintf(stdout, "last error: %s\n", e)
 			}
