@@ -131,6 +131,11 @@ func loadSpecs(fsys fs.FS) (*spec.Spec, error) {
 
 // New builds a sandbox and loads its fixtures into an empty store. A store file that already
 // holds state is kept as it is, so a restarted sandbox remembers every app, token and counter.
+//
+// New touches one process-wide setting: gin's mode. The first New in a process whose GIN_MODE
+// is unset, with gin still in its default debug mode, sets gin's release mode, so that no
+// sandbox prints gin's "[GIN-debug]" lines; an explicit GIN_MODE (debug brings the lines back)
+// or a release or test mode set before with gin.SetMode is left alone.
 func New(opts ...Option) (*Server, error) {
 	return newServer(configure(opts))
 }
