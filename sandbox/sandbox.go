@@ -674,6 +674,7 @@ func (s *Server) tick() {
 func (s *Server) serve(ctx context.Context, ln net.Listener, tick func()) error {
 	ps := s.proxy.NewServer(ln.Addr())
 	hs := &http.Server{Handler: ps.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs.RegisterOnShutdown(s.control.EndStreams) // a console left open must not hold the shutdown
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ps.Listener(ln)) }()
 	background, stopBackground := context.WithCancel(context.Background())

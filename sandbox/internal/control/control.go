@@ -48,7 +48,8 @@ type Deps struct {
 
 // Plane is the control plane.
 type Plane struct {
-	deps Deps
+	deps    Deps
+	streams streams
 }
 
 // New returns the control plane.
@@ -149,21 +150,24 @@ func encode(v any) []byte {
 
 // Routes registers the control-plane handlers.
 func (p *Plane) Routes(r endpoint.Routes) {
-	r.Handle("health", p.handleHealth)           // GET /_sandbox/health
-	r.Handle("reset", p.handleReset)             // POST /_sandbox/reset
-	r.Handle("getClock", p.handleGetClock)       // GET /_sandbox/clock
-	r.Handle("moveClock", p.handleMoveClock)     // POST /_sandbox/clock
-	r.Handle("listRequests", p.handleRequests)   // GET /_sandbox/requests
-	r.Handle("listFaults", p.handleListFaults)   // GET /_sandbox/faults
-	r.Handle("addFault", p.handleAddFault)       // POST /_sandbox/faults
-	r.Handle("deleteFaults", p.handleDelFaults)  // DELETE /_sandbox/faults
-	r.Handle("getState", p.handleGetState)       // GET /_sandbox/state
-	r.Handle("putState", p.handlePutState)       // PUT /_sandbox/state
-	r.Handle("getOpenAPI", p.handleOpenAPI)      // GET /_sandbox/openapi/{name}
-	r.Handle("listOpenAPI", p.handleListOpenAPI) // GET /_sandbox/openapi/
-	r.Handle("listHosts", p.handleListHosts)     // GET /_sandbox/hosts
-	r.Handle("putHost", p.handlePutHost)         // PUT /_sandbox/hosts/{host}
-	r.Handle("deleteHost", p.handleDeleteHost)   // DELETE /_sandbox/hosts/{host}
+	r.Handle("health", p.handleHealth)                  // GET /_sandbox/health
+	r.Handle("reset", p.handleReset)                    // POST /_sandbox/reset
+	r.Handle("getClock", p.handleGetClock)              // GET /_sandbox/clock
+	r.Handle("moveClock", p.handleMoveClock)            // POST /_sandbox/clock
+	r.Handle("listRequests", p.handleRequests)          // GET /_sandbox/requests
+	r.Handle("listFaults", p.handleListFaults)          // GET /_sandbox/faults
+	r.Handle("addFault", p.handleAddFault)              // POST /_sandbox/faults
+	r.Handle("deleteFaults", p.handleDelFaults)         // DELETE /_sandbox/faults
+	r.Handle("getState", p.handleGetState)              // GET /_sandbox/state
+	r.Handle("putState", p.handlePutState)              // PUT /_sandbox/state
+	r.Handle("getOpenAPI", p.handleOpenAPI)             // GET /_sandbox/openapi/{name}
+	r.Handle("listOpenAPI", p.handleListOpenAPI)        // GET /_sandbox/openapi/
+	r.Handle("listHosts", p.handleListHosts)            // GET /_sandbox/hosts
+	r.Handle("putHost", p.handlePutHost)                // PUT /_sandbox/hosts/{host}
+	r.Handle("deleteHost", p.handleDeleteHost)          // DELETE /_sandbox/hosts/{host}
+	r.Handle("streamRequests", p.handleStreamRequests)  // GET /_sandbox/requests/stream
+	r.Handle("getConsole", p.handleConsole)             // GET /_sandbox/console/
+	r.Handle("getConsoleScript", p.handleConsoleScript) // GET /_sandbox/console/console.js
 }
 
 func (p *Plane) handleHealth(c *endpoint.Call) (any, error) {

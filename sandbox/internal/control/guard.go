@@ -42,6 +42,19 @@ func Guard(token string, open map[string]bool, next http.Handler) http.Handler {
 			return
 		}
 		h := w.Header()
+		if r.URL.Path == ConsolePath {
+			// The console: ?token= sets the cookie and comes back without it; without a token (or
+			// with a wrong one) the page asks for it.
+			if got := r.URL.Query().Get("token"); got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1 {
+				http.SetCookie(w, &http.Cookie{Name: CookieName, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+				http.Redirect(w, r, ConsolePath, http.StatusSeeOther)
+				return
+			}
+			h.Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write(consoleLogin)
+			return
+		}
 		if strings.HasPrefix(r.URL.Path, "/jincheng/app") {
 			h.Set("WWW-Authenticate", `Basic realm="citysandbox", charset="UTF-8"`)
 		} else {
@@ -69,8 +82,25 @@ var unauthorizedBody = encode(map[string]any{"error": map[string]any{
 	"code": "unauthorized", "message": "this sandbox requires its admin token: Authorization: Bearer <token>",
 }})
 
-// authorized reports whether r carries token, as a bearer token or a Basic password.
+// ConsolePath is the web console's page.
+const ConsolePath = "/_sandbox/console/"
+
+// CookieName is the cookie in which the web console's browser presents the admin token, set by
+// opening ConsolePath?token=<token> (HttpOnly, SameSite=Strict, so another site's page cannot
+// use it).
+const CookieName = "citysandbox_admin"
+
+var consoleLogin = []byte(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>citysandbox console</title></head>
+<body style="font:16px system-ui,sans-serif;margin:3em"><h1>citysandbox console</h1>
+<p>This sandbox runs with an admin token (<code>--admin-token</code>). Give it once; the browser keeps it in a cookie.</p>
+<form method="get" action="` + ConsolePath + `"><input type="password" name="token" placeholder="admin token" autofocus> <button>Open</button></form></body></html>`)
+
+// authorized reports whether r carries token, as a bearer token, a Basic password or the
+// console's cookie.
 func authorized(r *http.Request, token string) bool {
+	if c, err := r.Cookie(CookieName); err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(token)) == 1 {
+		return true
+	}
 	auth := r.Header.Get("Authorization")
 	got, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok {

@@ -62,6 +62,15 @@ type Raw struct {
 	Body        []byte
 }
 
+// Stream is a response a handler writes over time, after the pipeline has sent the status and
+// headers: server-sent events. Write returns when the stream ends (the client went away, or the
+// handler's own end); the journal records the request then, without its body.
+type Stream struct {
+	ContentType string
+	Header      http.Header
+	Write       func(w http.ResponseWriter)
+}
+
 // Redirect answers with a 302 to URL.
 type Redirect struct {
 	URL string
@@ -445,6 +454,19 @@ func (p *Pipeline) finish(c *Call, value any, err error) {
 	}
 	var resp Response
 	switch v := value.(type) {
+	case Stream:
+		if aerr == nil {
+			h := c.Gin.Writer.Header()
+			for k, vs := range v.Header {
+				h[k] = vs
+			}
+			h["Content-Type"] = contentTypeValue(v.ContentType)
+			c.Gin.Writer.WriteHeader(http.StatusOK)
+			v.Write(c.Gin.Writer)
+			p.close(c, Response{Status: http.StatusOK, ContentType: v.ContentType}, nil)
+			return
+		}
+		resp = c.Platform.Render(c, nil, aerr)
 	case Raw:
 		if aerr == nil {
 			resp = Response{Status: v.Status, ContentType: v.ContentType, Header: v.Header, Body: v.Body}

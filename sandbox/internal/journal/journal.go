@@ -91,6 +91,34 @@ type Journal struct {
 	byID    map[string]uint64 // id -> seq
 	// observers see every entry as it is added (contract reports count them); set before use.
 	observers []func(Entry)
+	// changed is closed, and forgotten, at the next Add or Clear (see Changed).
+	changed chan struct{}
+}
+
+// Changed returns a channel closed at the next Add or Clear: a follower of the journal (the
+// console's live stream) takes it, lists what is new, then waits on it, and misses nothing.
+func (j *Journal) Changed() <-chan struct{} {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.changed == nil {
+		j.changed = make(chan struct{})
+	}
+	return j.changed
+}
+
+// notify closes the channel Changed gave out; the caller holds the lock.
+func (j *Journal) notify() {
+	if j.changed != nil {
+		close(j.changed)
+		j.changed = nil
+	}
+}
+
+// LastSeq returns the sequence number of the newest entry (0 when there is none).
+func (j *Journal) LastSeq() uint64 {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	return j.seq
 }
 
 // Observe makes fn see every entry added from now on, outside the journal's lock, so that
@@ -136,6 +164,7 @@ func (j *Journal) add(e Entry) Entry {
 	if j.next == j.cap {
 		j.next, j.full = 0, true
 	}
+	j.notify()
 	return e
 }
 
@@ -175,7 +204,9 @@ type Filter struct {
 	Since     time.Time // entries at or after this sandbox time
 	Operation string
 	Event     string
-	Limit     int // newest N after filtering; 0 = all
+	ID        string // the request id (WeChat's rid)
+	After     uint64 // entries whose Seq is greater
+	Limit     int    // newest N after filtering; 0 = all
 }
 
 func (f Filter) match(e *Entry) bool {
@@ -203,7 +234,10 @@ func (f Filter) match(e *Entry) bool {
 	if f.Event != "" && e.Event != f.Event {
 		return false
 	}
-	return true
+	if f.ID != "" && e.ID != f.ID {
+		return false
+	}
+	return e.Seq > f.After
 }
 
 // List returns the matching entries, oldest first.
@@ -253,4 +287,5 @@ func (j *Journal) Clear() {
 	// requests (scenario replays compare responses byte for byte).
 	j.next, j.full, j.seq = 0, false, 0
 	clear(j.byID)
+	j.notify()
 }

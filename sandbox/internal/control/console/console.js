@@ -1,0 +1,191 @@
+// citysandbox web console: a thin client of the documented /_sandbox/ API. Every action is one
+// fetch of a control verb; an error is the platform's own answer, shown as it came.
+"use strict";
+
+const $ = (s) => document.querySelector(s);
+
+function el(tag, props, ...kids) {
+  const e = document.createElement(tag);
+  Object.assign(e, props || {});
+  for (const k of kids) e.append(k instanceof Node ? k : String(k ?? ""));
+  return e;
+}
+
+// api calls a control verb; a refusal throws the platform's {"error":{code,message}} as text.
+async function api(method, path, body) {
+  const opt = { method, headers: {} };
+  if (body !== undefined) {
+    opt.headers["Content-Type"] = "application/json";
+    opt.body = JSON.stringify(body);
+  }
+  const resp = await fetch(path, opt);
+  const text = await resp.text();
+  let data = null;
+  try { data = JSON.parse(text); } catch (_) { /* not JSON */ }
+  if (!resp.ok) {
+    const e = data && data.error ? `${resp.status} ${data.error.code}: ${data.error.message}` : `${resp.status} ${text}`;
+    throw new Error(e);
+  }
+  return data;
+}
+
+// guarded runs fn, showing its error in the panel's error box.
+async function guarded(box, fn) {
+  $(box).textContent = "";
+  try { await fn(); } catch (e) { $(box).textContent = e.message; }
+}
+
+function formValues(form) {
+  const out = {};
+  for (const [k, v] of new FormData(form)) if (v !== "") out[k] = v;
+  return out;
+}
+
+function onSubmit(id, fn) {
+  $(id).addEventListener("submit", (ev) => { ev.preventDefault(); fn(ev.target); });
+}
+
+function copyButton(text) {
+  return el("button", { className: "plain", textContent: "copy", onclick: () => navigator.clipboard && navigator.clipboard.writeText(text) });
+}
+
+// ---- apps
+async function loadApps() {
+  await guarded("#apps-error", async () => {
+    const { apps } = await api("GET", "/_sandbox/wechat/apps");
+    const tb = $("#apps-list");
+    tb.replaceChildren();
+    for (const a of apps) {
+      tb.append(el("tr", { className: "app" },
+        el("td", {}, a.name || ""), el("td", { className: "mono" }, a.appid),
+        el("td", {}, a.type + (a.service_type ? " · " + a.service_type : "")),
+        el("td", { className: "mono" }, a.secret || ""),
+        el("td", {}, copyButton(a.secret || ""), " ", el("button", { className: "plain", textContent: "tokens & quota", onclick: () => showApp(a.appid) }))));
+    }
+    $("#apps").dataset.loaded = "true";
+  });
+}
+
+async function showApp(appid) {
+  await guarded("#apps-error", async () => {
+    const a = await api("GET", "/_sandbox/wechat/apps/" + encodeURIComponent(appid));
+    const tokens = el("table", {}, el("tr", {}, el("th", {}, "Kind"), el("th", {}, "Token"), el("th", {}, "Expires"), el("th", {}, "State")));
+    for (const t of a.tokens || []) tokens.append(el("tr", {}, el("td", {}, t.kind), el("td", { className: "mono" }, t.access_token), el("td", {}, t.expires_at), el("td", {}, t.state)));
+    const quota = el("table", {}, el("tr", {}, el("th", {}, "API"), el("th", {}, "Used today")));
+    for (const q of a.quota_today || []) quota.append(el("tr", {}, el("td", { className: "mono" }, q.api), el("td", {}, q.used)));
+    $("#app-detail").replaceChildren(el("div", { className: "card" }, el("h2", {}, a.name + " — " + a.appid),
+      el("p", {}, "Live tokens"), tokens, el("p", {}, "Today's quota use"), quota));
+  });
+}
+
+// ---- journal
+let source = null;
+
+function journalRow(e) {
+  const code = e.errcode ? String(e.errcode) + (e.error_name ? " " + e.error_name : "") : (e.error_name || String(e.status));
+  const refused = e.errcode !== 0 || e.status >= 400 || !!e.error_name;
+  const tr = el("tr", { className: "entry" + (refused ? " refused" : "") },
+    el("td", {}, e.seq), el("td", { className: "mono" }, e.time.replace("T", " ").replace(/\.\d+/, "")),
+    el("td", {}, e.event || e.method), el("td", { className: "mono" }, e.path + (e.query ? "?" + e.query : "")),
+    el("td", { className: "mono" }, e.appid || ""), el("td", { className: "code" }, code),
+    el("td", {}, e.validation_error || e.reason || ""));
+  tr.dataset.rid = e.id || "";
+  tr.addEventListener("click", () => {
+    if (tr.nextSibling && tr.nextSibling.classList && tr.nextSibling.classList.contains("detail")) { tr.nextSibling.remove(); return; }
+    const td = el("td", { colSpan: 7 },
+      el("div", { className: "muted" }, `rid ${e.id || "—"} · ${e.platform} ${e.operation || ""} · ${e.cost_in_ms} ms` + (e.fault ? ` · fault ${e.fault}` : "")),
+      el("div", {}, "Request"), el("pre", {}, e.request_body || "(empty)"),
+      el("div", {}, "Response"), el("pre", {}, e.response_body || "(not kept)"));
+    tr.after(el("tr", { className: "detail" }, td));
+  });
+  return tr;
+}
+
+function followJournal() {
+  if (source) source.close();
+  const f = formValues($("#journal-filter"));
+  const showControl = !!f.control;
+  delete f.control;
+  const tb = $("#journal-list");
+  tb.replaceChildren();
+  $("#journal-error").textContent = "";
+  if (f.errcode && !/^-?\d+$/.test(f.errcode)) {
+    // Let the platform say what is wrong with it.
+    api("GET", "/_sandbox/requests?" + new URLSearchParams(f)).catch((e) => { $("#journal-error").textContent = e.message; });
+    return;
+  }
+  source = new EventSource("/_sandbox/requests/stream?" + new URLSearchParams(f));
+  source.addEventListener("open", () => { $("#journal-state").textContent = "live"; $("#journal").dataset.loaded = "true"; });
+  source.addEventListener("error", () => { $("#journal-state").textContent = "reconnecting…"; });
+  source.addEventListener("reset", () => tb.replaceChildren());
+  source.addEventListener("entry", (ev) => {
+    const e = JSON.parse(ev.data);
+    if (!showControl && e.platform === "control") return;
+    tb.prepend(journalRow(e));
+    while (tb.children.length > 500) tb.lastChild.remove();
+  });
+}
+
+// ---- clock
+function showClock(c) {
+  const text = `${c.now} · unix ${c.unix} · ${c.frozen ? "frozen" : "running"}`;
+  $("#clock-view").textContent = text;
+  $("#clock-now").textContent = c.now.replace(/\.\d+/, "") + (c.frozen ? " (frozen)" : "");
+  $("#clock").dataset.loaded = "true";
+}
+
+async function loadClock() {
+  await guarded("#clock-error", async () => showClock(await api("GET", "/_sandbox/clock")));
+}
+
+function moveClock(body) {
+  return guarded("#clock-error", async () => showClock(await api("POST", "/_sandbox/clock", body)));
+}
+
+// ---- faults
+async function loadFaults() {
+  await guarded("#faults-error", async () => {
+    const { faults } = await api("GET", "/_sandbox/faults");
+    const tb = $("#faults-list");
+    tb.replaceChildren();
+    for (const f of faults) {
+      tb.append(el("tr", { className: "fault" }, el("td", { className: "mono" }, f.id), el("td", { className: "mono" }, f.path || ""),
+        el("td", { className: "mono" }, f.appid || ""), el("td", {}, f.errcode || f.error_name || ""), el("td", {}, f.latency_ms ? f.latency_ms + " ms" : ""),
+        el("td", {}, f.times || "∞"), el("td", {}, f.hits),
+        el("td", {}, el("button", { className: "plain", textContent: "remove", onclick: () => guarded("#faults-error", async () => { await api("DELETE", "/_sandbox/faults?id=" + encodeURIComponent(f.id)); await loadFaults(); }) }))));
+    }
+    $("#faults").dataset.loaded = "true";
+  });
+}
+
+function numbers(v, names) {
+  for (const n of names) if (v[n] !== undefined && /^-?\d+$/.test(v[n])) v[n] = Number(v[n]);
+  return v;
+}
+
+// ---- panels
+const loaders = { apps: loadApps, journal: () => { if (!source) followJournal(); }, clock: loadClock, faults: loadFaults, scan: async () => { $("#scan").dataset.loaded = "true"; } };
+
+function show() {
+  const id = (location.hash || "#apps").slice(1);
+  for (const s of document.querySelectorAll("main section")) s.classList.toggle("on", s.id === id);
+  for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("on", a.dataset.panel === id);
+  if (loaders[id]) loaders[id]();
+}
+
+onSubmit("#journal-filter", followJournal);
+onSubmit("#clock-advance", (f) => moveClock(formValues(f)));
+onSubmit("#clock-set", (f) => moveClock(formValues(f)));
+onSubmit("#clock-real", () => moveClock({ real: true }));
+onSubmit("#fault-add", (f) => guarded("#faults-error", async () => {
+  await api("POST", "/_sandbox/faults", numbers(formValues(f), ["errcode", "latency_ms", "times"]));
+  await loadFaults();
+}));
+onSubmit("#scan-form", (f) => guarded("#scan-error", async () => {
+  $("#scan-result").textContent = "";
+  const r = await api("POST", "/_sandbox/wechat/scan", formValues(f));
+  $("#scan-result").textContent = JSON.stringify(r, null, 2);
+}));
+window.addEventListener("hashchange", show);
+loadClock();
+show();
