@@ -1,0 +1,178 @@
+package sandbox_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/citysandbox/citysandbox/sandbox"
+	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
+	"github.com/citysandbox/citysandbox/sandbox/sandboxtest"
+)
+
+// consoleBrowser finds Debian's chromium; without it the test skips, unless
+// CITYSANDBOX_REQUIRE_BROWSER is set (CI), when a missing browser fails it.
+func consoleBrowser(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CITYSANDBOX_REQUIRE_BROWSER") != "" {
+		t.Fatal("chromium is not installed and CITYSANDBOX_REQUIRE_BROWSER is set")
+	}
+	t.Skip("chromium is not installed (apt-get install -y chromium); skipping the console test")
+	return ""
+}
+
+// TestConsoleInChromium drives the web console of a sandbox that has an admin token: the token
+// given once as ?token= opens every panel; a scan from the console produces its journal line
+// (live, over the stream) and the push; the clock panel moves the clock; a bad input shows the
+// platform's own error. With CITYSANDBOX_SCREENSHOTS set, each panel is saved there as a PNG.
+func TestConsoleInChromium(t *testing.T) {
+	path := consoleBrowser(t)
+	const admin = "console-secret"
+	k := testkit.New(t, sandboxtest.WithSandboxOptions(sandbox.WithAdminToken(admin)))
+	auth := http.Header{"Authorization": {"Bearer " + admin}}
+	rcv := testkit.NewReceiver(t, testkit.ServiceAppID, "consoletok", strings.Repeat("c", 43), "json", "plaintext")
+	if a := k.DoHeader(http.MethodPut, "/_sandbox/wechat/apps/"+testkit.ServiceAppID+"/push", auth, rcv.PushConfig()); a.Status != http.StatusOK {
+		t.Fatalf("push config: %s", a)
+	}
+	tok := k.Token(testkit.ServiceAppID, testkit.ServiceSecret)
+	code := k.Post("/cgi-bin/qrcode/create", tok, `{"action_name":"QR_LIMIT_SCENE","action_info":{"scene":{"scene_id":7}}}`)
+	codeURL := code.Str("url")
+	if codeURL == "" {
+		t.Fatalf("qrcode: %s", code)
+	}
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.WindowSize(1280, 800),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	defer cancelCtx()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	shots := os.Getenv("CITYSANDBOX_SCREENSHOTS")
+	shot := func(name string) {
+		t.Helper()
+		if shots == "" {
+			return
+		}
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.MkdirAll(shots, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, "console-"+name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return s
+	}
+
+	// Without the token the page asks for it; ?token= sets the cookie and every panel opens.
+	run("login page", chromedp.Navigate(k.Srv.URL+"/_sandbox/console/"), chromedp.WaitVisible(css(`input[name=token]`)))
+	run("open with the token", chromedp.Navigate(k.Srv.URL+"/_sandbox/console/?token="+admin),
+		chromedp.WaitVisible(css(`#apps[data-loaded] tr.app`)))
+	if got := text("#apps-list"); !strings.Contains(got, "晋城市民服务号") || !strings.Contains(got, testkit.ServiceSecret) {
+		t.Errorf("apps panel: %q", got)
+	}
+	run("app detail", chromedp.Click(css(`#apps-list tr.app button:nth-of-type(2)`)), chromedp.WaitVisible(css(`#app-detail .card`)))
+	if got := text("#app-detail"); !strings.Contains(got, tok) || !strings.Contains(got, "/cgi-bin/qrcode/create") {
+		t.Errorf("app detail lacks the live token or the quota use: %q", got)
+	}
+	shot("apps")
+
+	// The journal is live: it is open before the scan, and the scan's line arrives over the stream.
+	run("journal", chromedp.Navigate(k.Srv.URL+"/_sandbox/console/#journal"), chromedp.WaitVisible(css(`#journal[data-loaded] tr.entry`)))
+	run("scan", chromedp.Click(css(`header a[data-panel=scan]`)), chromedp.WaitVisible(css(`#scan-form`)),
+		chromedp.SendKeys(css(`#scan-form input[name=url]`), codeURL),
+		chromedp.Click(css(`#scan-form button`)),
+		chromedp.WaitVisible(css(`#scan-result:not(:empty)`)))
+	if got := text("#scan-result"); !strings.Contains(got, "follow_official_account") || !strings.Contains(got, "subscribe") {
+		t.Errorf("scan result: %q", got)
+	}
+	shot("scan")
+	if ev := rcv.Wait(1)[0]; ev.Str("Event") != "subscribe" || ev.Str("EventKey") != "qrscene_7" {
+		t.Errorf("push = %s", ev.Plain)
+	}
+	run("journal line", chromedp.Click(css(`header a[data-panel=journal]`)),
+		chromedp.WaitVisible(css(`#journal-list tr.entry td:nth-child(3)`)))
+	events, err := chromedp.Run(ctx, chromedp.Poll[string](`[...document.querySelectorAll("#journal-list tr.entry td:nth-child(3)")].map(td => td.textContent).filter(t => t === "scan").join(" ")`, chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil {
+		t.Fatalf("scan line: %v", err)
+	}
+	if !strings.Contains(events, "scan") {
+		t.Errorf("journal lines = %q, want the scan", events)
+	}
+	shot("journal")
+
+	// The clock panel moves the clock; a bad duration shows the platform's error.
+	before := k.DoHeader(http.MethodGet, "/_sandbox/clock", auth, nil).Str("now")
+	run("clock", chromedp.Click(css(`header a[data-panel=clock]`)), chromedp.WaitVisible(css(`#clock[data-loaded]`)),
+		chromedp.SendKeys(css(`#clock-advance input`), "2h"), chromedp.Click(css(`#clock-advance button`)))
+	b, _ := time.Parse(time.RFC3339Nano, before)
+	want := b.Add(2 * time.Hour).Format("2006-01-02T15:04:05")
+	moved, err := chromedp.Run(ctx, chromedp.Poll[string](`document.querySelector("#clock-view").textContent.includes("`+want+`") && document.querySelector("#clock-view").textContent`, chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil {
+		t.Fatalf("clock moved: %v", err)
+	}
+	after := k.DoHeader(http.MethodGet, "/_sandbox/clock", auth, nil).Str("now")
+	a, _ := time.Parse(time.RFC3339Nano, after)
+	if a.Sub(b) != 2*time.Hour || !strings.Contains(moved, want) {
+		t.Errorf("clock %s → %s (page %q), want two hours on", before, after, moved)
+	}
+	run("bad advance", chromedp.SetValue(css(`#clock-advance input`), "soon"), chromedp.Click(css(`#clock-advance button`)),
+		chromedp.WaitVisible(css(`#clock-error:not(:empty)`)))
+	if got := text("#clock-error"); !strings.Contains(got, "400 invalid_clock") || !strings.Contains(got, `"soon"`) {
+		t.Errorf("clock error = %q, want the platform's invalid_clock", got)
+	}
+	shot("clock")
+
+	// Faults: add one, see it listed, a bad one is refused with the platform's reason, remove it.
+	run("faults", chromedp.Click(css(`header a[data-panel=faults]`)), chromedp.WaitVisible(css(`#faults[data-loaded]`)),
+		chromedp.SendKeys(css(`#fault-add input[name=path]`), "/cgi-bin/token"),
+		chromedp.SendKeys(css(`#fault-add input[name=errcode]`), "45009"),
+		chromedp.Click(css(`#fault-add button`)), chromedp.WaitVisible(css(`#faults-list tr.fault`)))
+	if f := k.DoHeader(http.MethodGet, "/_sandbox/faults", auth, nil); !strings.Contains(string(f.Raw), `"errcode":45009`) {
+		t.Errorf("faults after adding: %s", f)
+	}
+	run("bad fault", chromedp.SetValue(css(`#fault-add input[name=errcode]`), "abc"), chromedp.Click(css(`#fault-add button`)),
+		chromedp.WaitVisible(css(`#faults-error:not(:empty)`)))
+	if got := text("#faults-error"); !strings.HasPrefix(got, "400 ") || !strings.Contains(got, "errcode") {
+		t.Errorf("fault error = %q", got)
+	}
+	shot("faults")
+	run("remove fault", chromedp.Click(css(`#faults-list tr.fault button`)), chromedp.WaitNotPresent(css(`#faults-list tr.fault`)))
+	if f := k.DoHeader(http.MethodGet, "/_sandbox/faults", auth, nil); strings.Contains(string(f.Raw), "fault-") {
+		t.Errorf("faults after removing: %s", f)
+	}
+}
