@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,7 +25,7 @@ import (
 // With --startup it also measures how soon a fresh binary answers health and its idle RSS; --soak
 // and --records run the long-running checks instead.
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs := newFlagSet("bench")
 	fs.SetOutput(stderr)
 	concurrency := fs.Int("concurrency", 32, "concurrent connections")
 	duration := fs.Duration("duration", 4*time.Second, "how long each case runs in each round (wrk counts whole seconds)")

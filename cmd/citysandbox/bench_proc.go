@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -113,7 +112,7 @@ func waitHealthy(url string, bound time.Duration) (time.Duration, error) {
 // benchBare is the hidden bench-bare command: a bare gin handler answering --body to the read's
 // path, the yardstick of bench.
 func benchBare(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench-bare", flag.ContinueOnError)
+	fs := newFlagSet("bench-bare")
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
 	body := fs.String("body", "{}", "the JSON every request gets")

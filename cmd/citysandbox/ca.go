@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 
@@ -13,7 +12,7 @@ import (
 // The PEM goes to stdout (citysandbox ca > ca.pem), its path to stderr; --path prints the path
 // alone. It does not open the store, so it works while the sandbox runs.
 func caCommand(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("ca", flag.ContinueOnError)
+	fs := newFlagSet("ca")
 	fs.SetOutput(stderr)
 	data := fs.String("data", "citysandbox.db", "the buntdb file of the sandbox whose CA to print")
 	caDir := fs.String("ca-dir", "", "directory of the CA (default: beside --data)")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -15,7 +14,7 @@ import (
 // asks the address serve listens on, --addr or CITYSANDBOX_ADDR as serve reads it (an
 // unspecified host such as 0.0.0.0 is asked on loopback), unless --url is given.
 func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	fs := newFlagSet("healthcheck")
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8844", "the address the sandbox listens on (as serve's --addr)")
 	url := fs.String("url", "", "the health URL (default: http://ADDR/_sandbox/health)")

@@ -118,6 +118,17 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // the command then does nothing and exits 0.
 var errHelp = errors.New("help printed")
 
+// newFlagSet is a command's flag set, whose usage names the command as it is run
+// ("usage: citysandbox serve [flags]") rather than the flag package's "Usage of serve:".
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: citysandbox %s [flags]\n\nflags:\n", name)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
 // parseFlags parses a command's flags, then sets every flag not given on the command line from
 // CITYSANDBOX_<NAME>. -h and --help print the command's usage to stdout and return errHelp; a
 // flag the command does not have, a bad value, or (unless positional) an argument that is not a
@@ -125,12 +136,6 @@ var errHelp = errors.New("help printed")
 // command's (fs.Args()), and a flag among them is refused rather than taken for one of them.
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, positional bool) error {
 	usage := fs.Usage
-	if usage == nil {
-		usage = func() {
-			fmt.Fprintf(fs.Output(), "usage: citysandbox %s [flags]\n\nflags:\n", fs.Name())
-			fs.PrintDefaults()
-		}
-	}
 	// The flag package would print its error and the usage to the command's stderr; the error is
 	// said once, by main, and the usage only when asked for.
 	out := fs.Output()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -13,7 +12,7 @@ import (
 // replay runs scenario files against a built-in sandbox or --target, and exits non-zero on the
 // first failure with what was expected and what came back.
 func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs := newFlagSet("replay")
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: citysandbox replay [--target URL [--keep-state]] [--admin-token T] [--report] FILE...")

@@ -16,7 +16,7 @@ import (
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := newFlagSet("serve")
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8844", "address to listen on")
 	data := fs.String("data", "citysandbox.db", `buntdb file for the state; ":memory:" keeps nothing`)
