@@ -175,4 +175,23 @@ func TestConsoleInChromium(t *testing.T) {
 	if f := k.DoHeader(http.MethodGet, "/_sandbox/faults", auth, nil); strings.Contains(string(f.Raw), "fault-") {
 		t.Errorf("faults after removing: %s", f)
 	}
+
+	// Pushes (the scan's subscribe), the Jincheng applications (a reject without a reason is
+	// refused by the platform), the contract report.
+	run("pushes", chromedp.Click(css(`header a[data-panel=pushes]`)), chromedp.WaitVisible(css(`#pushes[data-loaded] tr.push`)))
+	if got := text("#pushes-list"); !strings.Contains(got, "subscribe") || !strings.Contains(got, "delivered") {
+		t.Errorf("pushes panel: %q", got)
+	}
+	shot("pushes")
+	run("jincheng", chromedp.Click(css(`header a[data-panel=jincheng]`)), chromedp.WaitVisible(css(`#jincheng[data-loaded] tr.jlbapp`)),
+		chromedp.Click(css(`#jincheng-list tr.jlbapp button.reject`)), chromedp.WaitVisible(css(`#jincheng-error:not(:empty)`)))
+	if got := text("#jincheng-error"); !strings.HasPrefix(got, "400 ") || !strings.Contains(got, "reason") {
+		t.Errorf("jincheng reject without a reason: %q", got)
+	}
+	shot("jincheng")
+	run("contract", chromedp.Click(css(`header a[data-panel=contract]`)), chromedp.WaitVisible(css(`#contract[data-loaded] #contract-list tr`)))
+	if got := text("#contract-list"); !strings.Contains(got, "createQRCode") {
+		t.Errorf("contract panel: %q", got)
+	}
+	shot("contract")
 }

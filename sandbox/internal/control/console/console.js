@@ -163,8 +163,66 @@ function numbers(v, names) {
   return v;
 }
 
+// ---- pushes
+async function loadPushes() {
+  await guarded("#pushes-error", async () => {
+    const { deliveries } = await api("GET", "/_sandbox/wechat/push/deliveries");
+    const tb = $("#pushes-list");
+    tb.replaceChildren();
+    for (const d of deliveries.slice().reverse()) {
+      const tr = el("tr", { className: "entry push" }, el("td", { className: "mono" }, d.id), el("td", { className: "mono" }, d.appid),
+        el("td", {}, d.event), el("td", {}, d.status), el("td", {}, (d.tries || []).length), el("td", { className: "mono" }, d.answer));
+      tr.addEventListener("click", () => {
+        if (tr.nextSibling && tr.nextSibling.classList && tr.nextSibling.classList.contains("detail")) { tr.nextSibling.remove(); return; }
+        const tries = (d.tries || []).map((x) => `try ${x.try} at ${x.at}: HTTP ${x.http_status} in ${x.latency_ms} ms, answered ${JSON.stringify(x.answer)}`).join("\n");
+        tr.after(el("tr", { className: "detail" }, el("td", { colSpan: 6 }, el("div", { className: "muted mono" }, d.url), el("pre", {}, d.body), el("pre", {}, tries || "(no try yet)"))));
+      });
+      tb.append(tr);
+    }
+    $("#pushes").dataset.loaded = "true";
+  });
+}
+
+// ---- Jincheng applications
+async function loadJincheng() {
+  await guarded("#jincheng-error", async () => {
+    const { items } = await api("GET", "/_sandbox/jincheng/apps");
+    const tb = $("#jincheng-list");
+    tb.replaceChildren();
+    for (const { app } of items) {
+      const reason = el("input", { placeholder: "reason to reject", size: 16 });
+      const act = (verb, body) => guarded("#jincheng-error", async () => {
+        const r = await api("POST", `/_sandbox/jincheng/apps/${encodeURIComponent(app.appId)}/${verb}`, body);
+        $("#jincheng-result").textContent = JSON.stringify(r, null, 2);
+        await loadJincheng();
+      });
+      tb.append(el("tr", { className: "jlbapp" }, el("td", { className: "mono" }, app.appId), el("td", {}, app.appName),
+        el("td", { className: "mono" }, app.appCode || ""), el("td", {}, `${app.status} ${app.statusLabel || ""}`),
+        el("td", {}, el("button", { className: "plain approve", textContent: "approve", onclick: () => act("approve") }), " ",
+          reason, " ", el("button", { className: "plain reject", textContent: "reject", onclick: () => act("reject", { reason: reason.value }) }))));
+    }
+    $("#jincheng").dataset.loaded = "true";
+  });
+}
+
+// ---- contract report
+async function loadContract() {
+  await guarded("#contract-error", async () => {
+    const r = await api("GET", "/_sandbox/contract?called=true");
+    $("#contract-summary").textContent = `${r.calls} calls · ${r.operations_called} of ${r.operations_total} operations called`;
+    const tb = $("#contract-list");
+    tb.replaceChildren();
+    for (const op of r.operations) {
+      tb.append(el("tr", {}, el("td", { className: "mono" }, op.operation), el("td", { className: "mono" }, `${op.method} ${op.path}`),
+        el("td", {}, op.calls), el("td", {}, op.succeeded), el("td", { className: "mono" }, (op.errcodes_never_received || []).join(" "))));
+    }
+    $("#contract").dataset.loaded = "true";
+  });
+}
+
 // ---- panels
-const loaders = { apps: loadApps, journal: () => { if (!source) followJournal(); }, clock: loadClock, faults: loadFaults, scan: async () => { $("#scan").dataset.loaded = "true"; } };
+const loaders = { apps: loadApps, journal: () => { if (!source) followJournal(); }, clock: loadClock, faults: loadFaults, scan: async () => { $("#scan").dataset.loaded = "true"; },
+  pushes: loadPushes, jincheng: loadJincheng, contract: loadContract };
 
 function show() {
   const id = (location.hash || "#apps").slice(1);
