@@ -194,4 +194,22 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("contract panel: %q", got)
 	}
 	shot("contract")
+
+	// The simulators: a citizen launches a service; following a user who already follows is
+	// refused by the platform.
+	run("launch", chromedp.Click(css(`header a[data-panel=scan]`)), chromedp.WaitVisible(css(`#launch`)),
+		chromedp.SendKeys(css(`#launch input[name=serviceCode]`), testkit.JinchengTesting),
+		chromedp.SendKeys(css(`#launch input[name=persona]`), testkit.JinchengTester),
+		chromedp.Click(css(`#launch button`)), chromedp.WaitVisible(css(`#verb-result:not(:empty)`)))
+	if got := text("#verb-result"); !strings.Contains(got, "ticket") {
+		t.Errorf("launch: %q", got)
+	}
+	run("follow twice", chromedp.SendKeys(css(`#follow input[name=appid]`), testkit.ServiceAppID),
+		chromedp.SendKeys(css(`#follow input[name=user]`), "alice"), chromedp.Click(css(`#follow button`)),
+		chromedp.WaitVisible(css(`#verb-result:not(:empty)`)), chromedp.Click(css(`#follow button`)),
+		chromedp.WaitVisible(css(`#verb-error:not(:empty)`)))
+	if got := text("#verb-error"); !strings.Contains(got, "409 already_following") {
+		t.Errorf("second follow: %q", got)
+	}
+	shot("simulators")
 }

@@ -244,6 +244,16 @@ onSubmit("#scan-form", (f) => guarded("#scan-error", async () => {
   const r = await api("POST", "/_sandbox/wechat/scan", formValues(f));
   $("#scan-result").textContent = JSON.stringify(r, null, 2);
 }));
+// The simulators' forms: data-path names the verb, its {fields} filled from the form.
+for (const form of document.querySelectorAll("form.verb")) {
+  onSubmit("#" + form.id, (f) => guarded("#verb-error", async () => {
+    $("#verb-result").textContent = "";
+    const v = numbers(formValues(f), (f.dataset.numbers || "").split(" "));
+    const path = f.dataset.path.replace(/\{(\w+)\}/g, (_, k) => { const x = v[k] || ""; delete v[k]; return encodeURIComponent(x); });
+    const r = await api(f.dataset.method, path, f.dataset.method === "DELETE" ? undefined : v);
+    $("#verb-result").textContent = JSON.stringify(r, null, 2);
+  }));
+}
 window.addEventListener("hashchange", show);
 loadClock();
 show();
