@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,28 +16,12 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/sandboxtest"
 )
 
-// consoleBrowser finds Debian's chromium; without it the test skips, unless
-// CITYSANDBOX_REQUIRE_BROWSER is set (CI), when a missing browser fails it.
-func consoleBrowser(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CITYSANDBOX_REQUIRE_BROWSER") != "" {
-		t.Fatal("chromium is not installed and CITYSANDBOX_REQUIRE_BROWSER is set")
-	}
-	t.Skip("chromium is not installed (apt-get install -y chromium); skipping the console test")
-	return ""
-}
-
 // TestConsoleInChromium drives the web console of a sandbox that has an admin token: the token
 // given once as ?token= opens every panel; a scan from the console produces its journal line
 // (live, over the stream) and the push; the clock panel moves the clock; a bad input shows the
 // platform's own error. With CITYSANDBOX_SCREENSHOTS set, each panel is saved there as a PNG.
 func TestConsoleInChromium(t *testing.T) {
-	path := consoleBrowser(t)
+	path := testkit.BrowserPath(t)
 	const admin = "console-secret"
 	k := testkit.New(t, sandboxtest.WithSandboxOptions(sandbox.WithAdminToken(admin)))
 	auth := http.Header{"Authorization": {"Bearer " + admin}}

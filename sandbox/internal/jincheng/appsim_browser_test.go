@@ -8,8 +8,6 @@ import (
 	"html"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -19,22 +17,6 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/jincheng"
 	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
 )
-
-// browserPath finds Debian's chromium. Without it the test skips, unless
-// CITYSANDBOX_REQUIRE_BROWSER is set (CI), when a missing browser fails it.
-func browserPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CITYSANDBOX_REQUIRE_BROWSER") != "" {
-		t.Fatal("chromium is not installed and CITYSANDBOX_REQUIRE_BROWSER is set")
-	}
-	t.Skip("chromium is not installed (apt-get install -y chromium); skipping the browser test")
-	return ""
-}
 
 // exchanged is what the integrator's back end learned from one ticket.
 type exchanged struct {
@@ -102,7 +84,7 @@ JLBBridge.onReady(function () {
 }
 
 func TestAppPageInChromium(t *testing.T) {
-	path := browserPath(t)
+	path := testkit.BrowserPath(t)
 	e := newEnv(t)
 	results := make(chan exchanged, 8)
 	h5 := httptest.NewServer(integrator(e.Srv.URL, map[string]string{"GJJCX": "公积金查询", "GJJJCZM": "缴存证明打印"}, results))
