@@ -138,6 +138,26 @@ func TestConsoleInChromium(t *testing.T) {
 	if got := text("#clock-error"); !strings.Contains(got, "400 invalid_clock") || !strings.Contains(got, `"soon"`) {
 		t.Errorf("clock error = %q, want the platform's invalid_clock", got)
 	}
+	// Unfreeze, then freeze from the console: the control API agrees, and a frozen clock stands.
+	// (Not back to real time: a jump of months would forget the scan's push delivery.)
+	clockState := func(want bool) {
+		t.Helper()
+		word := map[bool]string{true: "· frozen", false: "· running"}[want]
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#clock-view").textContent.endsWith("`+word+`")`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+			t.Fatalf("clock view never said %q: %v (it says %q)", word, err, text("#clock-view"))
+		}
+		if got := k.DoHeader(http.MethodGet, "/_sandbox/clock", auth, nil).JSON["frozen"]; got != want {
+			t.Errorf("control API: frozen = %v, want %v", got, want)
+		}
+	}
+	run("unfreeze", chromedp.Click(css(`#clock-thaw button`)))
+	clockState(false)
+	run("freeze", chromedp.Click(css(`#clock-freeze button`)))
+	clockState(true)
+	frozenAt := k.DoHeader(http.MethodGet, "/_sandbox/clock", auth, nil).Str("now")
+	if again := k.DoHeader(http.MethodGet, "/_sandbox/clock", auth, nil).Str("now"); again != frozenAt {
+		t.Errorf("a frozen clock moved: %s → %s", frozenAt, again)
+	}
 	shot("clock")
 
 	// Faults: add one, see it listed, a bad one is refused with the platform's reason, remove it.

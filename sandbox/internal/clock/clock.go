@@ -91,6 +91,16 @@ func (c *Controllable) Freeze(t time.Time) {
 	c.frozen, c.at, c.offset = true, t.UTC(), 0
 }
 
+// Thaw makes a frozen clock run on from the instant it stands at (wall time plus the offset that
+// puts it there); a running clock is left as it is.
+func (c *Controllable) Thaw() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.frozen {
+		c.frozen, c.offset = false, c.at.Sub(c.wall())
+	}
+}
+
 // Offset returns how far a running clock is from wall time (zero for a frozen clock).
 func (c *Controllable) Offset() time.Duration {
 	c.mu.RLock()

@@ -96,7 +96,27 @@ func journalFilter(c *endpoint.Call) (journal.Filter, error) {
 		}
 		f.Limit = n
 	}
+	if v := c.Query("control"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return f, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_filter", Reason: "control must be true or false"}
+		}
+		f.NoControl = !b
+	}
 	return f, nil
+}
+
+// seqParam reads a journal cursor (an entry's seq) from the query; absent is 0.
+func seqParam(c *endpoint.Call, name string) (uint64, error) {
+	v := c.Query(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_filter", Reason: name + " must be an entry's seq (a non-negative integer)"}
+	}
+	return n, nil
 }
 
 func (p *Plane) handleStreamRequests(c *endpoint.Call) (any, error) {

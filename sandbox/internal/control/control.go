@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -222,6 +221,7 @@ func (p *Plane) handleMoveClock(c *endpoint.Call) (any, error) {
 		Advance string `json:"advance"`
 		Set     string `json:"set"`
 		Real    bool   `json:"real"`
+		Freeze  *bool  `json:"freeze"`
 	}
 	if err := c.Bind(&req); err != nil {
 		return nil, err
@@ -230,14 +230,14 @@ func (p *Plane) handleMoveClock(c *endpoint.Call) (any, error) {
 		return &apierr.Error{Kind: apierr.Invalid, Name: "invalid_clock", Reason: fmt.Sprintf(format, args...)}
 	}
 	given := 0
-	for _, g := range []bool{req.Advance != "", req.Set != "", req.Real} {
+	for _, g := range []bool{req.Advance != "", req.Set != "", req.Real, req.Freeze != nil} {
 		if g {
 			given++
 		}
 	}
 	switch {
 	case given > 1:
-		return nil, invalid("give one of advance, set or real, not several")
+		return nil, invalid("give one of advance, set, real or freeze, not several")
 	case req.Advance != "":
 		d, err := time.ParseDuration(req.Advance)
 		if err != nil {
@@ -256,8 +256,16 @@ func (p *Plane) handleMoveClock(c *endpoint.Call) (any, error) {
 	case req.Real:
 		// Back to wall time: running, no offset, whether the clock was moved or frozen.
 		p.deps.Clock.Run(0)
+	case req.Freeze != nil && *req.Freeze:
+		// Stop where it is now; a frozen clock stays where it stands.
+		if !p.deps.Clock.Frozen() {
+			p.deps.Clock.Freeze(p.deps.Clock.Now())
+		}
+	case req.Freeze != nil:
+		// Run on from the instant it stands at (real drops the offset instead).
+		p.deps.Clock.Thaw()
 	default:
-		return nil, invalid("give advance, set or real")
+		return nil, invalid("give advance, set, real or freeze")
 	}
 	if p.deps.ClockMoved != nil {
 		if err := p.deps.ClockMoved(); err != nil {
@@ -268,13 +276,9 @@ func (p *Plane) handleMoveClock(c *endpoint.Call) (any, error) {
 }
 
 func (p *Plane) handleRequests(c *endpoint.Call) (any, error) {
-	f := journal.Filter{Path: c.Query("path"), AppID: c.Query("appid"), Operation: c.Query("operation"), Event: c.Query("event")}
-	if v := c.Query("errcode"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return nil, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_filter", Reason: "errcode must be an integer"}
-		}
-		f.Errcode = &n
+	f, err := journalFilter(c)
+	if err != nil {
+		return nil, err
 	}
 	if v := c.Query("since"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
@@ -283,12 +287,11 @@ func (p *Plane) handleRequests(c *endpoint.Call) (any, error) {
 		}
 		f.Since = t
 	}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return nil, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_filter", Reason: "limit must be a non-negative integer"}
-		}
-		f.Limit = n
+	if f.Before, err = seqParam(c, "before"); err != nil {
+		return nil, err
+	}
+	if f.After, err = seqParam(c, "after"); err != nil {
+		return nil, err
 	}
 	entries := p.deps.Journal.List(f)
 	return map[string]any{"requests": entries, "count": len(entries)}, nil

@@ -2,7 +2,9 @@ package control_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +42,8 @@ func TestClockVerbs(t *testing.T) {
 		t.Errorf("after set: now = %q", a.Str("now"))
 	}
 	for _, body := range []string{`{"advance":"soon"}`, `{"advance":"-1h"}`, `{"set":"yesterday"}`, `{}`, `{"advance":"1h","set":"2027-01-01T00:00:00Z"}`, `{"advance":3}`, `{"speed":2}`,
-		`{"real":true,"advance":"1h"}`, `{"real":true,"set":"2027-01-01T00:00:00Z"}`, `{"real":"yes"}`, `{"real":false}`} {
+		`{"real":true,"advance":"1h"}`, `{"real":true,"set":"2027-01-01T00:00:00Z"}`, `{"real":"yes"}`, `{"real":false}`,
+		`{"freeze":true,"advance":"1h"}`, `{"freeze":false,"real":true}`, `{"freeze":"yes"}`, `{"freeze":null}`} {
 		before := k.Now()
 		if a := k.Control("POST", "/_sandbox/clock", body); a.Status != 400 {
 			t.Errorf("clock %s: status %d, want 400", body, a.Status)
@@ -77,6 +80,47 @@ func TestClockBackToRealTime(t *testing.T) {
 	}
 }
 
+// TestClockFreeze: {"freeze":true} stops a running clock where it is; {"freeze":false} makes it
+// run on from the instant it stands at, keeping the offset a move gave it while frozen.
+func TestClockFreeze(t *testing.T) {
+	t.Parallel()
+	k := testkit.New(t)
+	k.Control("POST", "/_sandbox/clock", `{"real":true}`)
+	before := time.Now().UTC().Truncate(time.Microsecond)
+	a := k.Control("POST", "/_sandbox/clock", `{"freeze":true}`)
+	after := time.Now().UTC()
+	if a.Status != 200 || a.JSON["frozen"] != true {
+		t.Fatalf("freeze: %s, want 200 and a frozen clock", a)
+	}
+	at, err := time.Parse(time.RFC3339Nano, a.Str("now"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at.Before(before) || at.After(after) {
+		t.Errorf("frozen at %s, want the wall time of the freeze, between %s and %s", at, before, after)
+	}
+	if g := k.Control("GET", "/_sandbox/clock", nil); g.Str("now") != a.Str("now") || g.JSON["frozen"] != true {
+		t.Errorf("clock after freeze = %s, want it standing at %s", g, a.Str("now"))
+	}
+	// Freezing a frozen clock leaves it where it stands.
+	if again := k.Control("POST", "/_sandbox/clock", `{"freeze":true}`); again.Str("now") != a.Str("now") {
+		t.Errorf("second freeze moved the clock: %s → %s", a.Str("now"), again.Str("now"))
+	}
+	// Set a day back while frozen, then thaw: it runs on from there, a day behind wall time.
+	day := at.Add(-24 * time.Hour)
+	k.Control("POST", "/_sandbox/clock", `{"set":"`+day.Format(time.RFC3339Nano)+`"}`)
+	wallBefore := time.Now().UTC()
+	th := k.Control("POST", "/_sandbox/clock", `{"freeze":false}`)
+	if th.Status != 200 || th.JSON["frozen"] != false {
+		t.Fatalf("unfreeze: %s, want 200 and a running clock", th)
+	}
+	now := k.Now()
+	ran := time.Now().UTC().Sub(wallBefore) // the clock ran at most this long since the thaw
+	if d := now.Sub(day); d < -time.Microsecond || d > ran {
+		t.Errorf("after unfreeze now = %s, want it running on from %s (at most %s later)", now, day, ran)
+	}
+}
+
 func TestJournalFilters(t *testing.T) {
 	t.Parallel()
 	k := testkit.New(t)
@@ -97,6 +141,49 @@ func TestJournalFilters(t *testing.T) {
 	}
 	if a := k.Control("GET", "/_sandbox/requests?errcode=abc", nil); a.Status != 400 {
 		t.Errorf("bad filter: %d", a.Status)
+	}
+}
+
+// TestJournalPaging: before and after are cursors on seq, limit a page's size, control=false
+// leaves the control plane's requests out.
+func TestJournalPaging(t *testing.T) {
+	t.Parallel()
+	k := testkit.New(t)
+	for range 7 {
+		k.Do("GET", testkit.TokenURL(testkit.ServiceAppID, strings.Repeat("0", 32)), nil)
+		k.Control("GET", "/_sandbox/health", nil)
+	}
+	seqs := func(q string) []int {
+		t.Helper()
+		a := k.Control("GET", "/_sandbox/requests?"+q, nil)
+		if a.Status != 200 {
+			t.Fatalf("requests?%s: %s", q, a)
+		}
+		var out []int
+		for _, e := range a.JSON["requests"].([]any) {
+			m := e.(map[string]any)
+			if m["platform"] == "control" {
+				t.Errorf("requests?%s holds a control entry: %v", q, m)
+			}
+			out = append(out, int(m["seq"].(float64)))
+		}
+		return out
+	}
+	all := seqs("control=false")
+	if len(all) != 7 {
+		t.Fatalf("control=false: %v, want the 7 token requests", all)
+	}
+	page := seqs("control=false&limit=3")
+	older := seqs("control=false&limit=3&before=" + strconv.Itoa(page[0]))
+	newer := seqs("control=false&after=" + strconv.Itoa(older[len(older)-1]))
+	if fmt.Sprint(page) != fmt.Sprint(all[4:]) || fmt.Sprint(older) != fmt.Sprint(all[1:4]) || fmt.Sprint(newer) != fmt.Sprint(all[4:]) {
+		t.Errorf("pages: newest %v, older %v, newer again %v; all %v", page, older, newer, all)
+	}
+	for _, q := range []string{"before=abc", "after=-1", "control=maybe"} {
+		name, _, _ := strings.Cut(q, "=")
+		if a := k.Control("GET", "/_sandbox/requests?"+q, nil); a.Status != 400 || !strings.Contains(string(a.Raw), `\"`+name+`\"`) {
+			t.Errorf("requests?%s: %s, want a 400 naming %s", q, a, name)
+		}
 	}
 }
 

@@ -206,6 +206,8 @@ type Filter struct {
 	Event     string
 	ID        string // the request id (WeChat's rid)
 	After     uint64 // entries whose Seq is greater
+	Before    uint64 // entries whose Seq is less; 0 = no bound
+	NoControl bool   // leave out the control plane's own requests (platform "control")
 	Limit     int    // newest N after filtering; 0 = all
 }
 
@@ -235,6 +237,12 @@ func (f Filter) match(e *Entry) bool {
 		return false
 	}
 	if f.ID != "" && e.ID != f.ID {
+		return false
+	}
+	if f.NoControl && e.Platform == "control" {
+		return false
+	}
+	if f.Before != 0 && e.Seq >= f.Before {
 		return false
 	}
 	return e.Seq > f.After

@@ -234,6 +234,8 @@ function show() {
 onSubmit("#journal-filter", followJournal);
 onSubmit("#clock-advance", (f) => moveClock(formValues(f)));
 onSubmit("#clock-set", (f) => moveClock(formValues(f)));
+onSubmit("#clock-freeze", () => moveClock({ freeze: true }));
+onSubmit("#clock-thaw", () => moveClock({ freeze: false }));
 onSubmit("#clock-real", () => moveClock({ real: true }));
 onSubmit("#fault-add", (f) => guarded("#faults-error", async () => {
   await api("POST", "/_sandbox/faults", numbers(formValues(f), ["errcode", "latency_ms", "times"]));
