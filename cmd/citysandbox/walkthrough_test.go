@@ -27,7 +27,8 @@ import (
 //     a reason. A block this table does not name fails the test, so a new walkthrough must be
 //     placed in a session or skipped on purpose.
 //   - An output the document shows is a comment line "# → TEXT" right under the command that
-//     prints it; a long one continues on lines starting "#   " (joined without a separator).
+//     prints it; a long one continues on lines starting "#   " and a character that is not a
+//     space (joined without a separator).
 //     The command's whole standard output must be those lines, in order. "…" in TEXT stands for
 //     any text; rids, request ids and RFC 3339 times are normalised on both sides.
 //   - bash runs with -u, so a walkthrough uses no variable it has not set.
@@ -43,7 +44,10 @@ type session struct {
 	blocks []string // block ids: "Heading#N", N counting the section's sh blocks from 1
 	// ownServer says that the walkthrough starts (and stops) its servers itself.
 	ownServer bool
-	// needs lists commands that must be on PATH; without one, the session is skipped, named.
+	// needs lists commands that must be on PATH (or, with a space, a shell probe that must
+	// succeed); without one, the session is skipped, named — or, under
+	// CITYSANDBOX_REQUIRE_README=1 (CI), fails, unless the need starts with "?" (Java and
+	// Python's requests, which CI cannot always install).
 	needs []string
 	// files maps a file to write in the session's directory to the block id ("Heading#go1",
 	// "Heading#java1", ...) whose text it holds.
@@ -69,14 +73,14 @@ var walkthroughSessions = []session{
 		files: map[string]string{"wxclient/main.go": "HTTPS on the platforms' own hosts, a forward proxy and the leak tripwire#go1"},
 	},
 	{
-		name: "https from python", file: "README.md", ownServer: true, needs: []string{"curl", "python3"},
+		name: "https from python", file: "README.md", ownServer: true, needs: []string{"curl", "python3", "?python3 -c 'import requests'"},
 		blocks: []string{
 			"HTTPS on the platforms' own hosts, a forward proxy and the leak tripwire#1",
 			"HTTPS on the platforms' own hosts, a forward proxy and the leak tripwire#4",
 		},
 	},
 	{
-		name: "https from java", file: "README.md", ownServer: true, needs: []string{"curl", "java", "keytool"},
+		name: "https from java", file: "README.md", ownServer: true, needs: []string{"curl", "?java", "?keytool"},
 		blocks: []string{
 			"HTTPS on the platforms' own hosts, a forward proxy and the leak tripwire#1",
 			"HTTPS on the platforms' own hosts, a forward proxy and the leak tripwire#5",
@@ -188,8 +192,10 @@ func TestREADMEWalkthroughs(t *testing.T) {
 	for _, s := range walkthroughSessions {
 		t.Run(s.name, func(t *testing.T) {
 			for _, need := range s.needs {
-				if _, err := exec.LookPath(need); err != nil {
-					if os.Getenv("CITYSANDBOX_REQUIRE_README") == "1" && need != "java" && need != "keytool" {
+				optional := strings.HasPrefix(need, "?")
+				need = strings.TrimPrefix(need, "?")
+				if err := probe(bash, need); err != nil {
+					if os.Getenv("CITYSANDBOX_REQUIRE_README") == "1" && !optional {
 						t.Fatalf("%s is not on PATH", need)
 					}
 					t.Skipf("%s is not on PATH", need)
@@ -198,6 +204,16 @@ func TestREADMEWalkthroughs(t *testing.T) {
 			runSession(t, bash, bin, repo, docs[s.file], s)
 		})
 	}
+}
+
+// probe says whether a walkthrough's prerequisite is there: a command on PATH, or a shell
+// command line that succeeds.
+func probe(bash, need string) error {
+	if !strings.Contains(need, " ") {
+		_, err := exec.LookPath(need)
+		return err
+	}
+	return exec.Command(bash, "-c", need).Run()
 }
 
 // runSession runs one session's blocks in a fresh directory and compares their outputs.
@@ -444,7 +460,7 @@ func instrument(block, id string, first int, all bool) (string, []walkExpect) {
 				switch {
 				case strings.HasPrefix(lines[i], outputMark):
 					want = append(want, strings.TrimPrefix(lines[i], outputMark))
-				case strings.HasPrefix(lines[i], "#   ") && len(want) > 0:
+				case continuation.MatchString(lines[i]) && len(want) > 0:
 					want[len(want)-1] += strings.TrimSpace(strings.TrimPrefix(lines[i], "#"))
 				default:
 					goto done
@@ -474,13 +490,20 @@ func instrument(block, id string, first int, all bool) (string, []walkExpect) {
 		}
 		pending = append(pending, l)
 		if m := heredocStart.FindStringSubmatch(l); m != nil {
-			flush()
+			// The command that starts a heredoc is not marked: a marker would land in the text.
+			for _, l := range pending {
+				out.WriteString(l + "\n")
+			}
+			pending = nil
 			heredoc = m[1]
 		}
 	}
 	flush()
 	return out.String(), expects
 }
+
+// continuation is a line that continues the output above it: "#", three spaces, then text.
+var continuation = regexp.MustCompile(`^#   \S`)
 
 var heredocStart = regexp.MustCompile(`<<-?\s*'?"?([A-Za-z_]+)'?"?`)
 
@@ -551,4 +574,33 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestWalkthroughHarnessCatchesDrift runs the harness's own steps on a small block: an output
+// that differs from the one shown, a command that prints more than it shows, and one whose
+// output matches only through "…", so that TestREADMEWalkthroughs cannot pass by accident.
+func TestWalkthroughHarnessCatchesDrift(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	block := "X=hello\necho $X\n# → hello\necho world\n# → word\nprintf 'a\\nb\\n'\n# → a\necho '{\"rid\":\"abc\",\"t\":\"2026-03-02T10:00:00Z\"}'\n# → {\"rid\":\"…\",\"t\":\"…\"}\n"
+	script, expects := instrument(block, "test#1", 0, false)
+	out, err := exec.Command(bash, "-u", "-c", script).Output()
+	if err != nil {
+		t.Fatalf("bash: %v", err)
+	}
+	got := segments(string(out))
+	if len(expects) != 4 || len(got) != 4 {
+		t.Fatalf("%d outputs shown, %d printed, want 4 and 4:\n%s", len(expects), len(got), script)
+	}
+	for i, wantMatch := range []bool{true, false, false, true} {
+		if msg := compareOutput(expects[i].want, got[i]); (msg == "") != wantMatch {
+			t.Errorf("output %d (%q against %q): match %v, want %v", i, got[i], expects[i].want, msg == "", wantMatch)
+		}
+	}
+	// An unset variable stops the walkthrough.
+	if err := exec.Command(bash, "-u", "-c", "echo $UNSET_IN_WALKTHROUGH").Run(); err == nil {
+		t.Error("bash -u ran a command with an unset variable")
+	}
 }
