@@ -138,3 +138,18 @@ func TestVersionFromLdflags(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingDataDirectorySaysItOnce: a data file in a directory that does not exist is
+// refused with the file and the directory named once each, not "lock F: open F.lock: …".
+func TestMissingDataDirectorySaysItOnce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "missing")
+	data := filepath.Join(dir, "x.db")
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--data", data}, &out, &out)
+	if err == nil || strings.Count(err.Error(), data) != 1 || !strings.Contains(err.Error(), "directory "+dir+" does not exist") {
+		t.Errorf("serve --data %s: %v, want the file named once and the missing directory", data, err)
+	}
+	if _, statErr := os.Stat(dir); !os.IsNotExist(statErr) {
+		t.Errorf("serve --data %s made the directory (%v)", data, statErr)
+	}
+}

@@ -5,7 +5,9 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,8 +24,11 @@ func lockPath(path string) string { return path + ".lock" }
 // owner closes: removing it would let two processes lock two different files of the same name.
 func lock(path string) (*os.File, error) {
 	f, err := os.OpenFile(lockPath(path), os.O_RDWR|os.O_CREATE, 0o644)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("store: data file %s: directory %s does not exist", path, filepath.Dir(path))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("store: lock %s: %w", path, err)
+		return nil, fmt.Errorf("store: lock: %w", err) // the error names the lock file
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		defer f.Close()
