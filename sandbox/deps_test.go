@@ -23,8 +23,8 @@ var owners = map[string]string{
 	"github.com/brianvoe/gofakeit":          "sandbox/internal/fixture",
 	"gopkg.in/yaml.v3":                      "sandbox/internal/yamldoc",
 	"github.com/skip2/go-qrcode":            "sandbox/internal/qrimage",
-	"github.com/chromedp/chromedp":          "", // tests only: the Jincheng app page in a browser
-	"github.com/makiuchi-d/gozxing":         "", // tests only: reading QR codes back
+	"github.com/chromedp/chromedp":          "",                         // tests only: the Jincheng app page in a browser
+	"github.com/makiuchi-d/gozxing":         "sandbox/internal/qrimage", // reading QR codes back (the scan by image)
 	"github.com/gin-gonic/gin":              "*",
 	"github.com/tidwall/gjson":              "sandbox/internal/scenario", // JSON paths in expectations
 	"github.com/santhosh-tekuri/jsonschema": "",                          // tests only: scenario.schema.json

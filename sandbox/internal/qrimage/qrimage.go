@@ -1,16 +1,23 @@
 // Package qrimage draws QR codes as JPEG images, the form in which WeChat's showqrcode serves a
-// parametric code. It is the only package that imports the QR encoder (github.com/skip2/go-qrcode);
-// the JPEG step is the standard library's image/jpeg.
+// parametric code, and reads them back out of an image, as a phone's camera does for the scan
+// simulator. It is the only package that imports the QR encoder (github.com/skip2/go-qrcode) and
+// the decoder (github.com/makiuchi-d/gozxing, a port of ZXing); the image formats are the
+// standard library's.
 package qrimage
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
+	_ "image/gif" // Decode reads GIF images too
 	"image/jpeg"
+	_ "image/png" // and PNG ones
 
+	"github.com/makiuchi-d/gozxing"
+	zxingqr "github.com/makiuchi-d/gozxing/qrcode"
 	qrcode "github.com/skip2/go-qrcode"
 )
 
@@ -42,4 +49,30 @@ func JPEG(content string, size int) ([]byte, error) {
 		return nil, fmt.Errorf("qrimage: jpeg: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// ErrNotAnImage is returned by Decode for bytes that are not a PNG, JPEG or GIF image.
+var ErrNotAnImage = errors.New("qrimage: not a PNG, JPEG or GIF image")
+
+// ErrNoCode is returned by Decode for an image in which no QR code can be read.
+var ErrNoCode = errors.New("qrimage: no QR code found in the image")
+
+// Decode reads the content of the QR code in a PNG, JPEG or GIF image, trying hard (as a phone
+// does with a photo): the image need not be a clean render. It answers ErrNotAnImage or ErrNoCode,
+// wrapped, when there is nothing to read.
+func Decode(b []byte) (string, error) {
+	img, _, err := image.Decode(bytes.NewReader(b))
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNotAnImage, err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNoCode, err)
+	}
+	hints := map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}
+	res, err := zxingqr.NewQRCodeReader().Decode(bmp, hints)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNoCode, err)
+	}
+	return res.GetText(), nil
 }

@@ -2,7 +2,10 @@ package qrimage_test
 
 import (
 	"bytes"
+	"errors"
+	"image"
 	"image/jpeg"
+	"image/png"
 	"testing"
 
 	"github.com/makiuchi-d/gozxing"
@@ -78,5 +81,41 @@ func TestJPEGRefuses(t *testing.T) {
 	}
 	if _, err := qrimage.JPEG(string(make([]byte, 4000)), qrimage.Size); err == nil {
 		t.Error("JPEG of 4000 bytes (beyond QR capacity): no error")
+	}
+}
+
+// TestDecode reads a code back from its JPEG and from a PNG of it; bytes that are no image and an
+// image without a code are told apart.
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	const content = "http://weixin.qq.com/q/kZgfwMTm72WWPkovabbI"
+	b, err := qrimage.JPEG(content, qrimage.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := qrimage.Decode(b); err != nil || got != content {
+		t.Errorf("Decode(JPEG) = %q, %v; want %q", got, err, content)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pngBytes bytes.Buffer
+	if err := png.Encode(&pngBytes, img); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := qrimage.Decode(pngBytes.Bytes()); err != nil || got != content {
+		t.Errorf("Decode(PNG) = %q, %v; want %q", got, err, content)
+	}
+	if _, err := qrimage.Decode([]byte("not an image")); !errors.Is(err, qrimage.ErrNotAnImage) {
+		t.Errorf("Decode(text) error = %v, want ErrNotAnImage", err)
+	}
+	blank := image.NewGray(image.Rect(0, 0, 64, 64))
+	var blankPNG bytes.Buffer
+	if err := png.Encode(&blankPNG, blank); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := qrimage.Decode(blankPNG.Bytes()); !errors.Is(err, qrimage.ErrNoCode) {
+		t.Errorf("Decode(blank) error = %v, want ErrNoCode", err)
 	}
 }

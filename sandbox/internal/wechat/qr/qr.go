@@ -74,5 +74,6 @@ func (e *Emulator) Routes(r endpoint.Routes) {
 	e.registerQRJumpRoutes(r)
 	e.registerLinkRoutes(r)
 	e.registerScanRoutes(r)
+	e.registerCodeListRoutes(r)
 	e.registerShowItemRoutes(r)
 }
