@@ -17,8 +17,8 @@ import (
 // benchSoak serves the binary on a data file and drives mixed load at it — token calls, reads
 // and bench's write (a permanent QR code, one of 90,000 scenes) — from concurrency clients at
 // the maximum rate for d, printing the server's RSS and the data file's size each minute.
-// Temporary codes are left out: the sandbox remembers one a day past its expiry
-// (wechat.ExpiredMemory), so at this rate they grow the state for a day by design.
+// Temporary codes are left out: the sandbox remembers one 5 minutes past its expiry
+// (qr.ExpiredCodeMemory), so they hold the state at that many minutes of writes.
 func benchSoak(ctx context.Context, d time.Duration, concurrency int, stdout io.Writer) error {
 	dir, err := os.MkdirTemp("", "citysandbox-soak-")
 	if err != nil {

@@ -18,9 +18,10 @@
 // pushes subscribe or SCAN to the account's server (scan.go, through the core's followers).
 //
 // What is kept, and for how long (sandbox time; the store forgets the rest, see package store):
-// a temporary code a day (wechat.ExpiredMemory) after it expires — until then the scan simulator
-// tells it from an unknown code — and a month's QR-jump publish count once the month is over;
-// permanent codes, QR-jump rules, links and scan-to-follow settings for good.
+// a temporary code 5 minutes (ExpiredCodeMemory) after it expires — showqrcode answers it 404
+// from its expiry, as WeChat does; until it is forgotten the scan simulator says "expired"
+// rather than "unknown" — and a month's QR-jump publish count once the month is over; permanent
+// codes, QR-jump rules, links and scan-to-follow settings for good.
 package qr
 
 import (

@@ -100,14 +100,20 @@ func (q *QRCode) Scene() string {
 	return strconv.FormatUint(uint64(q.SceneID), 10)
 }
 
-// ForgetAt implements store.Forgettable: a temporary code is forgotten wechat.ExpiredMemory
-// after it expired (until then the scan simulator tells an expired code from an unknown one;
-// showqrcode answers both alike); a permanent one is kept.
+// ExpiredCodeMemory is how long a temporary code is kept once it expired. WeChat answers an
+// expired ticket as it answers an unknown one (showqrcode: a bare 404), so nothing on the
+// platform's paths needs the record; for these few minutes the scan simulator still says
+// "expired" rather than "unknown", and the journal names the expiry, so that a test which scans
+// a code just too late learns why.
+const ExpiredCodeMemory = 5 * time.Minute
+
+// ForgetAt implements store.Forgettable: a temporary code is forgotten ExpiredCodeMemory after
+// it expired; a permanent one is kept.
 func (q QRCode) ForgetAt() time.Time {
 	if q.ExpiresAt == nil {
 		return time.Time{}
 	}
-	return q.ExpiresAt.Add(wechat.ExpiredMemory)
+	return q.ExpiresAt.Add(ExpiredCodeMemory)
 }
 
 // live reports whether the code can still be shown and scanned at now.

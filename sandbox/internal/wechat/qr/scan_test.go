@@ -11,6 +11,7 @@ import (
 
 	"github.com/citysandbox/citysandbox/sandbox"
 	"github.com/citysandbox/citysandbox/sandbox/internal/testkit"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat/qr"
 )
 
 // link links two accounts through POST /_sandbox/wechat/apps/{appid}/links.
@@ -213,5 +214,41 @@ func TestLinks(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestExpiredTemporaryCodeIsForgottenMinutesLater follows a 60-second code past its expiry:
+// showqrcode answers 404 from the expiry on, the scan simulator says "expired" until
+// ExpiredCodeMemory has passed, and then the record is gone and the code is "unknown".
+func TestExpiredTemporaryCodeIsForgottenMinutesLater(t *testing.T) {
+	t.Parallel()
+	w := newJumpWorld(t)
+	out := w.Post(qrCreate, w.oaTok, map[string]any{"action_name": "QR_SCENE", "expire_seconds": 60, "action_info": map[string]any{"scene": map[string]any{"scene_id": 6}}})
+	temp, ticket := out.JSON["url"].(string), out.JSON["ticket"].(string)
+	show := func() int {
+		return w.Do(http.MethodGet, "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket="+url.QueryEscape(ticket), nil).Status
+	}
+	if n := len(w.StoredKeys("wechat:qrcode:code:")); n != 1 {
+		t.Fatalf("%d codes stored after qrcode/create, want 1", n)
+	}
+	w.Advance(60*time.Second + qr.ExpiredCodeMemory - time.Second)
+	if got := scan(w.Kit, temp, ""); got["action"] != "invalid_code" || got["reason"] != "expired" {
+		t.Errorf("a second before it is forgotten: %v, want invalid_code expired", got)
+	}
+	if status := show(); status != http.StatusNotFound {
+		t.Errorf("showqrcode of the expired code: %d, want 404", status)
+	}
+	if n := len(w.StoredKeys("wechat:qrcode:code:")); n != 1 {
+		t.Errorf("%d codes stored a second before the code is forgotten, want 1", n)
+	}
+	w.Advance(time.Second)
+	if keys := w.StoredKeys("wechat:qrcode:code:"); len(keys) != 0 {
+		t.Errorf("still stored %s after expiry: %v", qr.ExpiredCodeMemory, keys)
+	}
+	if got := scan(w.Kit, temp, ""); got["action"] != "invalid_code" || got["reason"] != "unknown" {
+		t.Errorf("a forgotten code: %v, want invalid_code unknown", got)
+	}
+	if status := show(); status != http.StatusNotFound {
+		t.Errorf("showqrcode of the forgotten code: %d, want 404", status)
 	}
 }
