@@ -3,8 +3,10 @@ package sandbox_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +36,26 @@ func TestConsoleInChromium(t *testing.T) {
 	codeURL := code.Str("url")
 	if codeURL == "" {
 		t.Fatalf("qrcode: %s", code)
+	}
+	// A temporary code whose image the console uploads, as a user would from a photo.
+	upload := k.Post("/cgi-bin/qrcode/create", tok, `{"action_name":"QR_STR_SCENE","expire_seconds":3600,"action_info":{"scene":{"scene_str":"upload-1"}}}`)
+	img := k.Do(http.MethodGet, "/cgi-bin/showqrcode?ticket="+url.QueryEscape(upload.Str("ticket")), nil)
+	if img.Status != http.StatusOK {
+		t.Fatalf("showqrcode: %d", img.Status)
+	}
+	imagePath := filepath.Join(t.TempDir(), "code.jpg")
+	if err := os.WriteFile(imagePath, img.Raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A pending City Service application for the console's operator to decide.
+	csApp := k.DoHeader(http.MethodPost, "/_sandbox/wechat/cityservice/applications", auth, map[string]any{
+		"subject_name": "晋城市政务服务管理局", "appid": testkit.ServiceAppID,
+		"jump_scenes": []int{0, 1, 3}, "page_types": []int{0, 1, 2},
+		"contact_unit": "晋城市政务服务管理局", "contact_person": "王敏",
+		"contact_phone": "0356-2021234", "contact_wechat": "wangmin_jc",
+	})
+	if csApp.Status != http.StatusCreated {
+		t.Fatalf("city service application: %s", csApp)
 	}
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -107,16 +129,81 @@ func TestConsoleInChromium(t *testing.T) {
 	if ev := rcv.Wait(1)[0]; ev.Str("Event") != "subscribe" || ev.Str("EventKey") != "qrscene_7" {
 		t.Errorf("push = %s", ev.Plain)
 	}
+
+	// Scan by image: without a file the platform says what is wrong; with the code's image the
+	// sandbox reads it and scans it as bob, who follows: the push and the journal line follow.
+	run("scan no image", chromedp.Click(css(`#scan-image button`)), chromedp.WaitVisible(css(`#scan-error:not(:empty)`)))
+	if got := text("#scan-error"); !strings.Contains(got, "400 invalid_image") {
+		t.Errorf("scan without an image: %q, want the platform's invalid_image", got)
+	}
+	run("scan image", chromedp.SetUploadFiles(css(`#scan-image input[type=file]`), []string{imagePath}),
+		chromedp.SendKeys(css(`#scan-image input[name=user]`), "bob"),
+		chromedp.Click(css(`#scan-image button`)), chromedp.WaitVisible(css(`#scan-result:not(:empty)`)))
+	if got := text("#scan-result"); !strings.Contains(got, "follow_official_account") || !strings.Contains(got, upload.Str("url")) || !strings.Contains(got, "upload-1") {
+		t.Errorf("scan of the image: %q, want a follow by %s", got, upload.Str("url"))
+	}
+	if got := text("#scan-error"); got != "" {
+		t.Errorf("scan error after a good scan: %q", got)
+	}
+	shot("scan-image")
+	if ev := rcv.Wait(2)[1]; ev.Str("Event") != "subscribe" || ev.Str("EventKey") != "qrscene_upload-1" {
+		t.Errorf("push of the image scan = %s", ev.Plain)
+	}
 	run("journal line", chromedp.Click(css(`header a[data-panel=journal]`)),
 		chromedp.WaitVisible(css(`#journal-list tr.entry td:nth-child(3)`)))
-	events, err := chromedp.Run(ctx, chromedp.Poll[string](`[...document.querySelectorAll("#journal-list tr.entry td:nth-child(3)")].map(td => td.textContent).filter(t => t === "scan").join(" ")`, chromedp.WithPollingTimeout(10*time.Second)))
+	events, err := chromedp.Run(ctx, chromedp.Poll[string](`(() => { const s = [...document.querySelectorAll("#journal-list tr.entry td:nth-child(3)")].map(td => td.textContent).filter(t => t === "scan"); return s.length >= 2 && s.join(" "); })()`, chromedp.WithPollingTimeout(10*time.Second)))
 	if err != nil {
-		t.Fatalf("scan line: %v", err)
+		t.Fatalf("scan lines: %v", err)
 	}
-	if !strings.Contains(events, "scan") {
-		t.Errorf("journal lines = %q, want the scan", events)
+	if events != "scan scan" {
+		t.Errorf("journal lines = %q, want the two scans (url and image)", events)
 	}
 	shot("journal")
+
+	// Paging: three a page; Older shows the three before, as the control API has them; Newer
+	// comes back to the newest (live again).
+	seqsShown := func() []string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#journal-list tr.entry")].map(tr => tr.dataset.seq).join(" ")`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Fields(s)
+	}
+	run("per page", chromedp.SetValue(css(`#journal-filter input[name=limit]`), "3"), chromedp.Click(css(`#journal-filter button`)))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelectorAll("#journal-list tr.entry").length === 3`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("a page of 3: %v", err)
+	}
+	newest := seqsShown()
+	run("older", chromedp.Click(css(`#journal-older`)), chromedp.WaitVisible(css(`#journal-state`)))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#journal-state").textContent === "paused"`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("older page: %v", err)
+	}
+	older := seqsShown()
+	wantPage := k.DoHeader(http.MethodGet, "/_sandbox/requests?control=false&limit=3&before="+newest[len(newest)-1], auth, nil)
+	var wantSeqs []string
+	for _, e := range wantPage.JSON["requests"].([]any) {
+		wantSeqs = append([]string{strconv.Itoa(int(e.(map[string]any)["seq"].(float64)))}, wantSeqs...)
+	}
+	if strings.Join(older, " ") != strings.Join(wantSeqs, " ") || len(older) != 3 {
+		t.Errorf("older page shows %v (newest was %v), want %v", older, newest, wantSeqs)
+	}
+	shot("journal-older")
+	run("newer", chromedp.Click(css(`#journal-newer`)))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#journal-state").textContent === "live" && document.querySelector("#journal-list tr.entry").dataset.seq === "`+newest[0]+`"`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("newer page: %v (shows %v)", err, seqsShown())
+	}
+	run("per page back", chromedp.SetValue(css(`#journal-filter input[name=limit]`), "200"), chromedp.Click(css(`#journal-filter button`)))
+
+	// QR codes: both issued codes, each with its image, which the page loaded.
+	run("qrcodes", chromedp.Click(css(`header a[data-panel=qrcodes]`)), chromedp.WaitVisible(css(`#qrcodes[data-loaded] tr.qrcode`)))
+	if got := text("#qrcodes-list"); !strings.Contains(got, codeURL) || !strings.Contains(got, upload.Str("url")) || !strings.Contains(got, "permanent") || !strings.Contains(got, "temporary") {
+		t.Errorf("qrcodes panel: %q", got)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const i = [...document.querySelectorAll("#qrcodes-list img.qr")]; return i.length === 2 && i.every(x => x.complete && x.naturalWidth === 430); })()`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("QR images not loaded: %v", err)
+	}
+	shot("qrcodes")
 
 	// The clock panel moves the clock; a bad duration shows the platform's error.
 	before := k.DoHeader(http.MethodGet, "/_sandbox/clock", auth, nil).Str("now")
@@ -192,6 +279,40 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("jincheng reject without a reason: %q", got)
 	}
 	shot("jincheng")
+
+	// City Service: a grant the application did not ask for is refused by the platform, and
+	// leaves it pending; an approval from the console approves it.
+	csStatus := func() string {
+		t.Helper()
+		a := k.DoHeader(http.MethodGet, "/_sandbox/wechat/cityservice/applications?appid="+testkit.ServiceAppID, auth, nil)
+		apps, _ := a.JSON["applications"].([]any)
+		if len(apps) != 1 {
+			t.Fatalf("applications: %s", a)
+		}
+		return apps[0].(map[string]any)["status"].(string)
+	}
+	run("cityservice", chromedp.Click(css(`header a[data-panel=cityservice]`)), chromedp.WaitVisible(css(`#cityservice[data-loaded] tr.csapp`)),
+		chromedp.SendKeys(css(`#cityservice-list tr.csapp input[name=page_types]`), "3"),
+		chromedp.Click(css(`#cityservice-list tr.csapp button.approve`)), chromedp.WaitVisible(css(`#cityservice-error:not(:empty)`)))
+	if got := text("#cityservice-error"); !strings.Contains(got, "400 invalid_grant") || !strings.Contains(got, "page type 3") {
+		t.Errorf("approve with an ungranted page type: %q, want the platform's invalid_grant", got)
+	}
+	if st := csStatus(); st != "pending" {
+		t.Errorf("after a refused approval the application is %s", st)
+	}
+	shot("cityservice-error")
+	run("approve", chromedp.SetValue(css(`#cityservice-list tr.csapp input[name=page_types]`), "0 1"),
+		chromedp.Click(css(`#cityservice-list tr.csapp button.approve`)), chromedp.WaitVisible(css(`#cityservice-result:not(:empty)`)))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#cityservice-list tr.csapp td.status").textContent.startsWith("approved")`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("the page never showed the approval: %v (%q)", err, text("#cityservice-list"))
+	}
+	if st := csStatus(); st != "approved" {
+		t.Errorf("after the console's approval the application is %s", st)
+	}
+	if got := text("#cityservice-list"); !strings.Contains(got, "pages 0 1,") {
+		t.Errorf("granted page types: %q, want 0 1", got)
+	}
+	shot("cityservice")
 	run("contract", chromedp.Click(css(`header a[data-panel=contract]`)), chromedp.WaitVisible(css(`#contract[data-loaded] #contract-list tr`)))
 	if got := text("#contract-list"); !strings.Contains(got, "createQRCode") {
 		t.Errorf("contract panel: %q", got)
@@ -215,4 +336,37 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Errorf("second follow: %q", got)
 	}
 	shot("simulators")
+
+	// The reviewer: a one-star review posted from the console; revising it before the developer
+	// offers a compromise is refused by the platform; after confirmcompromise the reviewer
+	// revises it from the console.
+	run("post a review", chromedp.SendKeys(css(`#review input[name=appid]`), testkit.MiniAppID),
+		chromedp.SendKeys(css(`#review input[name=score]`), "1"), chromedp.SendKeys(css(`#review input[name=txt]`), "等了一个小时"),
+		chromedp.Click(css(`#review button`)), chromedp.WaitVisible(css(`#verb-result:not(:empty)`)))
+	commentID, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#review-revise input[name=commentId]").value`))
+	if err != nil || commentID == "" {
+		t.Fatalf("the posted review's comment id was not filled in: %q, %v (%s)", commentID, err, text("#verb-result"))
+	}
+	run("revise too early", chromedp.Click(css(`#review-revise button`)), chromedp.WaitVisible(css(`#verb-error:not(:empty)`)))
+	if got := text("#verb-error"); !strings.Contains(got, "409 no_compromise_offer") {
+		t.Errorf("revise before a compromise: %q", got)
+	}
+	mpTok := k.Token(testkit.MiniAppID, testkit.MiniSecret)
+	if a := k.Post("/wxaapi/comment/confirmcompromise", mpTok, map[string]any{"commentId": commentID, "picList": []string{}, "content": "全额退款"}); a.JSON["errcode"] != float64(0) {
+		t.Fatalf("confirmcompromise: %s", a)
+	}
+	run("see the review", chromedp.Click(css(`#review-get button`)), chromedp.WaitVisible(css(`#verb-result:not(:empty)`)))
+	if got := text("#verb-result"); !strings.Contains(got, "全额退款") {
+		t.Errorf("the reviewer's view lacks the compromise offer: %q", got)
+	}
+	run("revise", chromedp.SendKeys(css(`#review-revise input[name=score]`), "5"), chromedp.SendKeys(css(`#review-revise input[name=txt]`), "退款很快"),
+		chromedp.Click(css(`#review-revise button`)), chromedp.WaitVisible(css(`#verb-result:not(:empty)`)))
+	if got := text("#verb-error"); got != "" {
+		t.Errorf("revise: %q", got)
+	}
+	// WeChat counts stars in hundredths: five stars are 500.
+	if r := k.DoHeader(http.MethodGet, "/_sandbox/wechat/reviews/"+commentID, auth, nil); r.JSON["score"] != float64(500) || r.Str("txt") != "退款很快" {
+		t.Errorf("review after the console's revision: %s", r)
+	}
+	shot("reviewer")
 }

@@ -28,7 +28,8 @@ var consolePage = template.Must(template.ParseFS(consoleFiles, "console/index.ht
 // consolePanels are the console's panels, in the order of its navigation.
 var consolePanels = []struct{ ID, Title string }{
 	{"apps", "Apps"}, {"journal", "Journal"}, {"clock", "Clock"}, {"faults", "Faults"}, {"scan", "Scan"},
-	{"pushes", "Pushes"}, {"jincheng", "Jincheng apps"}, {"contract", "Contract"},
+	{"qrcodes", "QR codes"}, {"pushes", "Pushes"}, {"cityservice", "City Service"}, {"jincheng", "Jincheng apps"},
+	{"contract", "Contract"},
 }
 
 // streamLimit is how many kept entries a stream sends first when the client names no limit.
