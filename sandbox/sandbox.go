@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -155,7 +154,11 @@ func newServer(cfg config) (*Server, error) {
 	s := &Server{cfg: cfg, logger: cfg.logger}
 	s.seed.Store(cfg.seed)
 	if s.logger == nil {
-		s.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		s.logger = slog.New(slog.DiscardHandler) // disabled at every level: a log line costs nothing
+	}
+	if cfg.namespace != "" {
+		// A namespace's lines say whose they are; the hub's default sandbox's carry no name.
+		s.logger = s.logger.With(slog.String("namespace", cfg.namespace))
 	}
 	switch {
 	case cfg.frozen:
@@ -225,7 +228,7 @@ func (s *Server) build() error {
 	var err error
 	s.push = push.New(push.Deps{
 		Store: s.store, Clock: s.clock, Rand: s.rand, Journal: s.journal,
-		Timeout: s.cfg.pushTimeout, Tries: s.cfg.pushTries,
+		Timeout: s.cfg.pushTimeout, Tries: s.cfg.pushTries, Logger: s.logger,
 		// A push URL on a mapped host goes to the mapped address (scenario receivers are found
 		// that way); any other goes where it says.
 		Client: s.hosts.Client(hostmap.MappedOrDirect, 0),
@@ -250,6 +253,7 @@ func (s *Server) build() error {
 		ClockMoved: s.clockMoved,
 		Reseed:     s.seed.Store,
 		Hosts:      s.hosts,
+		Logger:     s.logger,
 	})
 	s.contract = scenario.NewContract(s.spec)
 	s.journal.Observe(s.contract.Observe)
@@ -477,6 +481,19 @@ const servingStream = 0x5e41d5a4d8c3b2a1
 
 // reset empties the store (all of it, or one platform's keys) and loads the fixtures again.
 func (s *Server) reset(platform string) error {
+	if err := s.resetState(platform); err != nil {
+		return err
+	}
+	name := platform
+	if name == "" {
+		name = "all"
+	}
+	s.logger.LogAttrs(context.Background(), slog.LevelInfo, "reset", slog.String("platform", name), slog.Uint64("seed", s.seed.Load()))
+	return nil
+}
+
+// resetState is reset's work.
+func (s *Server) resetState(platform string) error {
 	if platform == "" || platform == "wechat" {
 		// Before the store changes: no delivery of the old state writes into the new one.
 		s.push.Reset()
@@ -536,6 +553,7 @@ func (s *Server) restore(snapshot []byte) error {
 		return err
 	}
 	s.forgetMemory("wechat")
+	s.logger.LogAttrs(context.Background(), slog.LevelInfo, "state restored", slog.Int("bytes", len(snapshot)))
 	return nil
 }
 
@@ -563,6 +581,7 @@ func (s *Server) Now() time.Time { return s.clock.Now() }
 // due. A move that cannot be recorded is logged: the control verb answers it with an error.
 func (s *Server) Advance(d time.Duration) {
 	s.clock.Advance(d)
+	s.control.LogClockMove("advance", d)
 	if err := s.clockMoved(); err != nil {
 		s.logger.Error("clock move", "err", err)
 	}
@@ -571,6 +590,7 @@ func (s *Server) Advance(d time.Duration) {
 // SetTime moves the sandbox clock to t, records the move and delivers the pushes that fall due.
 func (s *Server) SetTime(t time.Time) {
 	s.clock.Set(t)
+	s.control.LogClockMove("set", 0)
 	if err := s.clockMoved(); err != nil {
 		s.logger.Error("clock move", "err", err)
 	}
@@ -581,6 +601,7 @@ func (s *Server) SetTime(t time.Time) {
 // POST /_sandbox/clock {"real":true}).
 func (s *Server) RealTime() {
 	s.clock.Run(0)
+	s.control.LogClockMove("real", 0)
 	if err := s.clockMoved(); err != nil {
 		s.logger.Error("clock move", "err", err)
 	}

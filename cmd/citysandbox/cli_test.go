@@ -55,6 +55,7 @@ func TestUsageErrorsNameTheArgument(t *testing.T) {
 		{[]string{"frobnicate"}, `"frobnicate"`},
 		{[]string{"help", "frobnicate"}, `"frobnicate"`},
 		{[]string{"serve", "--sync", "never"}, "--sync"},
+		{[]string{"serve", "--log-format", "xml"}, "--log-format"},
 		{[]string{"serve", "--max-namespaces", "0"}, "--max-namespaces"},
 	} {
 		var out, errOut bytes.Buffer

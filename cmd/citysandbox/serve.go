@@ -23,7 +23,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed of every random value")
 	fixturesDir := fs.String("fixtures", "", "directory that replaces the built-in fixtures")
 	adminToken := fs.String("admin-token", "", "token required on /_sandbox/ routes (but health and ca.pem) and the simulated 晋来办 app (/jincheng/app/): a bearer token, or a browser's Basic password")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logLevel := fs.String("log-level", "info", "debug, info (a line per request, push, clock move, reset and fault fired), warn or error")
+	logFormat := fs.String("log-format", "text", "text (key=value) or json (one object a line), on stderr")
 	trustedProxies := fs.String("trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For/X-Real-IP give the client address (default: none, the connection's address)")
 	syncPolicy := fs.String("sync", "second", `when the data file is flushed to the disk: "second" (a power loss can lose the last second) or "always" (an fsync per write)`)
 	record := fs.String("record", "", "write the traffic of this run as a scenario to FILE on shutdown (freezes the clock; state in memory unless --data is given)")
@@ -52,11 +53,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usageError("--log-level: %v", err)
 	}
+	var newHandler func(io.Writer, *slog.HandlerOptions) slog.Handler
+	switch *logFormat {
+	case "text":
+		newHandler = func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewTextHandler(w, o) }
+	case "json":
+		newHandler = func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewJSONHandler(w, o) }
+	default:
+		return usageError("--log-format: %q is neither text nor json", *logFormat)
+	}
 	sync, err := sandbox.ParseSync(*syncPolicy)
 	if err != nil {
 		return usageError("--sync: %v", err)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(newHandler(stderr, &slog.HandlerOptions{Level: level}))
 	opts := []sandbox.Option{
 		sandbox.WithSeed(*seed), sandbox.WithStorePath(*data), sandbox.WithAdminToken(*adminToken),
 		sandbox.WithLogger(logger), sandbox.WithVersion(version), sandbox.WithResolve(resolve...),

@@ -6,8 +6,10 @@
 package control
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -43,6 +45,8 @@ type Deps struct {
 	ClockMoved func() error
 	// Hosts is the map of hosts to local addresses that /_sandbox/hosts shows and changes.
 	Hosts *hostmap.Map
+	// Logger gets a line per clock move (LogClockMove). Nil: no lines.
+	Logger *slog.Logger
 }
 
 // Plane is the control plane.
@@ -52,7 +56,27 @@ type Plane struct {
 }
 
 // New returns the control plane.
-func New(d Deps) *Plane { return &Plane{deps: d} }
+func New(d Deps) *Plane {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Plane{deps: d}
+}
+
+// LogClockMove writes the line of a clock move (at info): move is "advance" (by d), "set",
+// "freeze" or "real"; the line says where the clock now stands and whether it is frozen.
+func (p *Plane) LogClockMove(move string, d time.Duration) {
+	ctx := context.Background()
+	if !p.deps.Logger.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("move", move)}
+	if move == "advance" {
+		attrs = append(attrs, slog.Duration("by", d))
+	}
+	attrs = append(attrs, slog.Time("now", p.deps.Clock.Now()), slog.Bool("frozen", p.deps.Clock.Frozen()))
+	p.deps.Logger.LogAttrs(ctx, slog.LevelInfo, "clock moved", attrs...)
+}
 
 // Name implements endpoint.Platform.
 func (p *Plane) Name() string { return "control" }
@@ -193,6 +217,7 @@ func (p *Plane) handleReset(c *endpoint.Call) (any, error) {
 			return nil, &apierr.Error{Kind: apierr.Invalid, Name: "invalid_reset", Reason: fmt.Sprintf("clock %q is not an RFC 3339 time", req.Clock)}
 		}
 		p.deps.Clock.Freeze(t.UTC()) // as sandboxtest and New's clocks: times render the same
+		p.LogClockMove("freeze", 0)
 	}
 	if req.Seed != nil && p.deps.Reseed != nil {
 		p.deps.Reseed(*req.Seed)
@@ -229,6 +254,7 @@ func (p *Plane) handleMoveClock(c *endpoint.Call) (any, error) {
 	invalid := func(format string, args ...any) error {
 		return &apierr.Error{Kind: apierr.Invalid, Name: "invalid_clock", Reason: fmt.Sprintf(format, args...)}
 	}
+	move, by := "", time.Duration(0)
 	given := 0
 	for _, g := range []bool{req.Advance != "", req.Set != "", req.Real, req.Freeze != nil} {
 		if g {
@@ -247,15 +273,18 @@ func (p *Plane) handleMoveClock(c *endpoint.Call) (any, error) {
 			return nil, invalid("advance must not be negative; use set to go back, or real for wall time")
 		}
 		p.deps.Clock.Advance(d)
+		move, by = "advance", d
 	case req.Set != "":
 		t, err := time.Parse(time.RFC3339, req.Set)
 		if err != nil {
 			return nil, invalid("set %q is not an RFC 3339 time", req.Set)
 		}
 		p.deps.Clock.Set(t)
+		move = "set"
 	case req.Real:
 		// Back to wall time: running, no offset, whether the clock was moved or frozen.
 		p.deps.Clock.Run(0)
+		move = "real"
 	case req.Freeze != nil && *req.Freeze:
 		// Stop where it is now; a frozen clock stays where it stands.
 		if !p.deps.Clock.Frozen() {
@@ -267,6 +296,7 @@ func (p *Plane) handleMoveClock(c *endpoint.Call) (any, error) {
 	default:
 		return nil, invalid("give advance, set, real or freeze")
 	}
+	p.LogClockMove(move, by)
 	if p.deps.ClockMoved != nil {
 		if err := p.deps.ClockMoved(); err != nil {
 			return nil, err

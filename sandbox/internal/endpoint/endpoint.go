@@ -11,7 +11,8 @@
 //  6. the platform renders the result or error in its envelope; with response validation on
 //     (always in tests) the answer is checked against the spec, its code included: an error
 //     answer must carry a code its operation declares (an injected fault's excepted);
-//  7. the journal entry is closed.
+//  7. the journal entry is closed, and the request logged (one line at info, when the logger
+//     is enabled at info: method, path, appid, status, errcode, reason, duration, rid).
 //
 // A handler returns a value or an *apierr.Error; any other error, and any panic, becomes the
 // platform's internal error and is logged with the operation.
@@ -125,6 +126,10 @@ type Call struct {
 	entry journal.Entry
 	held  []Held
 	leak  *journal.Leak
+	// started is the wall time the request arrived at, taken only when the request is logged
+	// (logged): the duration in the log line measures the sandbox, not sandbox time.
+	started time.Time
+	logged  bool
 }
 
 // MarkLeak marks the call's journal entry as a production leak of kind (a journal.Leak*
@@ -237,6 +242,9 @@ type Pipeline struct {
 // Mount registers a gin route for every operation in the spec and checks that every operation
 // has a handler and every handler an operation.
 func Mount(engine *gin.Engine, deps Deps) (*Pipeline, error) {
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
 	p := &Pipeline{deps: deps, platforms: map[string]Platform{}}
 	for _, pl := range deps.Platforms {
 		p.platforms[pl.Name()] = pl
@@ -309,6 +317,10 @@ func (p *Pipeline) open(g *gin.Context, op *spec.Operation, pl Platform) *Call {
 	}
 	if op != nil {
 		c.entry.Operation = op.ID
+	}
+	// A disabled logger costs this one check: nothing is measured or allocated for it.
+	if c.logged = p.deps.Logger.Enabled(g.Request.Context(), slog.LevelInfo); c.logged {
+		c.started = time.Now() // wall time on purpose: the log line times the sandbox itself
 	}
 	return c
 }
@@ -419,6 +431,7 @@ func (p *Pipeline) run(c *Call, h HandlerFunc) (value any, err error) {
 		}
 		if f != nil {
 			c.entry.Fault = f.ID
+			p.logFault(c, f)
 			if f.LatencyMillis > 0 {
 				time.Sleep(time.Duration(f.LatencyMillis) * time.Millisecond)
 			}
@@ -523,6 +536,64 @@ func (p *Pipeline) close(c *Call, resp Response, aerr *apierr.Error) {
 	e.CostMillis = p.deps.Clock.Now().Sub(c.Now).Milliseconds()
 	e.Leak = c.leak
 	p.deps.Journal.Add(*e)
+	if c.logged {
+		p.logRequest(c, e)
+	}
+}
+
+// logRequest writes the request's line: what the journal entry says of it, and how long the
+// sandbox took (wall time).
+func (p *Pipeline) logRequest(c *Call, e *journal.Entry) {
+	attrs := make([]slog.Attr, 0, 11)
+	attrs = append(attrs, slog.String("method", e.Method), slog.String("path", e.Path))
+	if e.AppID != "" {
+		attrs = append(attrs, slog.String("appid", e.AppID))
+	}
+	attrs = append(attrs, slog.Int("status", e.Status))
+	if e.Errcode != 0 {
+		attrs = append(attrs, slog.Int("errcode", e.Errcode))
+	}
+	if e.ErrorName != "" {
+		attrs = append(attrs, slog.String("error", e.ErrorName))
+	}
+	if e.Reason != "" {
+		attrs = append(attrs, slog.String("reason", e.Reason))
+	}
+	if e.Fault != "" {
+		attrs = append(attrs, slog.String("fault", e.Fault))
+	}
+	if e.Operation != "" {
+		attrs = append(attrs, slog.String("op", e.Operation))
+	}
+	attrs = append(attrs, slog.Duration("duration", time.Since(c.started)))
+	if e.ID != "" {
+		attrs = append(attrs, slog.String("rid", e.ID))
+	}
+	p.deps.Logger.LogAttrs(c.Gin.Request.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// logFault writes the line of a fault applied to a request.
+func (p *Pipeline) logFault(c *Call, f *Fault) {
+	ctx := c.Gin.Request.Context()
+	if !p.deps.Logger.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("fault", f.ID), slog.String("method", c.entry.Method), slog.String("path", c.entry.Path)}
+	if c.AppID != "" {
+		attrs = append(attrs, slog.String("appid", c.AppID))
+	}
+	switch {
+	case f.Drop:
+		attrs = append(attrs, slog.Bool("drop", true))
+	case f.Errcode != 0:
+		attrs = append(attrs, slog.Int("errcode", f.Errcode))
+	case f.ErrorName != "":
+		attrs = append(attrs, slog.String("error", f.ErrorName))
+	}
+	if f.LatencyMillis > 0 {
+		attrs = append(attrs, slog.Int("latency_ms", f.LatencyMillis))
+	}
+	p.deps.Logger.LogAttrs(ctx, slog.LevelInfo, "fault fired", attrs...)
 }
 
 // serveUnrouted answers a path with no operation, or a known path with the wrong method. A

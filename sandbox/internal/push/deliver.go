@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -42,6 +43,9 @@ type Deps struct {
 	// Journal, if set, gets one entry per try (Event "push") and per handshake (Event
 	// "push_verify"). Nil: no entries.
 	Journal *journal.Journal
+	// Logger, if set, gets a line per try (info; warn for the last try of a push that failed)
+	// and per handshake. Nil: no lines.
+	Logger *slog.Logger
 	// Client sends the pushes. Nil: a client that uses no proxy and follows no redirect (WeChat
 	// does not follow them either).
 	Client *http.Client
@@ -189,6 +193,9 @@ func New(d Deps) *Deliverer {
 	if d.Concurrency <= 0 {
 		d.Concurrency = DefaultConcurrency
 	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
 	dl := &Deliverer{deps: d, q: newQueues()}
 	store.ForgetRecords[Delivery](d.Store, dl.deliveryPrefix())
 	return dl
@@ -313,8 +320,8 @@ func (d *Deliverer) journalFailure(dl *Delivery, err error) {
 	d.journal(journal.Entry{Event: "push", AppID: dl.AppID, Method: http.MethodPost, Path: dl.URL, Reason: err.Error()})
 }
 
-// try posts p once and says whether the receiver took it.
-func (d *Deliverer) try(ctx context.Context, t Target, p Prepared, n int) (Try, bool) {
+// try posts p once and says whether the receiver took it, and how long it took (wall time).
+func (d *Deliverer) try(ctx context.Context, t Target, p Prepared, n int) (Try, bool, time.Duration) {
 	tr := Try{N: n, At: d.deps.Clock.Now()}
 	status, answer, latency, err := d.send(ctx, http.MethodPost, p.URL, p.ContentType, p.Body)
 	tr.HTTPStatus, tr.Answer, tr.LatencyMillis = status, answer, d.reported(latency)
@@ -333,7 +340,35 @@ func (d *Deliverer) try(ctx context.Context, t Target, p Prepared, n int) (Try, 
 		Event: "push", AppID: t.AppID, Method: http.MethodPost, Path: p.URL, Status: status,
 		CostMillis: tr.LatencyMillis, RequestBody: journal.Trim(p.Body), Response: answer, Reason: tr.Error,
 	})
-	return tr, ok
+	return tr, ok, latency
+}
+
+// logTry writes the line of one try of dl (its last, n): the receiver (the URL without its
+// signature query), the event, the outcome — delivered, retry, or failed once the tries are
+// spent (at warn) — the receiver's HTTP status and the try's number.
+func (d *Deliverer) logTry(t Target, dl *Delivery, tr Try, latency time.Duration) {
+	level := slog.LevelInfo
+	outcome := "retry"
+	switch dl.Status {
+	case StatusDelivered:
+		outcome = "delivered"
+	case StatusFailed:
+		outcome, level = "failed", slog.LevelWarn
+	}
+	ctx := context.Background()
+	if !d.deps.Logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("url", t.URL), slog.String("event", dl.Event), slog.String("appid", dl.AppID),
+		slog.String("outcome", outcome), slog.Int("status", tr.HTTPStatus),
+		slog.Int("attempt", tr.N), slog.Int("tries", d.deps.Tries), slog.Duration("duration", latency),
+		slog.String("delivery", dl.ID),
+	}
+	if tr.Error != "" {
+		attrs = append(attrs, slog.String("error", tr.Error))
+	}
+	d.deps.Logger.LogAttrs(ctx, level, "push", attrs...)
 }
 
 // send makes one request with the timeout and reads at most answerCap bytes of the answer.
@@ -427,6 +462,15 @@ func (d *Deliverer) Verify(ctx context.Context, appid, rawURL, token string) err
 		Event: "push_verify", AppID: appid, Method: http.MethodGet, Path: u.String(), Status: status,
 		CostMillis: latency.Milliseconds(), Response: answer, Reason: reason,
 	})
+	if d.deps.Logger.Enabled(ctx, slog.LevelInfo) {
+		attrs := []slog.Attr{slog.String("url", rawURL), slog.String("appid", appid), slog.Int("status", status), slog.Duration("duration", latency)}
+		if reason != "" {
+			attrs = append(attrs, slog.String("outcome", "refused"), slog.String("reason", reason))
+		} else {
+			attrs = append(attrs, slog.String("outcome", "verified"))
+		}
+		d.deps.Logger.LogAttrs(ctx, slog.LevelInfo, "push URL verification", attrs...)
+	}
 	if reason != "" {
 		return &HandshakeError{URL: rawURL, Reason: reason}
 	}

@@ -175,7 +175,7 @@ func (d *Deliverer) run(ctx context.Context, j *job) {
 				return
 			}
 		}
-		try, ok := d.try(ctx, j.target, j.prepared, n)
+		try, ok, latency := d.try(ctx, j.target, j.prepared, n)
 		if ctx.Err() != nil {
 			return
 		}
@@ -187,6 +187,7 @@ func (d *Deliverer) run(ctx context.Context, j *job) {
 		case n == d.deps.Tries:
 			dl.Status = StatusFailed
 		}
+		d.logTry(j.target, dl, try, latency)
 		kept, err := d.record(j)
 		if err != nil || !kept {
 			if err != nil {
