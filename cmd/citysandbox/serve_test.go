@@ -102,3 +102,38 @@ func TestServeLogsJSON(t *testing.T) {
 		t.Errorf("request line = %v", line)
 	}
 }
+
+// TestBannerURLsAnswer: every http URL the banner prints (but those with a placeholder, such as
+// /ns/<name>/…) answers GET with 200, with and without --admin-token (with it, the request
+// carries the token).
+func TestBannerURLsAnswer(t *testing.T) {
+	urlRE := regexp.MustCompile(`http://[^\s,()]+`)
+	for _, token := range []string{"", "banner-secret"} {
+		t.Run("token="+token, func(t *testing.T) {
+			var args []string
+			var header http.Header
+			if token != "" {
+				args = []string{"--admin-token", token}
+				header = http.Header{"Authorization": {"Bearer " + token}}
+			}
+			s := startServe(t, args...)
+			urls := map[string]bool{}
+			for _, u := range urlRE.FindAllString(s.out.String(), -1) {
+				if strings.ContainsAny(u, "<>…") {
+					continue
+				}
+				urls[u] = true
+			}
+			for _, want := range []string{"/_sandbox/", "/_sandbox/health", "/jincheng/", "/jincheng/app/", "/_sandbox/ca.pem"} {
+				if !urls[s.base+want] {
+					t.Errorf("the banner does not print %s%s:\n%s", s.base, want, s.out)
+				}
+			}
+			for u := range urls {
+				if status, body := s.get(t, u, header); status != http.StatusOK {
+					t.Errorf("GET %s = %d %.200s", u, status, body)
+				}
+			}
+		})
+	}
+}

@@ -64,7 +64,7 @@ func New(d Deps) *Plane {
 }
 
 // LogClockMove writes the line of a clock move (at info): move is "advance" (by d), "set",
-// "freeze" or "real"; the line says where the clock now stands and whether it is frozen.
+// "freeze", "thaw" or "real"; the line says where the clock now stands and whether it is frozen.
 func (p *Plane) LogClockMove(move string, d time.Duration) {
 	ctx := context.Background()
 	if !p.deps.Logger.Enabled(ctx, slog.LevelInfo) {
@@ -191,6 +191,8 @@ func (p *Plane) Routes(r endpoint.Routes) {
 	r.Handle("streamRequests", p.handleStreamRequests)  // GET /_sandbox/requests/stream
 	r.Handle("getConsole", p.handleConsole)             // GET /_sandbox/console/
 	r.Handle("getConsoleScript", p.handleConsoleScript) // GET /_sandbox/console/console.js
+	r.Handle("getIndex", p.handleIndex)                 // GET /_sandbox/
+	r.Handle("getJinchengIndex", p.handleJinchengIndex) // GET /jincheng/
 }
 
 func (p *Plane) handleHealth(c *endpoint.Call) (any, error) {
@@ -290,9 +292,11 @@ func (p *Plane) handleMoveClock(c *endpoint.Call) (any, error) {
 		if !p.deps.Clock.Frozen() {
 			p.deps.Clock.Freeze(p.deps.Clock.Now())
 		}
+		move = "freeze"
 	case req.Freeze != nil:
 		// Run on from the instant it stands at (real drops the offset instead).
 		p.deps.Clock.Thaw()
+		move = "thaw"
 	default:
 		return nil, invalid("give advance, set, real or freeze")
 	}

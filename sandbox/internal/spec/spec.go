@@ -53,6 +53,7 @@ import (
 type Document struct {
 	Name     string // file name without extension: "wechat", "sandbox", "jincheng"
 	Platform string // x-sandbox-platform
+	Title    string // info.title
 	Raw      []byte // the file as loaded, served at /_sandbox/openapi/
 	doc      *openapi3.T
 }
@@ -168,6 +169,9 @@ func loadDocument(fsys fs.FS, name string, validate bool) (*Document, error) {
 		}
 	}
 	d := &Document{Name: strings.TrimSuffix(name, path.Ext(name)), Raw: raw, doc: doc}
+	if doc.Info != nil {
+		d.Title = doc.Info.Title
+	}
 	if err := decodeExt(doc.Extensions, "x-sandbox-platform", &d.Platform); err != nil {
 		return nil, fmt.Errorf("spec: %s: %w", name, err)
 	}
