@@ -9,3 +9,10 @@ import "embed"
 //
 //go:embed *.yaml
 var FS embed.FS
+
+// Index is operations.json, the operation index of the documents in FS (see package spec's
+// LoadIndexed): derived from them, and checked against them by the test suite, so that a sandbox
+// routes requests while the documents are still being parsed.
+//
+//go:embed operations.json
+var Index []byte

@@ -426,13 +426,14 @@ func fetchToken(client *http.Client, base, appid, secret string) (string, error)
 }
 
 // measureStartup runs this binary's serve command n times and reports the median time to the
-// first 200 on /_sandbox/health, and the resident memory of the last once idle.
+// first 200 on /_sandbox/health, the median time to the first answer of a platform API (which
+// may wait for the documents to parse), and the resident memory of the last once idle.
 func measureStartup(stdout io.Writer, n int) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	var times []float64
+	var times, platform []float64
 	idle := "unknown"
 	for i := range n {
 		addr, err := freeAddr()
@@ -447,6 +448,12 @@ func measureStartup(stdout io.Writer, n int) error {
 		}
 		_, err = waitHealthy("http://"+addr+"/_sandbox/health", 10*time.Second)
 		ready := time.Since(start)
+		if err == nil {
+			// The OpenAPI documents parse in the background: the first call that is validated
+			// against one may wait for it.
+			_, err = waitHealthy("http://"+addr+"/cgi-bin/token?grant_type=client_credential&appid=wx0000000000000000&secret=x", 10*time.Second)
+			platform = append(platform, float64(time.Since(start)))
+		}
 		if err == nil && i == n-1 {
 			time.Sleep(2 * time.Second)
 			idle = rss(cmd.Process.Pid)
@@ -459,9 +466,11 @@ func measureStartup(stdout io.Writer, n int) error {
 		times = append(times, float64(ready))
 	}
 	sort.Float64s(times)
-	fmt.Fprintf(stdout, "startup: first 200 on /_sandbox/health after %s (median of %d; %s to %s); idle RSS %s\n",
+	sort.Float64s(platform)
+	fmt.Fprintf(stdout, "startup: first 200 on /_sandbox/health after %s (median of %d; %s to %s); first platform answer (/cgi-bin/token) after %s; idle RSS %s\n",
 		time.Duration(medianOf(times)).Round(100*time.Microsecond), n,
-		time.Duration(times[0]).Round(100*time.Microsecond), time.Duration(times[len(times)-1]).Round(100*time.Microsecond), idle)
+		time.Duration(times[0]).Round(100*time.Microsecond), time.Duration(times[len(times)-1]).Round(100*time.Microsecond),
+		time.Duration(medianOf(platform)).Round(100*time.Microsecond), idle)
 	return nil
 }
 

@@ -56,6 +56,23 @@ type Document struct {
 	Title    string // info.title
 	Raw      []byte // the file as loaded, served at /_sandbox/openapi/
 	doc      *openapi3.T
+	// parsed is closed once doc is parsed, when LoadIndexed parses it in the background (nil
+	// when Load parsed it); err is what went wrong then.
+	parsed chan struct{}
+	err    error
+}
+
+// wait blocks until the document is parsed. A document that LoadIndexed could not parse, or
+// that its index does not describe, is a defect of the build, which the test suite catches
+// (TestOperationIndexIsCurrent): it panics.
+func (d *Document) wait() {
+	if d.parsed == nil {
+		return
+	}
+	<-d.parsed
+	if d.err != nil {
+		panic(d.err)
+	}
 }
 
 // Operation is one method on one path, with the sandbox's extensions decoded.
@@ -83,6 +100,9 @@ type Operation struct {
 	Page bool
 
 	route *routers.Route
+	// acceptsAll reports that the operation declares no security, parameter or body, so that
+	// every request to it is valid: ValidateRequest need not wait for its document.
+	acceptsAll bool
 	// fast accepts the valid requests it can prove valid without kin-openapi (fast.go); nil
 	// when the operation uses something it does not know. It is compiled on the operation's
 	// first request (see checker), not at start-up.
@@ -90,9 +110,18 @@ type Operation struct {
 	fastOnce sync.Once
 }
 
+// rt returns the operation's kin-openapi route, once its document is parsed.
+func (op *Operation) rt() *routers.Route {
+	op.Document.wait()
+	return op.route
+}
+
 // checker returns the operation's fast checker, compiling it on first use.
 func (op *Operation) checker() *fastChecker {
-	op.fastOnce.Do(func() { op.fast = compileFast(op.Document.doc, op.route.PathItem, op.route.Operation) })
+	op.fastOnce.Do(func() {
+		rt := op.rt()
+		op.fast = compileFast(op.Document.doc, rt.PathItem, rt.Operation)
+	})
 	return op.fast
 }
 
@@ -281,8 +310,8 @@ type Input struct {
 // Inputs lists the operation's parameters and the top-level fields of its JSON body.
 func (op *Operation) Inputs() []Input {
 	var out []Input
-	o := op.route.Operation
-	params := append(openapi3.Parameters{}, op.route.PathItem.Parameters...)
+	o := op.rt().Operation
+	params := append(openapi3.Parameters{}, op.rt().PathItem.Parameters...)
 	params = append(params, o.Parameters...)
 	for _, ref := range params {
 		p := ref.Value
@@ -318,7 +347,7 @@ func (op *Operation) ClosedBody() bool {
 }
 
 func (op *Operation) bodySchema() *openapi3.Schema {
-	rb := op.route.Operation.RequestBody
+	rb := op.rt().Operation.RequestBody
 	if rb == nil || rb.Value == nil {
 		return nil
 	}
@@ -408,6 +437,9 @@ type Request struct {
 // parameters, then the body. A failure is an *apierr.Error of kind Invalid (or whatever Auth
 // returned) whose Cause, Field and Code say what failed, with the precise reason in Reason.
 func (op *Operation) ValidateRequest(ctx context.Context, r Request) error {
+	if op.acceptsAll {
+		return nil
+	}
 	if fc := op.checker(); fc != nil && fc.accepts(ctx, r) {
 		return nil
 	}
@@ -419,7 +451,7 @@ func (op *Operation) validateFully(ctx context.Context, r Request) error {
 	if op.BodyRequired && len(bytes.TrimSpace(r.Body)) == 0 {
 		return &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseBodyEmpty, Reason: "request body is empty"}
 	}
-	if len(bytes.TrimSpace(r.Body)) > 0 && op.route.Operation.RequestBody != nil {
+	if len(bytes.TrimSpace(r.Body)) > 0 && op.rt().Operation.RequestBody != nil {
 		if !json.Valid(r.Body) {
 			return &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseBodyMalformed, Reason: "request body is not valid JSON"}
 		}
@@ -434,7 +466,7 @@ func (op *Operation) validateFully(ctx context.Context, r Request) error {
 	req.Body = io.NopCloser(bytes.NewReader(r.Body))
 	req.ContentLength = int64(len(r.Body))
 	// Platforms here read JSON whatever Content-Type the client sent (WeChat does).
-	if op.route.Operation.RequestBody != nil {
+	if op.rt().Operation.RequestBody != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if len(bytes.TrimSpace(r.Body)) == 0 {
@@ -444,7 +476,7 @@ func (op *Operation) validateFully(ctx context.Context, r Request) error {
 	in := &openapi3filter.RequestValidationInput{
 		Request:    req,
 		PathParams: r.PathParams,
-		Route:      op.route,
+		Route:      op.rt(),
 		Options: &openapi3filter.Options{
 			// The sandbox never sends a schema's text back; keep kin-openapi's errors short.
 			SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.DisableSchemaErrorDetails()},
@@ -468,7 +500,7 @@ func (op *Operation) validateFully(ctx context.Context, r Request) error {
 // default"), which would save the null; the platforms here take a field's value or its absence,
 // never null for a field that cannot hold it.
 func (op *Operation) checkNulls(body []byte) error {
-	rb := op.route.Operation.RequestBody
+	rb := op.rt().Operation.RequestBody
 	if rb == nil || rb.Value == nil || len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
@@ -739,7 +771,7 @@ func extCode(ext map[string]any, missing bool) int {
 
 // bodyProperty walks the JSON request-body schema along ptr.
 func (op *Operation) bodyProperty(ptr []string) *openapi3.Schema {
-	rb := op.route.Operation.RequestBody
+	rb := op.rt().Operation.RequestBody
 	if rb == nil || rb.Value == nil {
 		return nil
 	}
@@ -770,7 +802,7 @@ func (op *Operation) ValidateResponse(ctx context.Context, r Request, status int
 	req := r.HTTP.Clone(ctx)
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{
-			Request: req, PathParams: r.PathParams, Route: op.route,
+			Request: req, PathParams: r.PathParams, Route: op.rt(),
 		},
 		Status: status,
 		Header: header,
