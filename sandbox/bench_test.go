@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -100,5 +101,30 @@ func BenchmarkTokenIssuance(b *testing.B) {
 	target := "/cgi-bin/token?grant_type=client_credential&appid=" + app.AppID + "&secret=" + app.Secret
 	for b.Loop() {
 		serveOnce(b, h, "GET", target, "")
+	}
+}
+
+// BenchmarkAuthenticatedWrite is qrcode/create for a permanent string scene on a data file:
+// validation, token, quota accounting, the stored code and the journal.
+func BenchmarkAuthenticatedWrite(b *testing.B) {
+	sb, err := sandbox.New(sandbox.WithSeed(1), sandbox.WithStorePath(b.TempDir()+"/bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sb.Close() })
+	app, err := sb.WeChat().CreateApp(sandbox.WeChatAppSpec{Type: "official_account", Tier: "unlimited"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := sb.Handler()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/cgi-bin/token?grant_type=client_credential&appid="+app.AppID+"&secret="+app.Secret, nil))
+	_, rest, _ := strings.Cut(rec.Body.String(), `"access_token":"`)
+	tok, _, _ := strings.Cut(rest, `"`)
+	target := "/cgi-bin/qrcode/create?access_token=" + tok
+	i := 0
+	for b.Loop() {
+		i++
+		serveOnce(b, h, "POST", target, `{"action_name":"QR_LIMIT_STR_SCENE","action_info":{"scene":{"scene_str":"bench-`+strconv.Itoa(i%90000)+`"}}}`)
 	}
 }
