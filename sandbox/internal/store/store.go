@@ -320,41 +320,68 @@ func (t *Tx) Has(key string) (bool, error) {
 // Put stores v as JSON at key. A record under a prefix declared with Forget gets its forget
 // time from v itself when v is Forgettable, else from the declared reader.
 func (t *Tx) Put(key string, v any) error {
+	_, err := t.put(key, v, false)
+	return err
+}
+
+// Insert stores v as JSON at key, as Put does, unless key already holds a value, which it
+// leaves as it was; it reports whether v was stored. It costs one lookup in the tree where Has
+// and then Put cost two.
+func (t *Tx) Insert(key string, v any) (bool, error) {
+	return t.put(key, v, true)
+}
+
+func (t *Tx) put(key string, v any, onlyNew bool) (bool, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("store: encode %s: %w", key, err)
+		return false, fmt.Errorf("store: encode %s: %w", key, err)
 	}
 	if f, ok := v.(Forgettable); ok && t.store.lifetimeOf(key) != nil {
-		return t.set(key, string(raw), f.ForgetAt(), true)
+		return t.set(key, string(raw), f.ForgetAt(), true, onlyNew)
 	}
-	return t.PutRaw(key, string(raw))
+	return t.putRaw(key, string(raw), onlyNew)
 }
 
 // PutRaw stores a raw string at key.
 func (t *Tx) PutRaw(key, value string) error {
+	_, err := t.putRaw(key, value, false)
+	return err
+}
+
+func (t *Tx) putRaw(key, value string, onlyNew bool) (bool, error) {
 	if lt := t.store.lifetimeOf(key); lt != nil {
 		at, err := lt.forgetAt(key, value)
 		if err != nil {
-			return err
+			return false, err
 		}
-		return t.set(key, value, at, true)
+		return t.set(key, value, at, true, onlyNew)
 	}
-	return t.set(key, value, time.Time{}, false)
+	return t.set(key, value, time.Time{}, false, onlyNew)
 }
 
-// set stores value at key and, for a record with a lifetime, its forget time.
-func (t *Tx) set(key, value string, forgetAt time.Time, lives bool) error {
+// set stores value at key and, for a record with a lifetime, its forget time. With onlyNew, a
+// key that already holds a value gets it back and set reports false.
+func (t *Tx) set(key, value string, forgetAt time.Time, lives, onlyNew bool) (bool, error) {
 	if !t.writable {
-		return ErrReadOnly
+		return false, ErrReadOnly
+	}
+	prev, replaced, err := t.tx.Set(key, value, nil)
+	if err != nil {
+		return false, fmt.Errorf("store: set %s: %w", key, err)
+	}
+	if replaced && onlyNew {
+		// buntdb has no insert-if-absent; putting the value back inside the transaction leaves
+		// the key as it was (and a rollback restores it either way).
+		if _, _, err := t.tx.Set(key, prev, nil); err != nil {
+			return false, fmt.Errorf("store: restore %s: %w", key, err)
+		}
+		return false, nil
 	}
 	t.touch(key)
-	if _, _, err := t.tx.Set(key, value, nil); err != nil {
-		return fmt.Errorf("store: set %s: %w", key, err)
-	}
 	if lives {
 		t.changes = append(t.changes, change{key, forgetAt})
 	}
-	return nil
+	return true, nil
 }
 
 // GetRaw returns the raw string at key.

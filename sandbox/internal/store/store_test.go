@@ -272,3 +272,50 @@ func TestEachInIndexFollowsTheIndexOrder(t *testing.T) {
 		t.Errorf("EachInIndex visited %v %v, %v; want [i:b i:c i:a] [1 2 3], nil", keys, ns, err)
 	}
 }
+
+func TestInsertStoresOnlyANewKey(t *testing.T) {
+	s, err := Open(t.TempDir()+"/insert.db", SyncEverySecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Track("k:")
+	var first, second bool
+	err = s.Update(func(tx *Tx) error {
+		var err error
+		if first, err = tx.Insert("k:a", "one"); err != nil {
+			return err
+		}
+		second, err = tx.Insert("k:a", "two")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first || second {
+		t.Fatalf("Insert reported %v then %v, want true then false", first, second)
+	}
+	var again bool
+	err = s.Update(func(tx *Tx) error {
+		var err error
+		again, err = tx.Insert("k:a", "three")
+		return err
+	})
+	if err != nil || again {
+		t.Fatalf("Insert over a committed key: %v, %v", again, err)
+	}
+	var got string
+	if err := s.View(func(tx *Tx) error { _, err := tx.Get("k:a", &got); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if got != "one" {
+		t.Fatalf("the key holds %q after inserts over it, want the first value", got)
+	}
+	if v := s.Version("k:"); v != 1 {
+		t.Fatalf("version %d after one stored insert, want 1: a refused insert is no write", v)
+	}
+	err = s.View(func(tx *Tx) error { _, err := tx.Insert("k:b", "x"); return err })
+	if !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("Insert in a View: %v, want ErrReadOnly", err)
+	}
+}

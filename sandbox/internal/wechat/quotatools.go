@@ -83,11 +83,26 @@ func (p *Platform) handleClearQuotaV2(c *endpoint.Call) (any, error) {
 	return nil, p.clearAll(app)
 }
 
-var cgiPathPattern = regexp.MustCompile(`^/[A-Za-z0-9_/.-]+$`)
+// isCgiPath reports whether path is a slash and then one or more of A–Z, a–z, 0–9, _, /, . and
+// - (the pattern ^/[A-Za-z0-9_/.-]+$, without a regular expression on every quota query).
+func isCgiPath(path string) bool {
+	if len(path) < 2 || path[0] != '/' {
+		return false
+	}
+	for i := 1; i < len(path); i++ {
+		switch ch := path[i]; {
+		case 'a' <= ch && ch <= 'z', 'A' <= ch && ch <= 'Z', '0' <= ch && ch <= '9':
+		case ch == '_' || ch == '/' || ch == '.' || ch == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // operationFor resolves a cgi_path for the quota tools, with their codes.
 func (p *Platform) operationFor(path string) (*spec.Operation, error) {
-	if !cgiPathPattern.MatchString(path) {
+	if !isCgiPath(path) {
 		return nil, apierr.Newf(apierr.Invalid, 76003, "cgi_path %q must be a path starting with / and no host", path)
 	}
 	if strings.Contains(path, "/sns/") {

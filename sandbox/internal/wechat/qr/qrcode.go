@@ -237,14 +237,15 @@ func (e *Emulator) handleCreateQRCode(c *endpoint.Call) (any, error) {
 	}
 	var code *QRCode
 	err = e.deps.Store.Update(func(tx *store.Tx) error {
+		var counts qrCounts
 		if s.expire == 0 {
 			var err error
-			if code, err = e.permanentCode(tx, app.AppID, s); err != nil || code != nil {
+			if code, counts, err = e.permanentCode(tx, app.AppID, s); err != nil || code != nil {
 				return err
 			}
 		}
 		var err error
-		code, err = e.newQRCode(tx, app.AppID, s, c.Now)
+		code, err = e.newQRCode(tx, app.AppID, s, c.Now, counts)
 		return err
 	})
 	if err != nil {
@@ -256,64 +257,59 @@ func (e *Emulator) handleCreateQRCode(c *endpoint.Call) (any, error) {
 	return qrCreateAnswer{Ticket: code.Ticket, ExpireSeconds: s.expire, URL: code.URL}, nil
 }
 
-// permanentCode returns the account's existing permanent code for the scene, nil if there is
-// none and room for one, or 45009 when the account has all its permanent codes.
-func (e *Emulator) permanentCode(tx *store.Tx, appid string, s qrSpec) (*QRCode, error) {
+// permanentCode returns the account's existing permanent code for the scene; when there is none,
+// the account's counts, or 45009 when the account has all its permanent codes.
+func (e *Emulator) permanentCode(tx *store.Tx, appid string, s qrSpec) (*QRCode, qrCounts, error) {
 	// Values are JSON, even a bare token, so that state snapshots round-trip.
 	var tok string
+	var n qrCounts
 	ok, err := tx.Get(qrPermKey(appid, s.action, s.sceneID, s.sceneStr), &tok)
 	if err != nil {
-		return nil, err
+		return nil, n, err
 	}
 	if ok {
 		var q QRCode
 		if found, err := tx.Get(qrCodeKey(tok), &q); err != nil || found {
-			return &q, err
+			return &q, n, err
 		}
 	}
-	var n qrCounts
 	if _, err := tx.Get(qrCountKey(appid), &n); err != nil {
-		return nil, err
+		return nil, n, err
 	}
 	if n.Permanent >= QRPermanentPerApp {
-		return nil, apierr.Newf(apierr.QuotaExceeded, 45009, "the account has all %d of its permanent QR codes", QRPermanentPerApp)
+		return nil, n, apierr.Newf(apierr.QuotaExceeded, 45009, "the account has all %d of its permanent QR codes", QRPermanentPerApp)
 	}
-	return nil, nil
+	return nil, n, nil
 }
 
-// newQRCode mints and stores a code.
-func (e *Emulator) newQRCode(tx *store.Tx, appid string, s qrSpec, now time.Time) (*QRCode, error) {
+// newQRCode mints and stores a code; counts are the account's, as permanentCode read them in
+// this transaction, for a permanent code.
+func (e *Emulator) newQRCode(tx *store.Tx, appid string, s qrSpec, now time.Time, counts qrCounts) (*QRCode, error) {
 	q := &QRCode{AppID: appid, ActionName: s.action, SceneID: s.sceneID, SceneStr: s.sceneStr, CreatedAt: now}
-	var tok string
-	for {
-		tok = e.deps.Rand.Token(qrTokenLength, seeded.Alphanumeric)
-		taken, err := tx.Has(qrCodeKey(tok))
-		if err != nil {
-			return nil, err
-		}
-		if !taken {
-			break
-		}
-	}
-	q.URL = qrURLPrefix + tok
 	if s.expire > 0 {
 		exp := now.Add(time.Duration(s.expire) * time.Second)
 		q.ExpiresAt = &exp
 	}
-	q.Ticket = e.ticketFor(q)
-	if err := tx.Put(qrCodeKey(tok), q); err != nil {
-		return nil, err
+	var tok string
+	for {
+		tok = e.deps.Rand.Token(qrTokenLength, seeded.Alphanumeric)
+		q.URL = qrURLPrefix + tok
+		q.Ticket = e.ticketFor(q)
+		// A token already given out (never seen yet: 62^20 of them) is drawn again.
+		stored, err := tx.Insert(qrCodeKey(tok), q)
+		if err != nil {
+			return nil, err
+		}
+		if stored {
+			break
+		}
 	}
 	if q.Permanent() {
 		if err := tx.Put(qrPermKey(appid, s.action, s.sceneID, s.sceneStr), tok); err != nil {
 			return nil, err
 		}
-		var n qrCounts
-		if _, err := tx.Get(qrCountKey(appid), &n); err != nil {
-			return nil, err
-		}
-		n.Permanent++
-		if err := tx.Put(qrCountKey(appid), n); err != nil {
+		counts.Permanent++
+		if err := tx.Put(qrCountKey(appid), counts); err != nil {
 			return nil, err
 		}
 	}
