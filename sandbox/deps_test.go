@@ -27,6 +27,7 @@ var owners = map[string]string{
 	"github.com/makiuchi-d/gozxing":         "sandbox/internal/qrimage", // reading QR codes back (the scan by image)
 	"github.com/gin-gonic/gin":              "*",
 	"github.com/tidwall/gjson":              "sandbox/internal/scenario", // JSON paths in expectations
+	"github.com/go-json-experiment/json":    "sandbox/internal/jsonenc",  // the faster decoder, with encoding/json's semantics
 	"github.com/santhosh-tekuri/jsonschema": "",                          // tests only: scenario.schema.json
 }
 

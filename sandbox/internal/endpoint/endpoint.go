@@ -20,7 +20,6 @@ package endpoint
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +35,7 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
 	"github.com/citysandbox/citysandbox/sandbox/internal/clock"
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
+	"github.com/citysandbox/citysandbox/sandbox/internal/jsonenc"
 	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
 )
 
@@ -194,7 +194,7 @@ func (c *Call) Bind(v any) error {
 	if len(c.Body) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(c.Body, v); err != nil {
+	if err := jsonenc.Unmarshal(c.Body, v); err != nil {
 		return &apierr.Error{Kind: apierr.Invalid, Cause: apierr.CauseWrongType, Reason: "decode body: " + err.Error()}
 	}
 	return nil

@@ -1,13 +1,24 @@
 // Package jsonenc encodes JSON the way the emulated platforms write it: UTF-8 kept as it is, and
 // <, > and & left alone where encoding/json would escape them for HTML (an integrator comparing
 // bytes, or a signature over a body, sees what the real platform sends), with no trailing newline.
+//
+// It also decodes, on the hot paths (request bodies, stored records): Unmarshal is
+// encoding/json's Unmarshal, semantics included (names matched without regard to case, unknown
+// fields ignored, the same types and methods), as implemented on the faster decoder that is to
+// become encoding/json's (github.com/go-json-experiment/json, its v1 package; with Go's jsonv2
+// experiment on, encoding/json itself).
 package jsonenc
 
 import (
 	"bytes"
 	"encoding/json"
 	"sync"
+
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
+
+// Unmarshal decodes data into v with encoding/json's semantics (see the package comment).
+func Unmarshal(data []byte, v any) error { return jsonv1.Unmarshal(data, v) }
 
 // encoder is a json.Encoder with the buffer it writes to, kept for reuse: every answer the
 // sandbox writes is encoded here, and a fresh encoder and buffer per answer are garbage.

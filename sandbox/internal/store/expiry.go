@@ -2,13 +2,14 @@ package store
 
 import (
 	"container/heap"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/tidwall/buntdb"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/jsonenc"
 )
 
 // Records with a lifetime.
@@ -53,7 +54,7 @@ func ForgetRecords[T any, PT interface {
 }](s *Store, prefix string) {
 	s.Forget(prefix, func(key, value string) (time.Time, error) {
 		v := PT(new(T))
-		if err := json.Unmarshal([]byte(value), v); err != nil {
+		if err := jsonenc.Unmarshal([]byte(value), v); err != nil {
 			return time.Time{}, fmt.Errorf("store: decode %s: %w", key, err)
 		}
 		return v.ForgetAt(), nil

@@ -1,9 +1,10 @@
 package store
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/jsonenc"
 )
 
 // The helpers in this file are the one way the emulations read stored records: Get for one key,
@@ -62,7 +63,7 @@ func decodeEach[T any](scan func(visit func(k, v string) bool) error, fn func(ke
 	var stopErr error
 	err := scan(func(k, raw string) bool {
 		v := new(T)
-		if err := json.Unmarshal([]byte(raw), v); err != nil {
+		if err := jsonenc.Unmarshal([]byte(raw), v); err != nil {
 			stopErr = fmt.Errorf("store: decode %s: %w", k, err)
 			return false
 		}

@@ -40,6 +40,8 @@ import (
 	"time"
 
 	"github.com/tidwall/buntdb"
+
+	"github.com/citysandbox/citysandbox/sandbox/internal/jsonenc"
 )
 
 // Memory is the path that keeps everything in memory and nothing on disk.
@@ -299,7 +301,7 @@ func (t *Tx) Get(key string, v any) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("store: get %s: %w", key, err)
 	}
-	if err := json.Unmarshal([]byte(raw), v); err != nil {
+	if err := jsonenc.Unmarshal([]byte(raw), v); err != nil {
 		return false, fmt.Errorf("store: decode %s: %w", key, err)
 	}
 	return true, nil
