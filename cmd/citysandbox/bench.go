@@ -106,9 +106,13 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "citysandbox bench: load from %s, %d connections, %s per case, %d rounds; sandbox (--sync %s), bare gin and load each in its own process; %d CPUs\n",
 		gen.name(), *concurrency, *duration, *rounds, *syncPolicy, runtime.NumCPU())
-	fmt.Fprintf(stdout, "%-5s %-38s %10s %10s %10s %7s\n", "round", "case", "req/s", "p50", "p99", "errors")
+	fmt.Fprintf(stdout, "%-5s %-38s %10s %10s %10s %7s %9s\n", "round", "case", "req/s", "p50", "p99", "errors", "CPU/req")
 	all := map[string][]loadResult{}
 	ratios := map[string][]float64{}
+	// cpuRatios compare the server's CPU time per request, bare over sandbox: the throughput
+	// ratio of a server that has the CPU to itself, which holds when the machine's CPUs are shared
+	// with other guests (steal time) and requests per second swing with them.
+	cpuRatios := map[string][]float64{}
 	for r := range *rounds {
 		specs := map[string]loadSpec{
 			"bare":  {Method: "POST", URL: bare.url() + "/cgi-bin/openapi/quota/get?access_token=" + tok, Body: readBody},
@@ -117,38 +121,57 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			"token": {Method: "GET", URL: sb.url() + "/cgi-bin/token?grant_type=client_credential&appid=" + issuer.AppID + "&secret=" + issuer.Secret},
 		}
 		var bareRPS float64
+		var bareCPU time.Duration
 		for _, name := range names {
 			s := specs[name]
 			s.Concurrency, s.Duration = *concurrency, *duration
 			if err := checkOnce(client, s); err != nil {
 				return fmt.Errorf("bench: %s: %w", name, err)
 			}
+			server := sb
+			if name == "bare" {
+				server = bare
+			}
+			before := cpuTime(server.cmd.Process.Pid)
 			res, err := gen.run(ctx, s)
 			if err != nil {
 				return fmt.Errorf("bench: %s: %w", name, err)
 			}
+			if n := res.RPS * s.Duration.Seconds(); n > 0 && before >= 0 {
+				res.CPUPerRequest = time.Duration(float64(cpuTime(server.cmd.Process.Pid)-before) / n)
+			}
 			all[name] = append(all[name], res)
 			if name == "bare" {
-				bareRPS = res.RPS
-			} else if bareRPS > 0 {
-				ratios[name] = append(ratios[name], res.RPS/bareRPS)
+				bareRPS, bareCPU = res.RPS, res.CPUPerRequest
+			} else {
+				if bareRPS > 0 {
+					ratios[name] = append(ratios[name], res.RPS/bareRPS)
+				}
+				if res.CPUPerRequest > 0 {
+					cpuRatios[name] = append(cpuRatios[name], float64(bareCPU)/float64(res.CPUPerRequest))
+				}
 			}
-			fmt.Fprintf(stdout, "%-5d %-38s %10.0f %10s %10s %7d\n", r+1, labels[name], res.RPS, res.P50.Round(time.Microsecond), res.P99.Round(time.Microsecond), res.Errors)
+			fmt.Fprintf(stdout, "%-5d %-38s %10.0f %10s %10s %7d %9s\n", r+1, labels[name], res.RPS, res.P50.Round(time.Microsecond), res.P99.Round(time.Microsecond), res.Errors, cpuString(res.CPUPerRequest))
 		}
 		fmt.Fprintf(stdout, "%-5d sandbox RSS %s, data file %s\n", r+1, rss(sb.cmd.Process.Pid), fileSize(filepath.Join(dir, "citysandbox.db")))
 	}
 	fmt.Fprintf(stdout, "median of %d rounds:\n", *rounds)
-	fmt.Fprintf(stdout, "%-44s %10s %10s %10s %9s\n", "case", "req/s", "p50", "p99", "/ bare")
+	fmt.Fprintf(stdout, "%-44s %10s %10s %10s %9s %9s %9s\n", "case", "req/s", "p50", "p99", "/ bare", "CPU/req", "CPU bare/")
 	for _, name := range names {
 		res := all[name]
 		rps := median(res, func(r loadResult) float64 { return r.RPS })
 		p50 := time.Duration(median(res, func(r loadResult) float64 { return float64(r.P50) }))
 		p99 := time.Duration(median(res, func(r loadResult) float64 { return float64(r.P99) }))
-		ratio := "1.00"
+		cpu := time.Duration(median(res, func(r loadResult) float64 { return float64(r.CPUPerRequest) }))
+		ratio, cpuRatio := "1.00", "1.00"
 		if name != "bare" {
 			ratio = fmt.Sprintf("%.2f", medianOf(ratios[name]))
+			cpuRatio = "-"
+			if len(cpuRatios[name]) > 0 {
+				cpuRatio = fmt.Sprintf("%.2f", medianOf(cpuRatios[name]))
+			}
 		}
-		fmt.Fprintf(stdout, "%-44s %10.0f %10s %10s %9s\n", labels[name], rps, p50.Round(time.Microsecond), p99.Round(time.Microsecond), ratio)
+		fmt.Fprintf(stdout, "%-44s %10.0f %10s %10s %9s %9s %9s\n", labels[name], rps, p50.Round(time.Microsecond), p99.Round(time.Microsecond), ratio, cpuString(cpu), cpuRatio)
 	}
 	if *startup {
 		return measureStartup(stdout, 5)
@@ -485,6 +508,38 @@ func rss(pid int) string {
 		}
 	}
 	return "unknown"
+}
+
+// clockTicks is the unit of /proc/<pid>/stat's CPU times (USER_HZ, 100 on Linux).
+const clockTicks = 100
+
+// cpuTime returns the CPU time (user and system) the process has used, or -1 where /proc does
+// not say.
+func cpuTime(pid int) time.Duration {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return -1
+	}
+	// The command name, field 2, is in parentheses and may hold spaces: count from after it.
+	_, rest, ok := strings.Cut(string(raw), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return -1
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// cpuString shows a CPU time per request, or "-" when it is unknown.
+func cpuString(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fµs", float64(d)/float64(time.Microsecond))
 }
 
 func fileSize(path string) string {

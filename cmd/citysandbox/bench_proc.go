@@ -154,6 +154,9 @@ type loadResult struct {
 	P50    time.Duration `json:"p50"`
 	P99    time.Duration `json:"p99"`
 	Errors int           `json:"errors"`
+	// CPUPerRequest is the server's CPU time (user and system) per request answered; bench
+	// measures it from outside, around the load.
+	CPUPerRequest time.Duration `json:"-"`
 }
 
 // benchLoad is the hidden bench-load command: it reads a loadSpec from its argument, drives the

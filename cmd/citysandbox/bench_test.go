@@ -4,6 +4,7 @@ import (
 	"io"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,7 +13,8 @@ import (
 
 // TestBenchPrintsEveryCaseAndItsRatio runs bench briefly, with its load from a child process and,
 // when wrk is on PATH, from wrk, and checks the shape of what it prints: every case of every
-// round without errors, the medians and each case's ratio to the bare handler. The figures
+// round without errors with the server's CPU time per request, the medians and each case's
+// ratios to the bare handler (of requests per second, and of CPU per request). The figures
 // themselves are not checked.
 func TestBenchPrintsEveryCaseAndItsRatio(t *testing.T) {
 	t.Parallel()
@@ -36,6 +38,11 @@ func TestBenchPrintsEveryCaseAndItsRatio(t *testing.T) {
 			if name == "wrk" && !strings.Contains(text, "load from wrk -t1") {
 				t.Errorf("the load did not come from wrk:\n%s", text)
 			}
+			// The server's CPU per request comes from /proc: a figure on Linux, "-" elsewhere.
+			cpu, cpuRatio := `[0-9]+\.[0-9]µs`, `[0-9]+\.[0-9][0-9]`
+			if runtime.GOOS != "linux" {
+				cpu, cpuRatio = `-`, `-`
+			}
 			rounds := 2
 			cases := []string{"bare gin, same JSON", "authenticated read (quota/get)", "authenticated write (qrcode/create)", "token issuance (GET /cgi-bin/token)"}
 			if name == "wrk" {
@@ -43,14 +50,14 @@ func TestBenchPrintsEveryCaseAndItsRatio(t *testing.T) {
 			}
 			for r := 1; r <= rounds; r++ {
 				for _, label := range cases {
-					row := regexp.MustCompile(`(?m)^` + strconv.Itoa(r) + ` +` + regexp.QuoteMeta(label) + ` +[1-9][0-9]* +\S+ +\S+ +0$`)
+					row := regexp.MustCompile(`(?m)^` + strconv.Itoa(r) + ` +` + regexp.QuoteMeta(label) + ` +[1-9][0-9]* +\S+ +\S+ +0 +` + cpu + `$`)
 					if !row.MatchString(text) {
 						t.Errorf("no error-free row for %q in round %d:\n%s", label, r, text)
 					}
 				}
 			}
 			for _, label := range cases[1:] {
-				if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(label) + ` +[1-9][0-9]* +\S+ +\S+ +[0-9]+\.[0-9][0-9]$`).MatchString(text) {
+				if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(label) + ` +[1-9][0-9]* +\S+ +\S+ +[0-9]+\.[0-9][0-9] +` + cpu + ` +` + cpuRatio + `$`).MatchString(text) {
 					t.Errorf("no median row with a ratio for %q:\n%s", label, text)
 				}
 			}
