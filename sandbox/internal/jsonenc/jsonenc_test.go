@@ -2,8 +2,11 @@ package jsonenc
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
+	"reflect"
 	"testing"
+	"time"
 )
 
 func TestMarshalKeepsHTMLAndUTF8AndDropsTheNewline(t *testing.T) {
@@ -31,5 +34,48 @@ func TestWriteStringAppends(t *testing.T) {
 	WriteString(buf, `<"&">`)
 	if got, want := buf.String(), `x="<\"&\">"`; got != want {
 		t.Errorf("WriteString = %s, want %s", got, want)
+	}
+}
+
+// decodeTarget has what the sandbox's records and request bodies have: pointers for optional
+// fields, nesting, times, numbers of several widths, a slice and a map.
+type decodeTarget struct {
+	Name     string               `json:"name"`
+	Expire   *int64               `json:"expire_seconds"`
+	Scene    *struct{ ID *int64 } `json:"scene"`
+	Small    uint8                `json:"small"`
+	At       time.Time            `json:"at"`
+	List     []string             `json:"list"`
+	Extra    map[string]any       `json:"extra"`
+	Optional *string              `json:"optional"`
+}
+
+// Unmarshal promises encoding/json's results: the same value, and an error where encoding/json
+// has one.
+func TestUnmarshalDecodesAsEncodingJSONDoes(t *testing.T) {
+	for _, in := range []string{
+		`{"name":"a","expire_seconds":60,"scene":{"ID":7},"small":3,"at":"2026-12-03T08:00:00+08:00","list":["x"],"extra":{"k":[1,"2",null]}}`,
+		`{"NAME":"case is ignored","Expire_Seconds":1}`,
+		`{"name":"unknown fields are skipped","other":{"deep":[1,2,3]}}`,
+		`{"optional":null,"scene":null,"list":null}`,
+		`{"name":"first","name":"last wins"}`,
+		`{"small":300}`,
+		`{"expire_seconds":"60"}`,
+		`{"at":"yesterday"}`,
+		`{"name":"\ud800 lone surrogate"}`,
+		`{"name":1}`,
+		`[1,2]`,
+		`{"name":"a"`,
+		`{"extra":{"n":1e400}}`,
+	} {
+		var got, want decodeTarget
+		gotErr, wantErr := Unmarshal([]byte(in), &got), json.Unmarshal([]byte(in), &want)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("%s: error %v, encoding/json's %v", in, gotErr, wantErr)
+			continue
+		}
+		if gotErr == nil && !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: decoded %+v, encoding/json decodes %+v", in, got, want)
+		}
 	}
 }
