@@ -235,51 +235,55 @@ func (e *Emulator) handleCreateQRCode(c *endpoint.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var code *QRCode
+	var answer qrCreateAnswer
 	err = e.deps.Store.Update(func(tx *store.Tx) error {
 		var counts qrCounts
 		if s.expire == 0 {
+			var found bool
 			var err error
-			if code, counts, err = e.permanentCode(tx, app.AppID, s); err != nil || code != nil {
+			if answer, found, counts, err = e.permanentCode(tx, app.AppID, s); err != nil || found {
 				return err
 			}
 		}
-		var err error
-		code, err = e.newQRCode(tx, app.AppID, s, c.Now, counts)
-		return err
+		code, err := e.newQRCode(tx, app.AppID, s, c.Now, counts)
+		if err != nil {
+			return err
+		}
+		answer = qrCreateAnswer{Ticket: code.Ticket, ExpireSeconds: s.expire, URL: code.URL}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if code.Permanent() {
-		return qrCreateAnswer{Ticket: code.Ticket, URL: code.URL}, nil
-	}
-	return qrCreateAnswer{Ticket: code.Ticket, ExpireSeconds: s.expire, URL: code.URL}, nil
+	return answer, nil
 }
 
-// permanentCode returns the account's existing permanent code for the scene; when there is none,
-// the account's counts, or 45009 when the account has all its permanent codes.
-func (e *Emulator) permanentCode(tx *store.Tx, appid string, s qrSpec) (*QRCode, qrCounts, error) {
+// permanentCode returns the answer with the account's existing permanent code for the scene;
+// when there is none, the account's counts, or 45009 when the account has all its permanent
+// codes.
+func (e *Emulator) permanentCode(tx *store.Tx, appid string, s qrSpec) (qrCreateAnswer, bool, qrCounts, error) {
 	// Values are JSON, even a bare token, so that state snapshots round-trip.
 	var tok string
 	var n qrCounts
 	ok, err := tx.Get(qrPermKey(appid, s.action, s.sceneID, s.sceneStr), &tok)
 	if err != nil {
-		return nil, n, err
+		return qrCreateAnswer{}, false, n, err
 	}
 	if ok {
-		var q QRCode
-		if found, err := tx.Get(qrCodeKey(tok), &q); err != nil || found {
-			return &q, n, err
+		// Only what the answer needs is decoded: the code's other fields stay as stored.
+		var a qrCreateAnswer
+		if found, err := tx.Get(qrCodeKey(tok), &a); err != nil || found {
+			a.ExpireSeconds = 0
+			return a, found, n, err
 		}
 	}
 	if _, err := tx.Get(qrCountKey(appid), &n); err != nil {
-		return nil, n, err
+		return qrCreateAnswer{}, false, n, err
 	}
 	if n.Permanent >= QRPermanentPerApp {
-		return nil, n, apierr.Newf(apierr.QuotaExceeded, 45009, "the account has all %d of its permanent QR codes", QRPermanentPerApp)
+		return qrCreateAnswer{}, false, n, apierr.Newf(apierr.QuotaExceeded, 45009, "the account has all %d of its permanent QR codes", QRPermanentPerApp)
 	}
-	return nil, n, nil
+	return qrCreateAnswer{}, false, n, nil
 }
 
 // newQRCode mints and stores a code; counts are the account's, as permanentCode read them in
