@@ -66,7 +66,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError("--sync: %v", err)
 	}
-	logger := slog.New(newHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logs := newLogBuffer(stderr)
+	defer logs.Close() // deferred first, so it runs last: after the lines of the shutdown
+	logger := slog.New(newHandler(logs, &slog.HandlerOptions{Level: level}))
 	opts := []sandbox.Option{
 		sandbox.WithSeed(*seed), sandbox.WithStorePath(*data), sandbox.WithAdminToken(*adminToken),
 		sandbox.WithLogger(logger), sandbox.WithVersion(version), sandbox.WithResolve(resolve...),
@@ -119,9 +121,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Start-up is mostly parsing the OpenAPI documents, which allocates a great deal of
 	// short-lived memory: hold the collector off until the sandbox is built, then give the
 	// memory back once it listens.
-	gcPercent := debug.SetGCPercent(-1)
+	startGC := debug.SetGCPercent(-1)
 	hub, err := sandbox.NewHub(opts...)
-	debug.SetGCPercent(gcPercent)
+	debug.SetGCPercent(startGC)
+	useServingGC()
 	if err != nil {
 		_ = ln.Close()
 		if tlsLn != nil {
