@@ -37,3 +37,34 @@ func TestRingKeepsTheNewest(t *testing.T) {
 		t.Error("Clear left entries")
 	}
 }
+
+func TestGetFindsTheNewestEntryWithTheID(t *testing.T) {
+	j := New(4)
+	if _, ok := j.Get("r0"); ok {
+		t.Fatal("an empty journal found an entry")
+	}
+	j.Add(Entry{ID: "r0", Path: "/old"})
+	j.Add(Entry{})
+	j.Add(Entry{ID: "r0", Path: "/new"})
+	if e, ok := j.Get("r0"); !ok || e.Path != "/new" || e.Seq != 3 {
+		t.Errorf("Get(r0) = %+v %v, want the newer entry, seq 3", e, ok)
+	}
+	if _, ok := j.Get(""); ok {
+		t.Error("Get of the empty id found an entry without one")
+	}
+	for i := range 6 { // around the ring: r0's entries are gone, r5's wraps past the end
+		j.Add(Entry{ID: fmt.Sprint("r", i+1)})
+	}
+	if _, ok := j.Get("r0"); ok {
+		t.Error("an evicted id is still found")
+	}
+	for i := 3; i <= 6; i++ {
+		if e, ok := j.Get(fmt.Sprint("r", i)); !ok || e.Seq != uint64(i+3) {
+			t.Errorf("Get(r%d) = %+v %v, want seq %d", i, e, ok, i+3)
+		}
+	}
+	j.Clear()
+	if _, ok := j.Get("r6"); ok {
+		t.Error("Get found an entry after Clear")
+	}
+}
