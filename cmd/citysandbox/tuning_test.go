@@ -1,35 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-// lockedBuffer is a bytes.Buffer that the flushing timer and the test may use at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestLogBufferWritesLinesOutTogetherAndAllOnClose(t *testing.T) {
-	var out lockedBuffer
+	var out syncBuffer
 	logs := newLogBuffer(&out)
 	if _, err := logs.Write([]byte("one\n")); err != nil {
 		t.Fatal(err)
