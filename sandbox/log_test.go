@@ -2,12 +2,10 @@ package sandbox_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,25 +14,15 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/sandboxtest"
 )
 
-// jsonLog collects a JSON handler's lines; pushes log from their own goroutines.
-type jsonLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *jsonLog) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+// jsonLog collects a JSON handler's lines (pushes log from their own goroutines) and reads them
+// back decoded.
+type jsonLog struct{ logBuffer }
 
 // lines decodes every line written so far; a line that is no JSON object fails the test.
 func (b *jsonLog) lines(t *testing.T) []map[string]any {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
+	sc := bufio.NewScanner(strings.NewReader(b.String()))
 	for sc.Scan() {
 		var m map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
@@ -73,12 +61,6 @@ func (b *jsonLog) one(t *testing.T, msg string, want map[string]any) map[string]
 		t.Fatalf("%d lines %q with %v, want 1; the log:\n%s", len(got), msg, want, b.String())
 	}
 	return got[0]
-}
-
-func (b *jsonLog) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func loggedKit(t *testing.T, level slog.Level) (*testkit.Kit, *jsonLog) {
