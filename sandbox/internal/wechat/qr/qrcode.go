@@ -236,11 +236,28 @@ func (e *Emulator) handleCreateQRCode(c *endpoint.Call) (any, error) {
 		return nil, err
 	}
 	var answer qrCreateAnswer
+	if s.expire == 0 {
+		// A permanent scene asked for again is answered from a read transaction, beside other
+		// readers, without waiting for the writers.
+		found := false
+		err := e.deps.Store.View(func(tx *store.Tx) error {
+			var err error
+			answer, found, err = existingPermanentCode(tx, app.AppID, s)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			return answer, nil
+		}
+	}
 	err = e.deps.Store.Update(func(tx *store.Tx) error {
 		var counts qrCounts
 		if s.expire == 0 {
 			var found bool
 			var err error
+			// Again, in the write transaction: another call may have made the code since.
 			if answer, found, counts, err = e.permanentCode(tx, app.AppID, s); err != nil || found {
 				return err
 			}
@@ -262,20 +279,9 @@ func (e *Emulator) handleCreateQRCode(c *endpoint.Call) (any, error) {
 // when there is none, the account's counts, or 45009 when the account has all its permanent
 // codes.
 func (e *Emulator) permanentCode(tx *store.Tx, appid string, s qrSpec) (qrCreateAnswer, bool, qrCounts, error) {
-	// Values are JSON, even a bare token, so that state snapshots round-trip.
-	var tok string
 	var n qrCounts
-	ok, err := tx.Get(qrPermKey(appid, s.action, s.sceneID, s.sceneStr), &tok)
-	if err != nil {
-		return qrCreateAnswer{}, false, n, err
-	}
-	if ok {
-		// Only what the answer needs is decoded: the code's other fields stay as stored.
-		var a qrCreateAnswer
-		if found, err := tx.Get(qrCodeKey(tok), &a); err != nil || found {
-			a.ExpireSeconds = 0
-			return a, found, n, err
-		}
+	if a, found, err := existingPermanentCode(tx, appid, s); err != nil || found {
+		return a, found, n, err
 	}
 	if _, err := tx.Get(qrCountKey(appid), &n); err != nil {
 		return qrCreateAnswer{}, false, n, err
@@ -284,6 +290,22 @@ func (e *Emulator) permanentCode(tx *store.Tx, appid string, s qrSpec) (qrCreate
 		return qrCreateAnswer{}, false, n, apierr.Newf(apierr.QuotaExceeded, 45009, "the account has all %d of its permanent QR codes", QRPermanentPerApp)
 	}
 	return qrCreateAnswer{}, false, n, nil
+}
+
+// existingPermanentCode returns the answer with the account's permanent code for the scene, if
+// it has one.
+func existingPermanentCode(tx *store.Tx, appid string, s qrSpec) (qrCreateAnswer, bool, error) {
+	// Values are JSON, even a bare token, so that state snapshots round-trip.
+	var tok string
+	ok, err := tx.Get(qrPermKey(appid, s.action, s.sceneID, s.sceneStr), &tok)
+	if err != nil || !ok {
+		return qrCreateAnswer{}, false, err
+	}
+	// Only what the answer needs is decoded: the code's other fields stay as stored.
+	var a qrCreateAnswer
+	found, err := tx.Get(qrCodeKey(tok), &a)
+	a.ExpireSeconds = 0
+	return a, found, err
 }
 
 // newQRCode mints and stores a code; counts are the account's, as permanentCode read them in
