@@ -30,7 +30,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	concurrency := fs.Int("concurrency", 32, "concurrent connections")
 	duration := fs.Duration("duration", 4*time.Second, "how long each case runs in each round (wrk counts whole seconds)")
 	rounds := fs.Int("rounds", 3, "rounds of all cases, each beside a run of the bare handler; medians are printed")
-	cases := fs.String("cases", "read,write,token", "comma-separated cases: read, write, token")
+	cases := fs.String("cases", "read,write,token", "comma-separated cases: read, write (a new code each call), rewrite (a permanent scene asked for again), token")
 	loader := fs.String("load", "auto", `load generator: "wrk", "child" (this binary in another process) or "auto" (wrk when on PATH)`)
 	syncPolicy := fs.String("sync", "second", "the served sandbox's --sync")
 	startup := fs.Bool("startup", false, "also measure the binary's time to first healthy answer (median of 5) and idle RSS")
@@ -95,7 +95,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	names := []string{"bare"}
 	for _, name := range strings.Split(*cases, ",") {
 		name = strings.TrimSpace(name)
-		if name != "read" && name != "write" && name != "token" {
+		if name != "read" && name != "write" && name != "rewrite" && name != "token" {
 			return fmt.Errorf("bench: unknown case %q", name)
 		}
 		names = append(names, name)
@@ -103,6 +103,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	labels := map[string]string{
 		"bare": "bare gin, same JSON", "token": "token issuance (GET /cgi-bin/token)",
 		"read": "authenticated read (quota/get)", "write": "authenticated write (qrcode/create)",
+		"rewrite": "permanent scene again (qrcode/create)",
 	}
 	fmt.Fprintf(stdout, "citysandbox bench: load from %s, %d connections, %s per case, %d rounds; sandbox (--sync %s), bare gin and load each in its own process; %d CPUs\n",
 		gen.name(), *concurrency, *duration, *rounds, *syncPolicy, runtime.NumCPU())
@@ -115,10 +116,13 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cpuRatios := map[string][]float64{}
 	for r := range *rounds {
 		specs := map[string]loadSpec{
-			"bare":  {Method: "POST", URL: bare.url() + "/cgi-bin/openapi/quota/get?access_token=" + tok, Body: readBody},
-			"read":  {Method: "POST", URL: sb.url() + "/cgi-bin/openapi/quota/get?access_token=" + tok, Body: readBody},
-			"write": {Method: "POST", URL: sb.url() + "/cgi-bin/qrcode/create?access_token=" + tok, Body: `{"action_name":"QR_LIMIT_STR_SCENE","action_info":{"scene":{"scene_str":"bench-%d"}}}`},
-			"token": {Method: "GET", URL: sb.url() + "/cgi-bin/token?grant_type=client_credential&appid=" + issuer.AppID + "&secret=" + issuer.Secret},
+			"bare": {Method: "POST", URL: bare.url() + "/cgi-bin/openapi/quota/get?access_token=" + tok, Body: readBody},
+			"read": {Method: "POST", URL: sb.url() + "/cgi-bin/openapi/quota/get?access_token=" + tok, Body: readBody},
+			// Every write stores a new code: a temporary code is never deduplicated (a permanent
+			// scene asked for again is answered with the code it has, a read: rewrite).
+			"write":   {Method: "POST", URL: sb.url() + "/cgi-bin/qrcode/create?access_token=" + tok, Body: `{"expire_seconds":600,"action_name":"QR_STR_SCENE","action_info":{"scene":{"scene_str":"bench-%d"}}}`},
+			"rewrite": {Method: "POST", URL: sb.url() + "/cgi-bin/qrcode/create?access_token=" + tok, Body: `{"action_name":"QR_LIMIT_STR_SCENE","action_info":{"scene":{"scene_str":"bench-%d"}}}`},
+			"token":   {Method: "GET", URL: sb.url() + "/cgi-bin/token?grant_type=client_credential&appid=" + issuer.AppID + "&secret=" + issuer.Secret},
 		}
 		var bareRPS float64
 		var bareCPU time.Duration

@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"sync"
+	"time"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
 )
@@ -58,4 +59,32 @@ func Marshal(v any) ([]byte, error) {
 func WriteString(buf *bytes.Buffer, s string) {
 	b, _ := Marshal(s) // a string always encodes: invalid UTF-8 becomes U+FFFD
 	buf.Write(b)
+}
+
+// AppendQuoted appends s as encoding/json.Marshal writes a string: quoted, with <, > and &
+// escaped for HTML, U+2028 and U+2029 escaped, and invalid UTF-8 as U+FFFD. For the records
+// that write their own JSON (a string of plain ASCII is copied; any other goes through
+// encoding/json).
+func AppendQuoted(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// AppendTime appends t as encoding/json.Marshal writes a time.Time (its MarshalJSON: RFC 3339
+// with nanoseconds, quoted), with MarshalJSON's error for a time it cannot write.
+func AppendTime(b []byte, t time.Time) ([]byte, error) {
+	if _, offset := t.Zone(); t.Year() < 0 || t.Year() > 9999 || offset <= -24*60*60 || offset >= 24*60*60 {
+		q, err := t.MarshalJSON()
+		return append(b, q...), err
+	}
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"'), nil
 }

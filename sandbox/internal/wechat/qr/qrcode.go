@@ -39,6 +39,7 @@ import (
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
+	"github.com/citysandbox/citysandbox/sandbox/internal/jsonenc"
 	"github.com/citysandbox/citysandbox/sandbox/internal/qrimage"
 	"github.com/citysandbox/citysandbox/sandbox/internal/seeded"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
@@ -86,6 +87,38 @@ type QRCode struct {
 	SceneStr   string     `json:"scene_str,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"` // nil for a permanent code
+}
+
+// AppendJSON implements store.Encoder: the bytes encoding/json.Marshal writes for q.
+func (q *QRCode) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"ticket":`...)
+	b = jsonenc.AppendQuoted(b, q.Ticket)
+	b = append(b, `,"url":`...)
+	b = jsonenc.AppendQuoted(b, q.URL)
+	b = append(b, `,"appid":`...)
+	b = jsonenc.AppendQuoted(b, q.AppID)
+	b = append(b, `,"action_name":`...)
+	b = jsonenc.AppendQuoted(b, q.ActionName)
+	if q.SceneID != 0 {
+		b = append(b, `,"scene_id":`...)
+		b = strconv.AppendUint(b, uint64(q.SceneID), 10)
+	}
+	if q.SceneStr != "" {
+		b = append(b, `,"scene_str":`...)
+		b = jsonenc.AppendQuoted(b, q.SceneStr)
+	}
+	b = append(b, `,"created_at":`...)
+	b, err := jsonenc.AppendTime(b, q.CreatedAt)
+	if err != nil {
+		return nil, err
+	}
+	if q.ExpiresAt != nil {
+		b = append(b, `,"expires_at":`...)
+		if b, err = jsonenc.AppendTime(b, *q.ExpiresAt); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
 }
 
 // Permanent reports whether the code never expires.
