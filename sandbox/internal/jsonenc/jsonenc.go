@@ -88,3 +88,18 @@ func AppendTime(b []byte, t time.Time) ([]byte, error) {
 	b = t.AppendFormat(b, time.RFC3339Nano)
 	return append(b, '"'), nil
 }
+
+// AppendString appends s as Marshal writes a string: quoted, <, > and & left alone, U+2028 and
+// U+2029 escaped, invalid UTF-8 as U+FFFD. For the answers that write their own JSON (a string
+// of plain ASCII is copied; any other goes through Marshal).
+func AppendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			q, _ := Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}

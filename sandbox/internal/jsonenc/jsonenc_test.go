@@ -80,17 +80,22 @@ func TestUnmarshalDecodesAsEncodingJSONDoes(t *testing.T) {
 	}
 }
 
-// AppendQuoted and AppendTime write what encoding/json.Marshal writes for a string and a time.
+// AppendQuoted and AppendTime write what encoding/json.Marshal writes for a string and a time,
+// AppendString what Marshal writes for a string.
 func TestAppendersWriteEncodingJSONsBytes(t *testing.T) {
 	for _, s := range []string{"", "plain ascii", `"q"`, `\`, "<>&", "晋城", "\x00\x1f\x7f", "\u2028\u2029", "\xff\xfe", "a\tb"} {
 		want, _ := json.Marshal(s)
 		if got := AppendQuoted([]byte("x"), s); string(got) != "x"+string(want) {
 			t.Errorf("AppendQuoted(%q) = %s, want x%s", s, got, want)
 		}
+		want, _ = Marshal(s)
+		if got := AppendString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Errorf("AppendString(%q) = %s, want x%s (Marshal's)", s, got, want)
+		}
 	}
 	for _, at := range []time.Time{
 		{}, time.Unix(1764720000, 1).UTC(), time.Date(2026, 12, 3, 8, 0, 0, 500, time.FixedZone("CST", 8*3600)),
-		time.Date(1, 1, 1, 0, 0, 0, 0, time.FixedZone("", -(23*3600 + 59*60))),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.FixedZone("", -(23*3600+59*60))),
 		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("", 24*3600)),
 	} {
 		want, wantErr := json.Marshal(at)

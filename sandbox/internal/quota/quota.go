@@ -134,15 +134,33 @@ func (e *Engine) storedKey(scope string, w Window, t time.Time) string {
 	b = append(b, ':')
 	b = append(b, w.String()...)
 	b = append(b, ':')
-	switch w {
-	case Day:
-		b = t.In(clock.Beijing).AppendFormat(b, "20060102")
-	case Month:
-		b = t.In(clock.Beijing).AppendFormat(b, "200601")
+	// The digits written out, as AppendFormat would write "20060102" and "200601" (and does, for
+	// a year beyond four digits): the key is made on every quota check.
+	bj := t.In(clock.Beijing)
+	y, m, d := bj.Date()
+	switch {
+	case (w == Day || w == Month) && (y < 0 || y > 9999):
+		b = bj.AppendFormat(b, map[Window]string{Day: "20060102", Month: "200601"}[w])
+	case w == Day:
+		b = appendDigits(appendDigits(appendDigits(b, y, 4), int(m), 2), d, 2)
+	case w == Month:
+		b = appendDigits(appendDigits(b, y, 4), int(m), 2)
 	default:
 		b = append(b, "all"...)
 	}
 	return string(b)
+}
+
+// appendDigits appends v in width decimal digits, zero-padded (v is not negative and fits).
+func appendDigits(b []byte, v, width int) []byte {
+	for range width {
+		b = append(b, 0)
+	}
+	for i := len(b) - 1; i >= len(b)-width; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
 }
 
 // windowKey names the window of w that t falls in, for the in-memory tables.

@@ -207,3 +207,23 @@ func TestScaled(t *testing.T) {
 		t.Errorf("Scaled(10) = %+v, want %+v", got, want)
 	}
 }
+
+// The day and month in a counter's key are what AppendFormat writes for the Beijing date, the
+// years that are not four digits included.
+func TestStoredKeyDatesAreAppendFormats(t *testing.T) {
+	e := &Engine{prefix: "q:"}
+	for _, at := range []time.Time{
+		time.Date(2026, 12, 2, 16, 0, 0, 0, time.UTC), // 00:00 on the 3rd in Beijing
+		time.Date(2026, 12, 2, 15, 59, 59, 0, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(999, 10, 9, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 15, 0, 0, 0, time.UTC), time.Date(12026, 3, 4, 0, 0, 0, 0, time.UTC),
+	} {
+		bj := at.In(clock.Beijing)
+		if got, want := e.storedKey("s", Day, at), "q:s:day:"+bj.Format("20060102"); got != want {
+			t.Errorf("day key at %v = %q, want %q", at, got, want)
+		}
+		if got, want := e.storedKey("s", Month, at), "q:s:month:"+bj.Format("200601"); got != want {
+			t.Errorf("month key at %v = %q, want %q", at, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package wechat
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -130,6 +131,31 @@ type quotaAnswer struct {
 	Quota              quotaInfo `json:"quota"`
 	RateLimit          rateLimit `json:"rate_limit"`
 	ComponentRateLimit rateLimit `json:"component_rate_limit"`
+}
+
+// appendAnswer implements answerAppender: quota/get is the read integrators poll most.
+func (a quotaAnswer) appendAnswer(b []byte) []byte {
+	b = append(b, '{')
+	b = a.Envelope.appendFields(b)
+	b = append(b, `,"quota":{"daily_limit":`...)
+	b = strconv.AppendInt(b, int64(a.Quota.DailyLimit), 10)
+	b = append(b, `,"used":`...)
+	b = strconv.AppendInt(b, int64(a.Quota.Used), 10)
+	b = append(b, `,"remain":`...)
+	b = strconv.AppendInt(b, int64(a.Quota.Remain), 10)
+	b = append(b, `},"rate_limit":`...)
+	b = a.RateLimit.appendJSON(b)
+	b = append(b, `,"component_rate_limit":`...)
+	b = a.ComponentRateLimit.appendJSON(b)
+	return append(b, '}')
+}
+
+func (r rateLimit) appendJSON(b []byte) []byte {
+	b = append(b, `{"call_count":`...)
+	b = strconv.AppendInt(b, int64(r.CallCount), 10)
+	b = append(b, `,"refresh_second":`...)
+	b = strconv.AppendInt(b, int64(r.RefreshSecond), 10)
+	return append(b, '}')
 }
 
 // TierLimits returns an operation's limits for an app's tier.
