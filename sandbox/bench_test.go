@@ -38,9 +38,10 @@ func BenchmarkNewSandbox(b *testing.B) {
 	}
 }
 
-// benchSandbox builds an in-process sandbox with an unlimited-tier account and a token.
-func benchSandbox(b *testing.B) (http.Handler, string) {
-	sb, err := sandbox.New(sandbox.WithSeed(1))
+// benchSandbox builds an in-process sandbox (seed 1, and opts) with an unlimited-tier account and
+// a token.
+func benchSandbox(b *testing.B, opts ...sandbox.Option) (http.Handler, string) {
+	sb, err := sandbox.New(append([]sandbox.Option{sandbox.WithSeed(1)}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -124,20 +125,7 @@ func BenchmarkAuthenticatedWrite(b *testing.B) {
 // benchmarkQRCreate times creates whose bodies are body(1), body(2), … (modulo cycle, when it is
 // not 0), after creating body(0) to body(before-1).
 func benchmarkQRCreate(b *testing.B, body func(int) string, before, cycle int) {
-	sb, err := sandbox.New(sandbox.WithSeed(1), sandbox.WithStorePath(b.TempDir()+"/bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { sb.Close() })
-	app, err := sb.WeChat().CreateApp(sandbox.WeChatAppSpec{Type: "official_account", Tier: "unlimited"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := sb.Handler()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/cgi-bin/token?grant_type=client_credential&appid="+app.AppID+"&secret="+app.Secret, nil))
-	_, rest, _ := strings.Cut(rec.Body.String(), `"access_token":"`)
-	tok, _, _ := strings.Cut(rest, `"`)
+	h, tok := benchSandbox(b, sandbox.WithStorePath(b.TempDir()+"/bench.db"))
 	target := "/cgi-bin/qrcode/create?access_token=" + tok
 	for i := range before {
 		serveOnce(b, h, "POST", target, body(i))
