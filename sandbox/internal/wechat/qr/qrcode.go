@@ -11,7 +11,11 @@ package qr
 // accounts).
 //
 // Invented where the sources are silent:
-//   - the url token is 20 seeded alphanumerics, as in WeChat's published example; the ticket
+//   - the url token is 20 alphanumerics, as in WeChat's published example: the first 7 are the
+//     code's creation time on the sandbox clock (milliseconds since 1970 in base 62, digits,
+//     then capitals, then small letters, so that tokens sort in creation order and the store
+//     adds each new code beside the last one instead of at a random place among all of them),
+//     the other 13 are seeded (the last 13 of 20 drawn); the ticket
 //     imitates the example's layout (base64 of a small binary record that holds the url and the
 //     creation and expiry times), so it contains "+", "/" and "=" now and then, like real ones;
 //   - a temporary scene_id must be 1–4,294,967,295 (WeChat says "32-bit non-zero" without a
@@ -351,7 +355,9 @@ func (e *Emulator) newQRCode(tx *store.Tx, appid string, s qrSpec, now time.Time
 	}
 	var tok string
 	for {
-		tok = e.deps.Rand.Token(qrTokenLength, seeded.Alphanumeric)
+		// Twenty are drawn, as before tokens said their time, so that every later value of the
+		// random stream stays what it was.
+		tok = qrTokenTime(now) + e.deps.Rand.Token(qrTokenLength, seeded.Alphanumeric)[qrTokenTimeLength:]
 		q.URL = qrURLPrefix + tok
 		q.Ticket = e.ticketFor(q)
 		// A token already given out (never seen yet: 62^20 of them) is drawn again.
@@ -373,6 +379,25 @@ func (e *Emulator) newQRCode(tx *store.Tx, appid string, s qrSpec, now time.Time
 		}
 	}
 	return q, nil
+}
+
+// qrTokenTimeLength is how many characters of a url token say its creation time.
+const qrTokenTimeLength = 7
+
+// qrTokenDigits are the base-62 digits of a token's time, in byte order.
+const qrTokenDigits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// qrTokenTime writes t as qrTokenTimeLength base-62 digits of its milliseconds since 1970, so
+// that tokens made later sort after (a time before 1970 counts as 1970; from the year 2081 the
+// digits wrap around, which only costs the ordering).
+func qrTokenTime(t time.Time) string {
+	ms := max(t.UnixMilli(), 0)
+	var b [qrTokenTimeLength]byte
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = qrTokenDigits[ms%62]
+		ms /= 62
+	}
+	return string(b[:])
 }
 
 // ticketFor builds a ticket in the layout of WeChat's published example: a 12-byte header, then

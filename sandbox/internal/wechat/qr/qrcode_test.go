@@ -64,6 +64,41 @@ func TestCreateQRCodeTemporary(t *testing.T) {
 	}
 }
 
+// A url token starts with its creation time on the sandbox clock, in base 62, so that tokens
+// made later sort after; the rest is seeded.
+func TestQRTokenSortsByCreationTime(t *testing.T) {
+	t.Parallel()
+	k := testkit.New(t)
+	k.SetTime(time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC))
+	app := serviceAccount(k)
+	token := func() string {
+		u, _ := k.Post(qrCreate, k.AppToken(app), withExpire(scene("QR_SCENE", map[string]any{"scene_id": 5}), 600)).JSON["url"].(string)
+		return strings.TrimPrefix(u, "http://weixin.qq.com/q/")
+	}
+	first, same := token(), token()
+	if first[:7] != same[:7] || first == same {
+		t.Fatalf("two codes made at one instant: %q and %q, want the same 7-character time and different rest", first, same)
+	}
+	// 2026-12-03T08:00:00Z is 1,796,284,800,000 ms since 1970.
+	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	ms := int64(0)
+	for _, c := range first[:7] {
+		ms = ms*62 + int64(strings.IndexRune(digits, c))
+	}
+	if want := k.Now().UnixMilli(); ms != want {
+		t.Errorf("token %q says %d ms, want the sandbox clock's %d", first, ms, want)
+	}
+	prev := first
+	for _, step := range []time.Duration{time.Millisecond, time.Second, 61 * time.Second, 1000 * time.Hour} {
+		k.Advance(step)
+		next := token()
+		if next <= prev {
+			t.Errorf("after %v the token %q sorts before the earlier %q", step, next, prev)
+		}
+		prev = next
+	}
+}
+
 func withExpire(m map[string]any, s int) map[string]any {
 	m["expire_seconds"] = s
 	return m
