@@ -121,8 +121,8 @@ func LoadSpec() (*Spec, error) {
 
 // loadSpecs loads the OpenAPI documents of fsys, validating them unless they are the built-in
 // ones, which the test suite validates. The built-in ones load from their operation index and
-// parse in the background (spec.LoadIndexed): a sandbox is wired and answers its health check
-// while they parse, and the first request that needs them waits.
+// parse in the background (spec.LoadIndexed), from the moment the sandbox is built: it answers
+// its health check while they parse, and the first request that needs them waits.
 func loadSpecs(fsys fs.FS) (*spec.Spec, error) {
 	if fsys == fs.FS(openapi.FS) {
 		return spec.LoadIndexed(fsys, openapi.Index)
@@ -222,6 +222,8 @@ func newServer(cfg config) (*Server, error) {
 		_ = s.Close()
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
+	// Wired and loaded: the built-in documents may parse now (see spec.Spec.Parse).
+	s.spec.Parse()
 	return s, nil
 }
 

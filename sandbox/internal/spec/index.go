@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -119,9 +120,10 @@ func (s *Spec) Index() ([]byte, error) {
 
 // LoadIndexed is LoadValidated for documents whose operation index (see Index) is at hand: it
 // returns at once, with the documents' raw bytes and every operation as the index says, and
-// parses the documents in the background. Whatever needs a parsed document — request and
-// response validation but for operations that take no input, Inputs, HasJSONBody, ClosedBody
-// — waits for it; Wait waits for all of them. Once parsed, each document is checked against the
+// the documents parse in the background once Parse is called (or the first time something
+// waits for one). Whatever needs a parsed document — request and response validation but for
+// operations that take no input, Inputs, HasJSONBody, ClosedBody — waits for it; Wait waits for
+// all of them. Once parsed, each document is checked against the
 // index: a stale index (or a document that does not parse) makes Wait return an error and
 // those methods panic, a defect of the build that the test suite catches.
 func LoadIndexed(fsys fs.FS, index []byte) (*Spec, error) {
@@ -156,21 +158,37 @@ func LoadIndexed(fsys fs.FS, index []byte) (*Spec, error) {
 		s.Operations = append(s.Operations, ops...)
 		todo = append(todo, func() { d.parseIndexed(id, ops) })
 	}
-	// The documents parse side by side, but on one core fewer than there are: the caller goes
-	// on wiring its sandbox meanwhile, and should not wait for a core.
-	queue := make(chan func(), len(todo))
-	for _, parse := range todo {
-		queue <- parse
-	}
-	close(queue)
-	for range min(len(todo), max(1, runtime.GOMAXPROCS(0)-1)) {
-		go func() {
-			for parse := range queue {
-				parse()
-			}
-		}()
+	s.parse = sync.OnceFunc(func() {
+		s.parsing.Store(true)
+		// The documents parse side by side, but on one core fewer than there are: the caller
+		// goes on with its work meanwhile, and should not wait for a core.
+		queue := make(chan func(), len(todo))
+		for _, parse := range todo {
+			queue <- parse
+		}
+		close(queue)
+		for range min(len(todo), max(1, runtime.GOMAXPROCS(0)-1)) {
+			go func() {
+				for parse := range queue {
+					parse()
+				}
+			}()
+		}
+	})
+	for _, d := range s.Documents {
+		d.parse = s.parse
 	}
 	return s, nil
+}
+
+// Parse starts parsing the documents of a Spec from LoadIndexed in the background, if they are
+// not parsing yet; it returns at once. A sandbox wires itself and loads its fixtures first, so
+// that the parse, which allocates a great deal, does not slow its start (page faults and the
+// heap's locks are shared by all the threads of a process), and then starts it.
+func (s *Spec) Parse() {
+	if s.parse != nil {
+		s.parse()
+	}
 }
 
 // parseIndexed parses d, checks that it has exactly the operations its index entry says, gives
@@ -229,6 +247,7 @@ func indexMatches(id indexDocument, d *Document, derived []*Operation) error {
 // Wait blocks until every document of s is parsed and returns what went wrong, if anything. A
 // Spec from Load or LoadValidated is parsed already.
 func (s *Spec) Wait() error {
+	s.Parse()
 	var errs []error
 	for _, d := range s.Documents {
 		if d.parsed != nil {

@@ -88,6 +88,35 @@ func TestLoadIndexedIsLoad(t *testing.T) {
 	_ = wop
 }
 
+// TestLoadIndexedParsesWhenAsked: LoadIndexed parses nothing until Parse is called or something
+// waits for a document, which then parses.
+func TestLoadIndexedParsesWhenAsked(t *testing.T) {
+	t.Parallel()
+	idle, err := LoadIndexed(openapi.FS, openapi.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idle.parsing.Load() {
+		t.Fatal("the documents began to parse before Parse was called")
+	}
+	// Waiting for an operation's route starts the parse rather than waiting for ever.
+	if idle.Find("reset").rt() == nil {
+		t.Fatal("no route for reset once parsed")
+	}
+	started, err := LoadIndexed(openapi.FS, openapi.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started.Parse()
+	started.Parse() // a second call changes nothing
+	if !started.parsing.Load() {
+		t.Error("Parse did not start the parse")
+	}
+	if err := started.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestLoadIndexedFindsAStaleIndex gives LoadIndexed an index that says an operation needs no
 // admin token: once parsed, the document contradicts it and Wait says so.
 func TestLoadIndexedFindsAStaleIndex(t *testing.T) {

@@ -39,6 +39,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -60,6 +61,8 @@ type Document struct {
 	// when Load parsed it); err is what went wrong then.
 	parsed chan struct{}
 	err    error
+	// parse starts the background parse that closes parsed (see Spec.Parse).
+	parse func()
 }
 
 // wait blocks until the document is parsed. A document that LoadIndexed could not parse, or
@@ -69,6 +72,7 @@ func (d *Document) wait() {
 	if d.parsed == nil {
 		return
 	}
+	d.parse()
 	<-d.parsed
 	if d.err != nil {
 		panic(d.err)
@@ -129,6 +133,10 @@ func (op *Operation) checker() *fastChecker {
 type Spec struct {
 	Documents  []*Document
 	Operations []*Operation
+	// parse starts the background parse of a Spec from LoadIndexed (nil otherwise), and
+	// parsing says it has.
+	parse   func()
+	parsing atomic.Bool
 }
 
 // Load reads every *.yaml file at the root of fsys and validates each as an OpenAPI document.
