@@ -186,6 +186,13 @@ func newServer(cfg config) (*Server, error) {
 	s.faults = endpoint.NewFaults(s.rand, s.saveFaults)
 	s.faker = fixture.NewFaker(cfg.seed)
 	s.fixtures = fixture.New(cfg.fixtures)
+	// A fresh store gets the fixtures. Their largest part, the City Service world, starts to
+	// build on another core now, while the sandbox wires itself (cityservice.World).
+	var world *cityservice.World
+	cache, key := s.baselineCache()
+	if fresh, err := s.isFresh(); err == nil && fresh && cache.baseline(key) == nil {
+		world = cityservice.PrepareWorld(s.fixtures, s.faker)
+	}
 	var mappings []hostmap.Mapping
 	for _, r := range cfg.resolve {
 		m, err := hostmap.Parse(r)
@@ -196,7 +203,7 @@ func newServer(cfg config) (*Server, error) {
 		mappings = append(mappings, m)
 	}
 	s.hosts = hostmap.New(mappings...)
-	if err := s.build(); err != nil {
+	if err := s.build(world); err != nil {
 		_ = s.store.Close()
 		return nil, err
 	}
@@ -227,8 +234,9 @@ func newServer(cfg config) (*Server, error) {
 	return s, nil
 }
 
-// build wires the platforms and the router.
-func (s *Server) build() error {
+// build wires the platforms and the router; world, when not nil, is the City Service world
+// being prepared for the first fixture load.
+func (s *Server) build(world *cityservice.World) error {
 	var err error
 	s.push = push.New(push.Deps{
 		Store: s.store, Clock: s.clock, Rand: s.rand, Journal: s.journal,
@@ -283,7 +291,7 @@ func (s *Server) build() error {
 	s.component = component.New(component.Deps{Store: s.store, Clock: s.clock, Rand: s.rand, Journal: s.journal, Push: s.push, WeChat: s.wechat})
 	s.component.Routes(routes)
 	s.jincheng.Routes(routes)
-	s.city = cityservice.New(cityservice.Deps{Store: s.store, Clock: s.clock, Faker: s.faker, Fixtures: s.fixtures, Journal: s.journal, WeChat: s.wechat})
+	s.city = cityservice.New(cityservice.Deps{Store: s.store, Clock: s.clock, Faker: s.faker, Fixtures: s.fixtures, Journal: s.journal, WeChat: s.wechat, World: world})
 	s.city.Routes(routes)
 	s.charge, err = charge.New(charge.Deps{
 		Store: s.store, Clock: s.clock, Rand: s.rand, Faker: s.faker, Fixtures: s.fixtures, Journal: s.journal, WeChat: s.wechat,
@@ -425,12 +433,15 @@ func (s *Server) loadFixtures(platform string) error {
 		if err := s.wechat.LoadFixtures(); err != nil {
 			return err
 		}
-		if err := s.city.LoadFixtures(); err != nil {
-			return err
-		}
 	}
 	if platform == "" || platform == "jincheng" {
 		if err := s.jincheng.LoadFixtures(); err != nil {
+			return err
+		}
+	}
+	if platform == "" || platform == "wechat" {
+		// Last: at the start its world may still be building (see newServer).
+		if err := s.city.LoadFixtures(); err != nil {
 			return err
 		}
 	}
@@ -445,18 +456,8 @@ func (s *Server) loadFixtures(platform string) error {
 func (s *Server) loadBaseline() error {
 	s.rand.Reseed(s.seed.Load())
 	s.faker.Reseed(s.seed.Load())
-	cache := s.cfg.shared
-	if s.cfg.ownFixtures {
-		cache = nil
-	}
-	key := baselineKey{seed: s.seed.Load(), at: s.clock.Now().UnixNano()}
-	var entries []store.Entry
-	if cache != nil {
-		cache.mu.Lock()
-		entries = cache.baselines[key]
-		cache.mu.Unlock()
-	}
-	if entries != nil {
+	cache, key := s.baselineCache()
+	if entries := cache.baseline(key); entries != nil {
 		if err := s.store.RestoreEntries(entries); err != nil {
 			return err
 		}
@@ -478,6 +479,26 @@ func (s *Server) loadBaseline() error {
 	s.faker.Reseed(s.seed.Load() ^ servingStream)
 	s.streams = 0
 	return s.saveMeta()
+}
+
+// baselineCache returns the cache of baselines the sandbox shares (nil: none) and the key of
+// its baseline in it.
+func (s *Server) baselineCache() (*Spec, baselineKey) {
+	cache := s.cfg.shared
+	if s.cfg.ownFixtures {
+		cache = nil
+	}
+	return cache, baselineKey{seed: s.seed.Load(), at: s.clock.Now().UnixNano()}
+}
+
+// baseline returns the cached entries of the baseline with key, or nil (also from no cache).
+func (c *Spec) baseline(key baselineKey) []store.Entry {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.baselines[key]
 }
 
 // servingStream keeps the random values drawn by requests apart from those drawn by fixtures.

@@ -341,13 +341,7 @@ type Encoder interface {
 }
 
 func (t *Tx) put(key string, v any, onlyNew bool) (bool, error) {
-	var raw []byte
-	var err error
-	if enc, ok := v.(Encoder); ok {
-		raw, err = enc.AppendJSON(make([]byte, 0, 256))
-	} else {
-		raw, err = json.Marshal(v)
-	}
+	raw, err := encode(v)
 	if err != nil {
 		return false, fmt.Errorf("store: encode %s: %w", key, err)
 	}
@@ -355,6 +349,24 @@ func (t *Tx) put(key string, v any, onlyNew bool) (bool, error) {
 		return t.set(key, string(raw), f.ForgetAt(), true, onlyNew)
 	}
 	return t.putRaw(key, string(raw), onlyNew)
+}
+
+// Encode returns the value that Put stores for v, for a caller that prepares values outside a
+// transaction and stores them with PutRaw.
+func Encode(v any) (string, error) {
+	raw, err := encode(v)
+	if err != nil {
+		return "", fmt.Errorf("store: encode: %w", err)
+	}
+	return string(raw), nil
+}
+
+// encode is v's JSON: its own, when it is an Encoder.
+func encode(v any) ([]byte, error) {
+	if enc, ok := v.(Encoder); ok {
+		return enc.AppendJSON(make([]byte, 0, 256))
+	}
+	return json.Marshal(v)
 }
 
 // PutRaw stores a raw string at key.

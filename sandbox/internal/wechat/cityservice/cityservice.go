@@ -68,6 +68,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/apierr"
@@ -90,15 +91,20 @@ type Deps struct {
 	Journal *journal.Journal
 	// WeChat knows the accounts that settle services, apply and call the API.
 	WeChat *wechat.Platform
+	// World, when set, is the world PrepareWorld is building for the first LoadFixtures.
+	World *World
 }
 
 // Emulator is the City Service emulation: its API handler, control verbs and world.
 type Emulator struct {
 	deps Deps
+	mu   sync.Mutex
+	// prepared is Deps.World until the first LoadFixtures takes it.
+	prepared *World
 }
 
 // New returns the emulation.
-func New(d Deps) *Emulator { return &Emulator{deps: d} }
+func New(d Deps) *Emulator { return &Emulator{deps: d, prepared: d.World} }
 
 // Routes registers WeChat City Service interconnection (城市服务开放互联能力): the
 // path API and the control-plane verbs that simulate the rest of the flow.

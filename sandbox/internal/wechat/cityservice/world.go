@@ -121,38 +121,104 @@ func (s *Service) offeredIn(city string) bool {
 // LoadFixtures builds the City Service world from fixtures/cityservice.yaml plus the
 // generated fill, and stores it. It runs on a fresh store and after every reset.
 func (e *Emulator) LoadFixtures() error {
-	var f csWorldFile
-	if err := e.deps.Fixtures.Decode("cityservice", &f); err != nil {
+	keys, values, err := e.world()
+	if err != nil {
 		return err
 	}
-	if f.MiniProgram.AppID == "" && len(f.Cities) == 0 {
-		return nil // no cityservice.yaml: no world
-	}
-	if err := f.check(); err != nil {
-		return fmt.Errorf("cityservice: fixtures/cityservice.yaml: %w", err)
-	}
-	services := f.generate(e.deps.Faker.Fork("wechat/cityservice"))
-	next := f.Fill.FirstServiceID
-	for _, s := range services {
-		next = max(next, s.ServiceID+1)
-	}
 	return e.deps.Store.Update(func(tx *store.Tx) error {
-		meta := csMeta{MiniProgram: f.MiniProgram, Topics: f.Topics, Categories: f.Categories, NextServiceID: next, NextApplication: 1}
-		if err := tx.Put(csMetaKey(), meta); err != nil {
-			return err
-		}
-		for _, c := range f.Cities {
-			if err := tx.Put(csCityKey(c.Name), c); err != nil {
-				return err
-			}
-		}
-		for i := range services {
-			if err := tx.Put(csServiceKey(services[i].ServiceID), &services[i]); err != nil {
+		for i, key := range keys {
+			if err := tx.PutRaw(key, values[i]); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// A World is the City Service world that LoadFixtures stores, built from the fixtures for one
+// seed: its keys and their stored values, in the order they are stored. Building it is most of a
+// sandbox's start (reading the YAML, generating some 360 services, encoding them) and needs
+// nothing but the fixtures and the seed, so PrepareWorld builds it on another core while the
+// sandbox wires itself and loads the other platforms' fixtures.
+type World struct {
+	seed   uint64
+	done   chan struct{} // closed once keys, values and err are set
+	keys   []string
+	values []string
+	err    error
+}
+
+// worldLabel names the forked generator of the world (fixture.Faker.Fork).
+const worldLabel = "wechat/cityservice"
+
+// PrepareWorld starts building, in the background, the world of fixtures for the seed fk has
+// now; hand it to New in Deps.World. The first LoadFixtures stores it once it is built, if fk
+// still has that seed (it builds the world afresh otherwise, as every later LoadFixtures does).
+func PrepareWorld(fixtures *fixture.Set, fk *fixture.Faker) *World {
+	w := &World{seed: fk.Seed(), done: make(chan struct{})}
+	fork := fk.Fork(worldLabel)
+	go func() {
+		defer close(w.done)
+		w.keys, w.values, w.err = buildWorld(fixtures, fork)
+	}()
+	return w
+}
+
+// world returns the records of the world for the Faker's seed: the prepared world the first
+// time, when it was built for that seed, and a world built now otherwise.
+func (e *Emulator) world() (keys, values []string, err error) {
+	e.mu.Lock()
+	w := e.prepared
+	e.prepared = nil
+	e.mu.Unlock()
+	if w != nil {
+		<-w.done
+		if w.seed == e.deps.Faker.Seed() {
+			return w.keys, w.values, w.err
+		}
+	}
+	return buildWorld(e.deps.Fixtures, e.deps.Faker.Fork(worldLabel))
+}
+
+// buildWorld reads fixtures/cityservice.yaml, generates the fill with fk and returns every record
+// of the world and its stored value: the meta record, the cities, then the services. No file, no
+// world: no records.
+func buildWorld(fixtures *fixture.Set, fk *fixture.Faker) (keys, values []string, err error) {
+	var f csWorldFile
+	if err := fixtures.Decode("cityservice", &f); err != nil {
+		return nil, nil, err
+	}
+	if f.MiniProgram.AppID == "" && len(f.Cities) == 0 {
+		return nil, nil, nil // no cityservice.yaml: no world
+	}
+	if err := f.check(); err != nil {
+		return nil, nil, fmt.Errorf("cityservice: fixtures/cityservice.yaml: %w", err)
+	}
+	services := f.generate(fk)
+	next := f.Fill.FirstServiceID
+	for _, s := range services {
+		next = max(next, s.ServiceID+1)
+	}
+	n := 1 + len(f.Cities) + len(services)
+	keys, values = make([]string, 0, n), make([]string, 0, n)
+	add := func(key string, v any) {
+		value, encErr := store.Encode(v)
+		if encErr != nil && err == nil {
+			err = fmt.Errorf("cityservice: %s: %w", key, encErr)
+		}
+		keys, values = append(keys, key), append(values, value)
+	}
+	add(csMetaKey(), csMeta{MiniProgram: f.MiniProgram, Topics: f.Topics, Categories: f.Categories, NextServiceID: next, NextApplication: 1})
+	for _, c := range f.Cities {
+		add(csCityKey(c.Name), c)
+	}
+	for i := range services {
+		add(csServiceKey(services[i].ServiceID), &services[i])
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return keys, values, nil
 }
 
 // check validates the fixture file and completes defaults (city topics, service topics).
