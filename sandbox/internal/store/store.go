@@ -527,8 +527,23 @@ func (s *Store) Snapshot() ([]byte, error) {
 	return out, nil
 }
 
-// Entries returns every key and value in key order, bookkeeping left out.
-func (s *Store) Entries() ([]Entry, error) { return s.entries() }
+// Entries returns every key and its stored value in key order, bookkeeping left out, for
+// RestoreEntries: each value as it is stored (in Raw), neither checked nor copied.
+func (s *Store) Entries() ([]Entry, error) {
+	entries := []Entry{}
+	err := s.db.View(func(tx *buntdb.Tx) error {
+		return tx.Ascend("", func(k, v string) bool {
+			if !strings.HasPrefix(k, Bookkeeping) {
+				entries = append(entries, Entry{Key: k, Raw: &v})
+			}
+			return true
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: entries: %w", err)
+	}
+	return entries, nil
+}
 
 func (s *Store) entries() ([]Entry, error) {
 	entries := []Entry{}

@@ -45,6 +45,72 @@ func TestSnapshotRestoreKeepsTheHash(t *testing.T) {
 	}
 }
 
+// TestEntriesRestoreTheState copies one store's entries into another: the same hash, JSON and
+// bare values alike, and the other store's own state gone; bookkeeping is neither copied nor
+// replaced.
+func TestEntriesRestoreTheState(t *testing.T) {
+	from, to := openMemory(t), openMemory(t)
+	err := from.Update(func(tx *Tx) error {
+		for k, v := range map[string]string{"a:json": `{"x":1}`, "a:bare": "not json", "b:list": `[1, 2]`, Bookkeeping + "clock": `"x"`} {
+			if err := tx.PutRaw(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = to.Update(func(tx *Tx) error {
+		if err := tx.PutRaw("c:other", "1"); err != nil {
+			return err
+		}
+		return tx.PutRaw(Bookkeeping+"seed", "7")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := from.Entries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 3 {
+		t.Fatalf("Entries = %d entries, want the 3 that are not bookkeeping", len(entries))
+	}
+	if err := to.RestoreEntries(entries); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := from.Hash()
+	if got, _ := to.Hash(); got != want {
+		t.Errorf("restored hash %s, want %s", got, want)
+	}
+	err = to.View(func(tx *Tx) error {
+		for key, want := range map[string]string{"a:bare": "not json", "b:list": `[1, 2]`, Bookkeeping + "seed": "7", "c:other": ""} {
+			got, ok, err := tx.GetRaw(key)
+			if err != nil {
+				return err
+			}
+			if got != want || ok != (want != "") {
+				t.Errorf("%s = %q (%v), want %q", key, got, ok, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func openMemory(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(Memory, SyncEverySecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func TestVersionsCountCommittedWritesUnderAPrefix(t *testing.T) {
 	s, _ := Open(Memory, SyncEverySecond)
 	defer s.Close()

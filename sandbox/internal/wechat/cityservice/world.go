@@ -111,9 +111,19 @@ const csPrefix = "wechat:cityservice:"
 
 func csMetaKey() string            { return csPrefix + "meta" }
 func csCityKey(name string) string { return csPrefix + "city:" + name }
-func csServiceKey(id int64) string { return fmt.Sprintf("%sservice:%012d", csPrefix, id) }
-func csServicePrefix() string      { return csPrefix + "service:" }
-func csCityPrefix() string         { return csPrefix + "city:" }
+func csServiceKey(id int64) string {
+	// fmt.Sprintf("%sservice:%012d", csPrefix, id), without fmt for the ids a world has.
+	if id < 0 {
+		return fmt.Sprintf("%sservice:%012d", csPrefix, id)
+	}
+	digits := strconv.FormatInt(id, 10)
+	if len(digits) < 12 {
+		digits = strings.Repeat("0", 12-len(digits)) + digits
+	}
+	return csPrefix + "service:" + digits
+}
+func csServicePrefix() string { return csPrefix + "service:" }
+func csCityPrefix() string    { return csPrefix + "city:" }
 func (s *Service) offeredIn(city string) bool {
 	return len(s.Cities) == 0 || slices.Contains(s.Cities, city)
 }
@@ -382,7 +392,7 @@ func generatedService(fk *fixture.Faker, id int64, city City, cat Category, suff
 	org := city.Name + fk.Pick(csOrgs)
 	links := []Link{}
 	for _, l := range shuffled(fk, csLinkTitles)[:fk.IntRange(1, 3)] {
-		links = append(links, Link{Title: l.title, URL: fmt.Sprintf("https://svc%d.example.cn/%s", id, l.slug)})
+		links = append(links, Link{Title: l.title, URL: "https://svc" + strconv.FormatInt(id, 10) + ".example.cn/" + l.slug})
 	}
 	accounts := []Account{}
 	for range fk.IntRange(0, 2) {
@@ -402,12 +412,12 @@ func generatedService(fk *fixture.Faker, id int64, city City, cat Category, suff
 		Topics:     slices.DeleteFunc(slices.Clone(cat.Topics), func(t string) bool { return !slices.Contains(city.Topics, t) }),
 		Generated:  true,
 		Homepage: &Homepage{
-			Introduction:    fmt.Sprintf("%s由%s提供，%s。", name, org, fk.Pick(csOffers)),
+			Introduction:    name + "由" + org + "提供，" + fk.Pick(csOffers) + "。",
 			Links:           links,
 			RelatedAccounts: accounts,
 			Contact: Contact{
-				Phone:   fmt.Sprintf("%s-%d", city.AreaCode, fk.IntRange(20000000, 89999999)),
-				Address: fmt.Sprintf("%s市%s%d号%s", city.Name, fk.Pick(csRoads), fk.IntRange(1, 999), fk.Pick(csHalls)),
+				Phone:   city.AreaCode + "-" + strconv.Itoa(fk.IntRange(20000000, 89999999)),
+				Address: city.Name + "市" + fk.Pick(csRoads) + strconv.Itoa(fk.IntRange(1, 999)) + "号" + fk.Pick(csHalls),
 				Hours:   fk.Pick(csHours),
 			},
 		},

@@ -1,6 +1,8 @@
 package cityservice
 
 import (
+	"fmt"
+	"math"
 	"testing"
 
 	"github.com/citysandbox/citysandbox/fixtures"
@@ -45,5 +47,25 @@ func TestPreparedWorldIsTheWorld(t *testing.T) {
 	}
 	if got := load(1, prepared, 9); got != other {
 		t.Errorf("a world prepared for seed 1 and loaded at seed 9 stores %s, want seed 9's %s", got, other)
+	}
+}
+
+// BenchmarkBuildWorld is the City Service world of the built-in fixtures for seed 1: most of a
+// fresh sandbox's start.
+func BenchmarkBuildWorld(b *testing.B) {
+	set := fixture.New(fixtures.FS)
+	for b.Loop() {
+		if _, _, err := buildWorld(set, fixture.NewFaker(1).Fork(worldLabel)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestServiceKeyIsZeroPadded(t *testing.T) {
+	t.Parallel()
+	for _, id := range []int64{0, 1, 42, 100001, 999999999999, 1000000000000, -7, math.MaxInt64, math.MinInt64} {
+		if got, want := csServiceKey(id), fmt.Sprintf("%sservice:%012d", csPrefix, id); got != want {
+			t.Errorf("csServiceKey(%d) = %q, want %q", id, got, want)
+		}
 	}
 }
