@@ -32,7 +32,10 @@ const logFlushDelay = 50 * time.Millisecond
 // costs a busy sandbox more than the line itself. Close writes what is left. A process killed
 // outright loses at most the lines of the last logFlushDelay; the state never depends on them.
 type logBuffer struct {
-	mu      sync.Mutex
+	mu  sync.Mutex
+	out io.Writer
+	// w buffers out, from the first line on: a sandbox that logs nothing (at warn, say) never
+	// allocates it, nor does its start wait for it.
 	w       *bufio.Writer
 	pending bool // a flush is scheduled
 	closed  bool
@@ -40,13 +43,16 @@ type logBuffer struct {
 
 // newLogBuffer returns a logBuffer over w.
 func newLogBuffer(w io.Writer) *logBuffer {
-	return &logBuffer{w: bufio.NewWriterSize(w, 64<<10)}
+	return &logBuffer{out: w}
 }
 
 // Write implements io.Writer. Once the buffer is closed, lines go straight through.
 func (b *logBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.w == nil {
+		b.w = bufio.NewWriterSize(b.out, 64<<10)
+	}
 	n, err := b.w.Write(p)
 	if b.closed {
 		if ferr := b.w.Flush(); err == nil {
@@ -73,5 +79,8 @@ func (b *logBuffer) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.closed = true
+	if b.w == nil {
+		return nil
+	}
 	return b.w.Flush()
 }

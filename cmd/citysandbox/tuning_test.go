@@ -34,6 +34,20 @@ func TestLogBufferWritesLinesOutTogetherAndAllOnClose(t *testing.T) {
 	}
 }
 
+// A log that never gets a line closes without writing anything; a line after Close still goes
+// straight out.
+func TestLogBufferWithoutLines(t *testing.T) {
+	var out syncBuffer
+	logs := newLogBuffer(&out)
+	if err := logs.Close(); err != nil || out.String() != "" {
+		t.Fatalf("Close of an empty log = %v and wrote %q, want nil and nothing", err, out.String())
+	}
+	_, _ = logs.Write([]byte("late\n"))
+	if got := out.String(); got != "late\n" {
+		t.Fatalf("a line after Close gave %q", got)
+	}
+}
+
 func TestServingGCIsServingGCPercentUnlessGOGCIsSet(t *testing.T) {
 	before := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(before)

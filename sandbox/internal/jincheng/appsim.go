@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/citysandbox/citysandbox/sandbox/internal/endpoint"
 	"github.com/citysandbox/citysandbox/sandbox/internal/journal"
@@ -30,15 +31,19 @@ var appPageSource string
 //go:embed appsim/jlb-bridge.js
 var bridgeScript []byte
 
-var appPage = template.Must(template.New("app").Funcs(template.FuncMap{
-	// initial is a tile's logo: the first character of the service name.
-	"initial": func(s string) string {
-		for _, r := range s {
-			return string(r)
-		}
-		return ""
-	},
-}).Parse(appPageSource))
+// appPage is the app's page template, parsed the first time a page is shown rather than at
+// every start of the binary.
+var appPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("app").Funcs(template.FuncMap{
+		// initial is a tile's logo: the first character of the service name.
+		"initial": func(s string) string {
+			for _, r := range s {
+				return string(r)
+			}
+			return ""
+		},
+	}).Parse(appPageSource))
+})
 
 type appTile struct {
 	ServiceCode, ServiceName, TypeLabel, AppName, Status string
@@ -110,7 +115,7 @@ func (p *Platform) handleAppPage(c *endpoint.Call) (any, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	if err := appPage.Execute(&buf, d); err != nil {
+	if err := appPage().Execute(&buf, d); err != nil {
 		return nil, err
 	}
 	return endpoint.Raw{ContentType: "text/html; charset=utf-8", Body: buf.Bytes()}, nil
