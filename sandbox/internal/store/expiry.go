@@ -1,7 +1,6 @@
 package store
 
 import (
-	"container/heap"
 	"fmt"
 	"strings"
 	"sync"
@@ -130,19 +129,63 @@ type dueItem struct {
 	key string
 }
 
+// dueQueue is a binary heap of dueItems, earliest first. Its operations take and give dueItems
+// as they are (container/heap would box each into an interface: an allocation per write).
 type dueQueue []dueItem
 
-func (q dueQueue) Len() int { return len(q) }
-func (q dueQueue) Less(i, j int) bool {
+func (q dueQueue) less(i, j int) bool {
 	return q[i].at < q[j].at || q[i].at == q[j].at && q[i].key < q[j].key
 }
-func (q dueQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *dueQueue) Push(x any)   { *q = append(*q, x.(dueItem)) }
-func (q *dueQueue) Pop() any {
-	old := *q
-	it := old[len(old)-1]
-	*q = old[:len(old)-1]
+
+// push adds it.
+func (q *dueQueue) push(it dueItem) {
+	*q = append(*q, it)
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !h.less(i, parent) {
+			break
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
+}
+
+// pop removes and returns the earliest item; the queue must not be empty.
+func (q *dueQueue) pop() dueItem {
+	h := *q
+	n := len(h) - 1
+	h[0], h[n] = h[n], h[0]
+	h.down(0, n)
+	it := h[n]
+	h[n] = dueItem{} // the backing array keeps no key alive
+	*q = h[:n]
 	return it
+}
+
+// down moves the item at i down to its place among the first n.
+func (q dueQueue) down(i, n int) {
+	for {
+		j := 2*i + 1
+		if j >= n {
+			return
+		}
+		if r := j + 1; r < n && q.less(r, j) {
+			j = r
+		}
+		if !q.less(j, i) {
+			return
+		}
+		q[i], q[j] = q[j], q[i]
+		i = j
+	}
+}
+
+// init orders the whole queue as a heap.
+func (q dueQueue) init() {
+	for i := len(q)/2 - 1; i >= 0; i-- {
+		q.down(i, len(q))
+	}
 }
 
 // index adds the records under lt's prefix, read in btx.
@@ -198,7 +241,7 @@ func (x *expiryIndex) apply(changes []change) {
 			continue
 		}
 		x.at[c.key] = at
-		heap.Push(&x.queue, dueItem{at, c.key})
+		x.queue.push(dueItem{at, c.key})
 	}
 	// Rewritten and deleted records leave stale entries behind; drop them when they outnumber
 	// the live ones.
@@ -207,7 +250,7 @@ func (x *expiryIndex) apply(changes []change) {
 		for k, at := range x.at {
 			x.queue = append(x.queue, dueItem{at, k})
 		}
-		heap.Init(&x.queue)
+		x.queue.init()
 	}
 }
 
@@ -219,7 +262,7 @@ func (x *expiryIndex) due(now time.Time, n int) []string {
 	limit := now.UnixNano()
 	var keys []string
 	for len(keys) < n && len(x.queue) > 0 && x.queue[0].at <= limit {
-		it := heap.Pop(&x.queue).(dueItem)
+		it := x.queue.pop()
 		if at, ok := x.at[it.key]; ok && at == it.at {
 			keys = append(keys, it.key)
 		}

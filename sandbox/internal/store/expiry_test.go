@@ -1,6 +1,9 @@
 package store
 
 import (
+	"cmp"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -122,5 +125,36 @@ func TestFailedTransactionLeavesTheIndexAsTheRecords(t *testing.T) {
 	})
 	if n := s.Due(t0); n != 0 {
 		t.Errorf("a rolled-back write left %d due records", n)
+	}
+}
+
+// The queue gives its items back earliest first (then by key), however they were pushed, and
+// init orders a queue built in any order.
+func TestDueQueueOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var q, built dueQueue
+	var all []dueItem
+	for i := range 2000 {
+		it := dueItem{at: rng.Int64N(50), key: fmt.Sprintf("k%04d", rng.IntN(3000))}
+		if i%7 == 6 {
+			it.at = all[rng.IntN(len(all))].at // ties
+		}
+		all = append(all, it)
+		q.push(it)
+		built = append(built, it)
+	}
+	built.init()
+	slices.SortFunc(all, func(a, b dueItem) int {
+		return cmp.Or(cmp.Compare(a.at, b.at), strings.Compare(a.key, b.key))
+	})
+	for name, h := range map[string]*dueQueue{"pushed": &q, "built": &built} {
+		for i, want := range all {
+			if got := h.pop(); got != want {
+				t.Fatalf("%s: item %d = %v, want %v", name, i, got, want)
+			}
+		}
+		if len(*h) != 0 {
+			t.Errorf("%s: %d items left", name, len(*h))
+		}
 	}
 }

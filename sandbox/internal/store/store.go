@@ -232,8 +232,8 @@ var txs = sync.Pool{New: func() any { return new(Tx) }}
 // release empties t and gives it back to the pool.
 func (t *Tx) release() {
 	clear(t.changes) // drop the keys it held
-	changes := t.changes[:0]
-	*t = Tx{changes: changes}
+	changes, buf := t.changes[:0], t.buf[:0]
+	*t = Tx{changes: changes, buf: buf}
 	txs.Put(t)
 }
 
@@ -277,6 +277,8 @@ type Tx struct {
 	dirty    uint64 // bit i: wrote under tracked prefix i
 	// changes are the forget times this transaction sets or clears, applied when it commits.
 	changes []change
+	// buf is where an Encoder writes a value, kept from one pooled Tx to the next.
+	buf []byte
 }
 
 func (t *Tx) touch(key string) {
@@ -341,30 +343,40 @@ type Encoder interface {
 }
 
 func (t *Tx) put(key string, v any, onlyNew bool) (bool, error) {
-	raw, err := encode(v)
+	raw, err := encode(t.buf[:0], v)
 	if err != nil {
 		return false, fmt.Errorf("store: encode %s: %w", key, err)
 	}
-	if f, ok := v.(Forgettable); ok && t.store.lifetimeOf(key) != nil {
-		return t.set(key, string(raw), f.ForgetAt(), true, onlyNew)
+	value := string(raw)
+	if cap(raw) <= maxKeptBuffer {
+		t.buf = raw[:0] // the next Encoder writes here, in this transaction or a later one
 	}
-	return t.putRaw(key, string(raw), onlyNew)
+	if f, ok := v.(Forgettable); ok && t.store.lifetimeOf(key) != nil {
+		return t.set(key, value, f.ForgetAt(), true, onlyNew)
+	}
+	return t.putRaw(key, value, onlyNew)
 }
+
+// maxKeptBuffer is the largest encoding buffer a Tx keeps for the next one.
+const maxKeptBuffer = 16 << 10
 
 // Encode returns the value that Put stores for v, for a caller that prepares values outside a
 // transaction and stores them with PutRaw.
 func Encode(v any) (string, error) {
-	raw, err := encode(v)
+	raw, err := encode(nil, v)
 	if err != nil {
 		return "", fmt.Errorf("store: encode: %w", err)
 	}
 	return string(raw), nil
 }
 
-// encode is v's JSON: its own, when it is an Encoder.
-func encode(v any) ([]byte, error) {
+// encode is v's JSON: its own, appended to buf, when it is an Encoder.
+func encode(buf []byte, v any) ([]byte, error) {
 	if enc, ok := v.(Encoder); ok {
-		return enc.AppendJSON(make([]byte, 0, 256))
+		if buf == nil {
+			buf = make([]byte, 0, 256)
+		}
+		return enc.AppendJSON(buf)
 	}
 	return json.Marshal(v)
 }

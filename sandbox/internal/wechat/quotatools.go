@@ -133,8 +133,8 @@ type quotaAnswer struct {
 	ComponentRateLimit rateLimit `json:"component_rate_limit"`
 }
 
-// appendAnswer implements answerAppender: quota/get is the read integrators poll most.
-func (a quotaAnswer) appendAnswer(b []byte) []byte {
+// AppendAnswer implements AnswerAppender: quota/get is the read integrators poll most.
+func (a quotaAnswer) AppendAnswer(b []byte) []byte {
 	b = append(b, '{')
 	b = a.Envelope.appendFields(b)
 	b = append(b, `,"quota":{"daily_limit":`...)

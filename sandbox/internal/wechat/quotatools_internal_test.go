@@ -27,7 +27,7 @@ func TestIsCgiPathIsThePattern(t *testing.T) {
 }
 
 // The answers that write their own JSON write jsonenc.Marshal's bytes: every field set (found by
-// reflection, so that a field added to the answer and not to its appendAnswer fails here), and
+// reflection, so that a field added to the answer and not to its AppendAnswer fails here), and
 // envelopes whose errmsg needs escaping.
 func TestAnswersWriteMarshalsBytes(t *testing.T) {
 	var full quotaAnswer
@@ -45,11 +45,11 @@ func TestAnswersWriteMarshalsBytes(t *testing.T) {
 		case reflect.String:
 			v.SetString("s<>&\"\\\u2028 晋")
 		default:
-			t.Fatalf("a %s in quotaAnswer: teach this test and appendAnswer about it", v.Kind())
+			t.Fatalf("a %s in quotaAnswer: teach this test and AppendAnswer about it", v.Kind())
 		}
 	}
 	fill(reflect.ValueOf(&full).Elem())
-	answers := []answerAppender{full, quotaAnswer{Envelope: OK()}, quotaAnswer{Envelope: Envelope{Errcode: -1, Errmsg: "\xff"}}}
+	answers := []AnswerAppender{full, quotaAnswer{Envelope: OK()}, quotaAnswer{Envelope: Envelope{Errcode: -1, Errmsg: "\xff"}}}
 	for _, a := range answers {
 		want, err := jsonenc.Marshal(a)
 		if err != nil {

@@ -333,10 +333,11 @@ type Envelope struct {
 	Errmsg  string `json:"errmsg"`
 }
 
-// answerAppender is an answer on a hot path that writes its own JSON, byte for byte what
+// AnswerAppender is an answer on a hot path that writes its own JSON, byte for byte what
 // jsonenc.Marshal writes for it (a test holds each to that), sparing the reflection.
-type answerAppender interface {
-	appendAnswer(b []byte) []byte
+type AnswerAppender interface {
+	// AppendAnswer appends the answer's JSON to b.
+	AppendAnswer(b []byte) []byte
 }
 
 // appendFields appends e's fields, without the braces.
@@ -353,8 +354,8 @@ func OK() Envelope { return Envelope{Errcode: 0, Errmsg: "ok"} }
 // marshal encodes v as WeChat does (see package jsonenc); a value that does not encode is
 // WeChat's generic failure.
 func marshal(v any) []byte {
-	if a, ok := v.(answerAppender); ok {
-		return a.appendAnswer(make([]byte, 0, 256))
+	if a, ok := v.(AnswerAppender); ok {
+		return a.AppendAnswer(make([]byte, 0, 256))
 	}
 	b, err := jsonenc.Marshal(v)
 	if err != nil {

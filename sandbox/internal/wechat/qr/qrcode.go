@@ -31,7 +31,6 @@ package qr
 //     "Cache-Control: max-age=604800", and an empty 404 without a Content-Type.
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -205,6 +204,20 @@ type qrCreateAnswer struct {
 	Ticket        string `json:"ticket"`
 	ExpireSeconds int64  `json:"expire_seconds,omitempty"`
 	URL           string `json:"url"`
+}
+
+// AppendAnswer implements wechat.AnswerAppender: qrcode/create is the write integrators make
+// most.
+func (a qrCreateAnswer) AppendAnswer(b []byte) []byte {
+	b = append(b, `{"ticket":`...)
+	b = jsonenc.AppendString(b, a.Ticket)
+	if a.ExpireSeconds != 0 {
+		b = append(b, `,"expire_seconds":`...)
+		b = strconv.AppendInt(b, a.ExpireSeconds, 10)
+	}
+	b = append(b, `,"url":`...)
+	b = jsonenc.AppendString(b, a.URL)
+	return append(b, '}')
 }
 
 // qrSpec is a validated create request.
@@ -404,29 +417,23 @@ func qrTokenTime(t time.Time) string {
 // tag 1 with the url, tag 2 with the creation time and tag 3 with the expiry time (0 for a
 // permanent code), base64-encoded.
 func (e *Emulator) ticketFor(q *QRCode) string {
-	var b bytes.Buffer
-	b.Write([]byte{0x81, 0x01})
-	var id [4]byte
-	binary.LittleEndian.PutUint32(id[:], e.deps.Rand.Uint32())
-	b.Write(id[:])
-	b.Write(make([]byte, 6))
-	b.WriteByte(0x01)
-	b.WriteByte(byte(len(q.URL)))
-	b.WriteString(q.URL)
+	// 12 bytes of header, 2 + the url, 6 for each time: a url of up to 255 bytes fits.
+	var raw [12 + 2 + 255 + 12]byte
+	b := append(raw[:0], 0x81, 0x01)
+	b = binary.LittleEndian.AppendUint32(b, e.deps.Rand.Uint32())
+	b = append(b, 0, 0, 0, 0, 0, 0)
+	b = append(b, 0x01, byte(len(q.URL)))
+	b = append(b, q.URL...)
 	var exp uint32
 	if q.ExpiresAt != nil {
 		exp = uint32(q.ExpiresAt.Unix())
 	}
-	for _, f := range []struct {
-		tag byte
-		v   uint32
-	}{{0x02, uint32(q.CreatedAt.Unix())}, {0x03, exp}} {
-		b.Write([]byte{f.tag, 0x04})
-		var v [4]byte
-		binary.LittleEndian.PutUint32(v[:], f.v)
-		b.Write(v[:])
-	}
-	return base64.StdEncoding.EncodeToString(b.Bytes())
+	b = append(b, 0x02, 0x04)
+	b = binary.LittleEndian.AppendUint32(b, uint32(q.CreatedAt.Unix()))
+	b = append(b, 0x03, 0x04)
+	b = binary.LittleEndian.AppendUint32(b, exp)
+	var out [(len(raw) + 2) / 3 * 4]byte
+	return string(base64.StdEncoding.AppendEncode(out[:0], b))
 }
 
 // urlOfTicket reads the url back out of a ticket, or "" if it is not one the sandbox makes.
