@@ -135,6 +135,7 @@ type Namespace struct {
 // default sandbox only.
 func NewHub(opts ...Option) (*Hub, error) {
 	cfg := configure(opts)
+	world := foreseenWorld(cfg) // the default sandbox's, if its store is fresh
 	if cfg.spec == nil {
 		loaded, err := loadSpecs(cfg.specs)
 		if err != nil {
@@ -175,7 +176,7 @@ func NewHub(opts ...Option) (*Hub, error) {
 		}
 	}
 	defCfg := cfg
-	defCfg.hub = h
+	defCfg.hub, defCfg.world = h, world
 	var err error
 	if h.def, err = newServer(defCfg); err != nil {
 		_ = h.owner.Release()

@@ -8,12 +8,16 @@ import (
 	"github.com/citysandbox/citysandbox/sandbox/internal/spec"
 	"github.com/citysandbox/citysandbox/sandbox/internal/store"
 	"github.com/citysandbox/citysandbox/sandbox/internal/tlsca"
+	"github.com/citysandbox/citysandbox/sandbox/internal/wechat/cityservice"
 )
 
 // Option configures a Server.
 type Option func(*config)
 
 type config struct {
+	// world is the City Service world already building for this configuration's first
+	// fixture load (foreseenWorld), or nil.
+	world       *cityservice.World
 	seed        uint64
 	storePath   string
 	sync        store.Sync

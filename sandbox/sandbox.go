@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -138,7 +139,24 @@ func loadSpecs(fsys fs.FS) (*spec.Spec, error) {
 // sandbox prints gin's "[GIN-debug]" lines; an explicit GIN_MODE (debug brings the lines back)
 // or a release or test mode set before with gin.SetMode is left alone.
 func New(opts ...Option) (*Server, error) {
-	return newServer(configure(opts))
+	cfg := configure(opts)
+	if cfg.shared == nil {
+		cfg.world = foreseenWorld(cfg)
+	}
+	return newServer(cfg)
+}
+
+// foreseenWorld starts building the City Service world of cfg's fixtures and seed before
+// anything else, when cfg's store is in memory or its file is new or empty and so will get the
+// fixtures (see cityservice.World); otherwise it returns nil. Without a baseline cache to copy
+// from, that world is the longest part of a sandbox's start.
+func foreseenWorld(cfg config) *cityservice.World {
+	if cfg.storePath != store.Memory {
+		if fi, err := os.Stat(cfg.storePath); err == nil && fi.Size() > 0 || err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+	}
+	return cityservice.PrepareWorld(fixture.New(cfg.fixtures), cfg.seed)
 }
 
 // configure applies opts to the defaults.
@@ -186,12 +204,15 @@ func newServer(cfg config) (*Server, error) {
 	s.faults = endpoint.NewFaults(s.rand, s.saveFaults)
 	s.faker = fixture.NewFaker(cfg.seed)
 	s.fixtures = fixture.New(cfg.fixtures)
-	// A fresh store gets the fixtures. Their largest part, the City Service world, starts to
-	// build on another core now, while the sandbox wires itself (cityservice.World).
+	// A fresh store gets the fixtures. Their largest part, the City Service world, builds on
+	// another core while the sandbox wires itself (cityservice.World): from the start, when New
+	// or NewHub foresaw a fresh store, or from now.
 	var world *cityservice.World
 	cache, key := s.baselineCache()
 	if fresh, err := s.isFresh(); err == nil && fresh && cache.baseline(key) == nil {
-		world = cityservice.PrepareWorld(s.fixtures, s.faker)
+		if world = cfg.world; world == nil {
+			world = cityservice.PrepareWorld(s.fixtures, cfg.seed)
+		}
 	}
 	var mappings []hostmap.Mapping
 	for _, r := range cfg.resolve {

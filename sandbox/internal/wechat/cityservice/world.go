@@ -161,15 +161,15 @@ type World struct {
 // worldLabel names the forked generator of the world (fixture.Faker.Fork).
 const worldLabel = "wechat/cityservice"
 
-// PrepareWorld starts building, in the background, the world of fixtures for the seed fk has
-// now; hand it to New in Deps.World. The first LoadFixtures stores it once it is built, if fk
-// still has that seed (it builds the world afresh otherwise, as every later LoadFixtures does).
-func PrepareWorld(fixtures *fixture.Set, fk *fixture.Faker) *World {
-	w := &World{seed: fk.Seed(), done: make(chan struct{})}
-	fork := fk.Fork(worldLabel)
+// PrepareWorld starts building, in the background, the world of fixtures for a Faker seeded with
+// seed; hand it to New in Deps.World. The first LoadFixtures stores it once it is built, if the
+// emulator's Faker has that seed then (it builds the world afresh otherwise, as every later
+// LoadFixtures does).
+func PrepareWorld(fixtures *fixture.Set, seed uint64) *World {
+	w := &World{seed: seed, done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
-		w.keys, w.values, w.err = buildWorld(fixtures, fork)
+		w.keys, w.values, w.err = buildWorld(fixtures, fixture.NewFaker(seed).Fork(worldLabel))
 	}()
 	return w
 }

@@ -36,7 +36,7 @@ func TestPreparedWorldIsTheWorld(t *testing.T) {
 		return h
 	}
 	none := func(*fixture.Faker) *World { return nil }
-	prepared := func(fk *fixture.Faker) *World { return PrepareWorld(set, fk) }
+	prepared := func(fk *fixture.Faker) *World { return PrepareWorld(set, fk.Seed()) }
 	built := load(1, none, 1)
 	if got := load(1, prepared, 1); got != built {
 		t.Errorf("the prepared world stores %s, the built one %s", got, built)
