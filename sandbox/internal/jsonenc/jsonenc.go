@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
 )
@@ -63,18 +64,37 @@ func WriteString(buf *bytes.Buffer, s string) {
 
 // AppendQuoted appends s as encoding/json.Marshal writes a string: quoted, with <, > and &
 // escaped for HTML, U+2028 and U+2029 escaped, and invalid UTF-8 as U+FFFD. For the records
-// that write their own JSON (a string of plain ASCII is copied; any other goes through
+// that write their own JSON (a string that needs no escape is copied; any other goes through
 // encoding/json).
 func AppendQuoted(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
+	if !plain(s, true) {
+		q, _ := json.Marshal(s) // a string always encodes
+		return append(b, q...)
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// plain reports whether s needs no escape in JSON: no control character, quote or backslash
+// (nor, with html, <, > or &), only valid UTF-8, and neither U+2028 nor U+2029.
+func plain(s string, html bool) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == '"' || c == '\\' || html && (c == '<' || c == '>' || c == '&') {
+				return false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			return false
+		}
+		i += size
+	}
+	return true
 }
 
 // AppendTime appends t as encoding/json.Marshal writes a time.Time (its MarshalJSON: RFC 3339
@@ -91,13 +111,11 @@ func AppendTime(b []byte, t time.Time) ([]byte, error) {
 
 // AppendString appends s as Marshal writes a string: quoted, <, > and & left alone, U+2028 and
 // U+2029 escaped, invalid UTF-8 as U+FFFD. For the answers that write their own JSON (a string
-// of plain ASCII is copied; any other goes through Marshal).
+// that needs no escape is copied; any other goes through Marshal).
 func AppendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
-			q, _ := Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
+	if !plain(s, false) {
+		q, _ := Marshal(s) // a string always encodes
+		return append(b, q...)
 	}
 	b = append(b, '"')
 	b = append(b, s...)

@@ -105,3 +105,21 @@ func TestAppendersWriteEncodingJSONsBytes(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAppendersWriteEncodingJSONsBytes: for any string, the appenders write what encoding/json
+// (AppendQuoted) and Marshal (AppendString) write.
+func FuzzAppendersWriteEncodingJSONsBytes(f *testing.F) {
+	for _, s := range []string{"", "晋城市民服务号", "<a href=\"x\">&</a>", "\u2028", "\xe2\x80", "\xed\xa0\x80", "\U0010ffff", "tab\t\b\f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := AppendQuoted(nil, s); string(got) != string(want) {
+			t.Fatalf("AppendQuoted(%q) = %s, encoding/json writes %s", s, got, want)
+		}
+		want, _ = Marshal(s)
+		if got := AppendString(nil, s); string(got) != string(want) {
+			t.Fatalf("AppendString(%q) = %s, Marshal writes %s", s, got, want)
+		}
+	})
+}

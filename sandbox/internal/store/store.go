@@ -363,7 +363,7 @@ const maxKeptBuffer = 16 << 10
 // Encode returns the value that Put stores for v, for a caller that prepares values outside a
 // transaction and stores them with PutRaw.
 func Encode(v any) (string, error) {
-	raw, err := encode(nil, v)
+	raw, err := encode(make([]byte, 0, 1024), v)
 	if err != nil {
 		return "", fmt.Errorf("store: encode: %w", err)
 	}
