@@ -124,9 +124,9 @@ func (s *Spec) Index() ([]byte, error) {
 // the documents parse in the background once Parse is called (or the first time something
 // waits for one). Whatever needs a parsed document — request and response validation but for
 // operations that take no input, Inputs, HasJSONBody, ClosedBody — waits for it; Wait waits for
-// all of them. Once parsed, each document is checked against the
-// index: a stale index (or a document that does not parse) makes Wait return an error and
-// those methods panic, a defect of the build that the test suite catches.
+// all of them. Once parsed, each document is checked against the index: a stale index (or a
+// document that does not parse) makes Wait return an error and those methods panic, a defect
+// of the build that the test suite catches.
 func LoadIndexed(fsys fs.FS, index []byte) (*Spec, error) {
 	var f indexFile
 	// go-json-experiment's decoder reads the index in half the time of encoding/json's.

@@ -368,8 +368,8 @@ func (e *Emulator) newQRCode(tx *store.Tx, appid string, s qrSpec, now time.Time
 	}
 	var tok string
 	for {
-		// Twenty are drawn, as before tokens said their time, so that every later value of the
-		// random stream stays what it was.
+		// All twenty are drawn and the first seven give way to the time, so that a code takes
+		// as much of the random stream as any other 20-character token.
 		tok = qrTokenTime(now) + e.deps.Rand.Token(qrTokenLength, seeded.Alphanumeric)[qrTokenTimeLength:]
 		q.URL = qrURLPrefix + tok
 		q.Ticket = e.ticketFor(q)
