@@ -78,11 +78,11 @@ func (s *Service) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `,"name":`...)
 	b = jsonenc.AppendQuoted(b, s.Name)
 	b = append(b, `,"cities":`...)
-	b = appendStrings(b, s.Cities)
+	b = appendList(b, s.Cities, jsonenc.AppendQuoted)
 	b = append(b, `,"categories":`...)
-	b = appendStrings(b, s.Categories)
+	b = appendList(b, s.Categories, jsonenc.AppendQuoted)
 	b = append(b, `,"topics":`...)
-	b = appendStrings(b, s.Topics)
+	b = appendList(b, s.Topics, jsonenc.AppendQuoted)
 	if s.HealthCode {
 		b = append(b, `,"health_code":true`...)
 	}
@@ -94,41 +94,23 @@ func (s *Service) AppendJSON(b []byte) ([]byte, error) {
 		b = append(b, `,"homepage":{"introduction":`...)
 		b = jsonenc.AppendQuoted(b, h.Introduction)
 		b = append(b, `,"links":`...)
-		if h.Links == nil {
-			b = append(b, "null"...)
-		} else {
-			b = append(b, '[')
-			for i, l := range h.Links {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, `{"title":`...)
-				b = jsonenc.AppendQuoted(b, l.Title)
-				b = append(b, `,"url":`...)
-				b = jsonenc.AppendQuoted(b, l.URL)
-				b = append(b, '}')
-			}
-			b = append(b, ']')
-		}
+		b = appendList(b, h.Links, func(b []byte, l Link) []byte {
+			b = append(b, `{"title":`...)
+			b = jsonenc.AppendQuoted(b, l.Title)
+			b = append(b, `,"url":`...)
+			b = jsonenc.AppendQuoted(b, l.URL)
+			return append(b, '}')
+		})
 		b = append(b, `,"related_accounts":`...)
-		if h.RelatedAccounts == nil {
-			b = append(b, "null"...)
-		} else {
-			b = append(b, '[')
-			for i, a := range h.RelatedAccounts {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, `{"type":`...)
-				b = jsonenc.AppendQuoted(b, a.Type)
-				b = append(b, `,"name":`...)
-				b = jsonenc.AppendQuoted(b, a.Name)
-				b = append(b, `,"appid":`...)
-				b = jsonenc.AppendQuoted(b, a.AppID)
-				b = append(b, '}')
-			}
-			b = append(b, ']')
-		}
+		b = appendList(b, h.RelatedAccounts, func(b []byte, a Account) []byte {
+			b = append(b, `{"type":`...)
+			b = jsonenc.AppendQuoted(b, a.Type)
+			b = append(b, `,"name":`...)
+			b = jsonenc.AppendQuoted(b, a.Name)
+			b = append(b, `,"appid":`...)
+			b = jsonenc.AppendQuoted(b, a.AppID)
+			return append(b, '}')
+		})
 		b = append(b, `,"contact":{"phone":`...)
 		b = jsonenc.AppendQuoted(b, h.Contact.Phone)
 		b = append(b, `,"address":`...)
@@ -143,17 +125,18 @@ func (s *Service) AppendJSON(b []byte) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// appendStrings appends list as encoding/json writes a []string (null when nil).
-func appendStrings(b []byte, list []string) []byte {
+// appendList appends list as encoding/json writes a slice (null when nil), each element with
+// item.
+func appendList[T any](b []byte, list []T, item func([]byte, T) []byte) []byte {
 	if list == nil {
 		return append(b, "null"...)
 	}
 	b = append(b, '[')
-	for i, s := range list {
+	for i, v := range list {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = jsonenc.AppendQuoted(b, s)
+		b = item(b, v)
 	}
 	return append(b, ']')
 }
