@@ -286,9 +286,27 @@ func (d *Deliverer) Deliver(ctx context.Context, t Target, event string, msg Mes
 // DeliverThen is Deliver that also calls done, when not nil, with the record once the push is
 // delivered or its tries are spent (not when a reset or a shutdown cuts it short).
 func (d *Deliverer) DeliverThen(ctx context.Context, t Target, event string, msg Message, done func(Delivery)) (*Delivery, error) {
-	p, err := d.Prepare(t, msg)
+	answer, start, err := d.recordPending(ctx, t, event, msg, done)
 	if err != nil {
 		return nil, err
+	}
+	start()
+	return answer, nil
+}
+
+// DeliverLater is Deliver that queues the push only when the caller calls start: a caller that
+// journals several happenings and their pushes calls start once every happening is in the
+// journal, so that none comes after a push's own entries, however soon the receiver answers.
+// Until start is called the push is pending in the store (a restart would send it).
+func (d *Deliverer) DeliverLater(ctx context.Context, t Target, event string, msg Message) (answer *Delivery, start func(), err error) {
+	return d.recordPending(ctx, t, event, msg, nil)
+}
+
+// recordPending stores the pending record of a push and returns it with the func that queues it.
+func (d *Deliverer) recordPending(ctx context.Context, t Target, event string, msg Message, done func(Delivery)) (*Delivery, func(), error) {
+	p, err := d.Prepare(t, msg)
+	if err != nil {
+		return nil, nil, err
 	}
 	dl := &Delivery{
 		AppID: t.AppID, Event: event, Format: t.Format, Mode: t.Mode, URL: p.URL, Body: string(p.Body),
@@ -307,12 +325,12 @@ func (d *Deliverer) DeliverThen(ctx context.Context, t Target, event string, msg
 		return tx.Put(d.deliveryPrefix()+dl.ID, dl)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("push: record delivery: %w", err)
+		return nil, nil, fmt.Errorf("push: record delivery: %w", err)
 	}
 	answer := *dl
 	answer.Tries = []Try{}
-	d.enqueue(&job{delivery: dl, target: t, prepared: p, lane: t.Lane, done: done})
-	return &answer, nil
+	start := func() { d.enqueue(&job{delivery: dl, target: t, prepared: p, lane: t.Lane, done: done}) }
+	return &answer, start, nil
 }
 
 // journalFailure notes in the journal a delivery whose record could not be written.

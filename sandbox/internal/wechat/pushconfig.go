@@ -61,20 +61,37 @@ func (p *Platform) PushTarget(tx *store.Tx, app *App) (*push.Target, error) {
 // it went once settled. An app without a push configuration gets nothing: the result is nil.
 // Push must not be called inside a store transaction.
 func (p *Platform) Push(ctx context.Context, app *App, event string, msg push.Message) (*push.Delivery, error) {
+	d, start, err := p.PushLater(ctx, app, event, msg)
+	if err != nil {
+		return nil, err
+	}
+	start()
+	return d, nil
+}
+
+// PushLater is Push that queues the push only when the caller calls start (see
+// push.Deliverer.DeliverLater); without a push configuration, or with an error, start does
+// nothing.
+func (p *Platform) PushLater(ctx context.Context, app *App, event string, msg push.Message) (d *push.Delivery, start func(), err error) {
+	start = func() {}
 	var t *push.Target
 	if err := p.deps.Store.View(func(tx *store.Tx) error {
 		var err error
 		t, err = p.PushTarget(tx, app)
 		return err
 	}); err != nil || t == nil {
-		return nil, err
+		return nil, start, err
 	}
 	if isUserEvent(event) {
 		if from, ok := msg.Get("FromUserName"); ok {
 			t.Lane, _ = from.(string)
 		}
 	}
-	return p.deps.Push.Deliver(ctx, *t, event, msg)
+	d, later, err := p.deps.Push.DeliverLater(ctx, *t, event, msg)
+	if err != nil {
+		return nil, start, err
+	}
+	return d, later, nil
 }
 
 // isUserEvent tells the events a user causes, whose pushes reach the account in the order they

@@ -315,8 +315,16 @@ func (e *Emulator) sweep(tx *store.Tx, now time.Time, out *[]warning) (bool, err
 }
 
 // deliver pushes each warning to its Mini Program's push URL (in its format and mode) and
-// journals it, delivered or not. It must not run inside a store transaction.
+// journals it, delivered or not. Every warning is in the journal before any of the pushes is
+// queued, so that no push's own entry comes between them, however soon a receiver answers: the
+// same requests give the same journal. It must not run inside a store transaction.
 func (e *Emulator) deliver(ctx context.Context, warnings []warning) {
+	var starts []func()
+	defer func() {
+		for _, start := range starts {
+			start()
+		}
+	}()
 	for _, w := range warnings {
 		msg := w.message()
 		entry := journal.Entry{
@@ -326,7 +334,8 @@ func (e *Emulator) deliver(ctx context.Context, warnings []warning) {
 		if plain, err := msg.Encode(push.JSON); err == nil {
 			entry.RequestBody = string(plain)
 		}
-		d, err := e.deps.WeChat.Push(ctx, w.App, w.name(), msg)
+		d, start, err := e.deps.WeChat.PushLater(ctx, w.App, w.name(), msg)
+		starts = append(starts, start)
 		switch {
 		case err != nil:
 			entry.Reason += "; not delivered: " + err.Error()
