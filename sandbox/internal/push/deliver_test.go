@@ -483,3 +483,30 @@ func TestPushesAboutOneUserGoInOrder(t *testing.T) {
 		t.Errorf("requests = %v, want alice's SCAN last", got)
 	}
 }
+
+// DeliverLater stores the pending record at once and queues nothing until start is called.
+func TestDeliverLaterQueuesOnStart(t *testing.T) {
+	t.Parallel()
+	d, _, j := newDeliverer(t, time.Minute)
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "success") })
+	pending, start, err := d.DeliverLater(context.Background(), Target{AppID: "wx1", URL: rc.URL, Token: "t", Format: XML, Mode: Plaintext}, "e", badScore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pending.Status != StatusPending || d.Busy() != 0 || j.LastSeq() != 0 {
+		t.Fatalf("before start: status %s, %d queued, %d journal entries; want pending, 0, 0", pending.Status, d.Busy(), j.LastSeq())
+	}
+	list, err := d.List(Filter{})
+	if err != nil || len(list) != 1 || list[0].ID != pending.ID || list[0].Status != StatusPending {
+		t.Fatalf("before start the store lists %+v (%v), want the pending record", list, err)
+	}
+	start()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := d.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ = d.List(Filter{}); len(list) != 1 || list[0].Status != StatusDelivered || len(rc.requests()) != 1 {
+		t.Fatalf("after start: %+v and %d received, want delivered once", list, len(rc.requests()))
+	}
+}
