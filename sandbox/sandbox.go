@@ -209,7 +209,8 @@ func newServer(cfg config) (*Server, error) {
 	// or NewHub foresaw a fresh store, or from now.
 	var world *cityservice.World
 	cache, key := s.baselineCache()
-	if fresh, err := s.isFresh(); err == nil && fresh && cache.baseline(key) == nil {
+	fresh, freshErr := s.isFresh()
+	if freshErr == nil && fresh && cache.baseline(key) == nil {
 		if world = cfg.world; world == nil {
 			world = cityservice.PrepareWorld(s.fixtures, cfg.seed)
 		}
@@ -232,7 +233,7 @@ func newServer(cfg config) (*Server, error) {
 		_ = s.store.Close()
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	fresh, err := s.isFresh()
+	err = freshErr
 	if err == nil && fresh {
 		err = s.loadBaseline()
 		if err == nil && !cfg.frozen && !cfg.baselineAt.IsZero() {
